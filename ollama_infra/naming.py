@@ -1,0 +1,145 @@
+"""Physical names and required tags.
+
+Every physical name is ``ollama-<role>-<env>``; log groups are ``/aws/ec2/ollama-<role>-<env>``.
+AWS name limits are enforced here, so a name that would fail at apply time fails at
+config time instead (config.py checks every name in ``all_names``).
+
+Tags are passed explicitly to every taggable resource through ``Tagger``. That is the
+mechanism the real deployment uses, and it is what the Pulumi mocks record, so the
+tagging tests check exactly what AWS will receive (provider ``default_tags`` would be
+invisible to the mocks).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+PROJECT = "ollama"
+REQUIRED_TAG_KEYS: tuple[str, ...] = ("Project", "Environment", "ManagedBy", "Service")
+
+# Maximum name length per kind of AWS name.
+NAME_LIMITS: dict[str, int] = {
+    "alb": 32,  # load balancers
+    "target_group": 32,
+    "bucket": 63,
+    "iam": 64,  # roles, instance profiles
+    "log_group": 512,
+    "generic": 255,
+}
+
+NAME_RE = re.compile(r"^ollama-[a-z0-9]+(-[a-z0-9]+)*$")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class NamingError(ValueError):
+    """A generated name breaks an AWS rule."""
+
+
+def name(role: str, env: str, kind: str = "generic") -> str:
+    """``ollama-<role>-<env>``, checked against the AWS limit for ``kind``."""
+    result = f"{PROJECT}-{role}-{env}"
+    _check(result, kind)
+    if not NAME_RE.match(result):
+        raise NamingError(f"'{result}' is not of the form ollama-<role>-<env> (lowercase, dashes)")
+    return result
+
+
+def bucket_name(role: str, env: str, account_id: str) -> str:
+    """Globally unique S3 bucket name: ``ollama-<role>-<env>-<account id>``."""
+    result = f"{PROJECT}-{role}-{env}-{account_id}"
+    _check(result, "bucket")
+    if not BUCKET_RE.match(result) or ".." in result:
+        raise NamingError(f"'{result}' is not a valid S3 bucket name (3-63 lowercase DNS chars)")
+    return result
+
+
+def log_group_name(role: str, env: str) -> str:
+    """CloudWatch log group name: ``/aws/ec2/ollama-<role>-<env>``."""
+    result = f"/aws/ec2/{name(role, env)}"
+    _check(result, "log_group")
+    return result
+
+
+def ssm_prefix(env: str) -> str:
+    """Parameter Store path owned by the stack: ``/ollama/<env>``."""
+    return f"/{PROJECT}/{env}"
+
+
+def _check(value: str, kind: str) -> None:
+    limit = NAME_LIMITS[kind]
+    if len(value) > limit:
+        raise NamingError(f"'{value}' is {len(value)} characters; the AWS limit is {limit}")
+
+
+# The names the stack creates whose length AWS limits; checked at config time.
+_LIMITED_NAMES: tuple[tuple[str, str], ...] = (
+    ("alb", "alb"),
+    ("tg", "target_group"),
+    ("api-tg", "target_group"),
+    ("ec2-role", "iam"),
+    ("ec2-profile", "iam"),
+    ("flow-logs-role", "iam"),
+)
+
+
+def all_names(env: str, account_id: str) -> list[tuple[str, str, str]]:
+    """(role, full name, kind) for every length-limited name of an environment."""
+    out = [(role, f"{PROJECT}-{role}-{env}", kind) for role, kind in _LIMITED_NAMES]
+    out.append(("storage", f"{PROJECT}-storage-{env}-{account_id}", "bucket"))
+    out.append(("logs", f"{PROJECT}-logs-{env}-{account_id}", "bucket"))
+    return out
+
+
+@dataclass(frozen=True)
+class Tagger:
+    """Builds the required tag set for one stack; ``for_service`` adds the Service tag."""
+
+    env: str
+    owner: str | None = None
+    cost_center: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def base(self) -> dict[str, str]:
+        tags = {**self.extra, "Project": PROJECT, "Environment": self.env, "ManagedBy": "pulumi"}
+        if self.owner:
+            tags["Owner"] = self.owner
+        if self.cost_center:
+            tags["CostCenter"] = self.cost_center
+        return tags
+
+    def for_service(self, service: str, resource_name: str | None = None) -> dict[str, str]:
+        """Tags for a resource of ``service``; ``resource_name`` sets the Name tag."""
+        tags = {**self.base(), "Service": service}
+        if resource_name:
+            tags["Name"] = resource_name
+        return tags
+
+    def asg_tags(self, service: str, resource_name: str) -> list[dict[str, object]]:
+        """ASG tag list (propagated to instances at launch)."""
+        return [
+            {"key": k, "value": v, "propagate_at_launch": True}
+            for k, v in sorted(self.for_service(service, resource_name).items())
+        ]
+
+
+def is_taggable(type_token: str) -> bool:
+    """Whether the pulumi-aws resource type accepts a ``tags`` input.
+
+    Derived from the provider SDK itself, so new resource types are covered without a list.
+    """
+    import importlib
+    import inspect
+
+    pkg, _, rest = type_token.partition(":")
+    if pkg != "aws" or ":" not in rest:
+        return False
+    module_path, _, class_name = rest.partition(":")
+    module_name = module_path.split("/")[0]
+    module = importlib.import_module(
+        "pulumi_aws" if module_name == "index" else f"pulumi_aws.{module_name}"
+    )
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        return False
+    return "tags" in inspect.signature(cls._internal_init).parameters

@@ -1,0 +1,161 @@
+"""Run the Pulumi program in-process under the offline mocks and collect what it declares."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from ollama_infra.offline.mocks import EXAMPLE_ACCOUNT_ID, OfflineMocks, physical_name
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SECRET_MASK = "[secret]"  # noqa: S105 (a mask, not a secret)
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    """One declared resource: what the plan prints and what tests and policies check."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+    provider: str | None
+    id: str
+    state: dict[str, Any]
+
+    @property
+    def physical_name(self) -> str | None:
+        return physical_name(self.inputs)
+
+    @property
+    def tags(self) -> dict[str, str] | None:
+        tags = self.inputs.get("tags")
+        return tags if isinstance(tags, dict) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "physical_name": self.physical_name,
+            "inputs": self.inputs,
+            "tags": self.tags,
+            "provider": self.provider,
+        }
+
+
+@dataclass
+class Evaluation:
+    stack: str
+    region: str
+    resources: list[ResourceRecord]
+    components: list[ResourceRecord]
+    outputs: dict[str, Any]
+    secret_outputs: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def of_type(self, type_token: str) -> list[ResourceRecord]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, logical_name: str) -> ResourceRecord:
+        for r in self.resources:
+            if r.name == logical_name:
+                return r
+        raise KeyError(logical_name)
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def load_stack_values(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """The ``config:`` map of ``Pulumi.<stack>.yaml``. Raises FileNotFoundError if absent."""
+    path = stack_file(stack, root)
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(
+            f"no stack file {path.name}; known stacks: {', '.join(known) or 'none'}"
+        )
+    data = yaml.safe_load(path.read_text()) or {}
+    values = data.get("config") or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path.name}: 'config' must be a mapping")
+    return values
+
+
+def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:
+    """Run the program for ``stack`` with config ``values`` (full keys, e.g. ``ollama:network``)."""
+    from ollama_infra.stack import run  # imported late: it imports pulumi_aws (slow)
+
+    region = values.get("aws:region") if isinstance(values.get("aws:region"), str) else "us-east-1"
+    mocks = OfflineMocks(region=str(region), account_id=EXAMPLE_ACCOUNT_ID)
+    collector = _Collector()
+    logger = logging.getLogger(f"ollama.offline.{stack}")
+    logger.propagate = False
+    logger.handlers = [collector]
+    logger.setLevel(logging.WARNING)
+
+    pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi_mocks.set_mocks(mocks, project="ollama", stack=stack, preview=False, logger=logger)
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in values.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = SECRET_MASK  # ciphertext cannot be decrypted offline
+            secret_keys.append(key)
+        else:
+            config[key] = value if isinstance(value, str) else json.dumps(value)
+    set_all_config(config, secret_keys)
+
+    resolved: dict[str, Any] = {}
+    secret: set[str] = set()
+
+    def program() -> None:
+        outputs = run()
+        for key, value in outputs.items():
+            out = pulumi.Output.from_input(value)
+            resolved[key] = _sync_await(out.future())
+            if _sync_await(out.is_secret()):
+                secret.add(key)
+
+    _sync_await(run_pulumi_func(program))
+
+    records = [
+        ResourceRecord(r.type, r.name, r.inputs, r.custom, r.provider, r.id, r.state)
+        for r in mocks.resources
+    ]
+    return Evaluation(
+        stack=stack,
+        region=str(region),
+        resources=[r for r in records if r.custom],
+        components=[r for r in records if not r.custom],
+        outputs=resolved,
+        secret_outputs=secret,
+        warnings=collector.messages,
+        calls=list(mocks.calls),
+    )
+
+
+def evaluate_stack(stack: str, root: Path = PROJECT_ROOT) -> Evaluation:
+    """Evaluate the real stack file ``Pulumi.<stack>.yaml``."""
+    return evaluate(stack, load_stack_values(stack, root))

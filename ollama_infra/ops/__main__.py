@@ -1,0 +1,5 @@
+import sys
+
+from ollama_infra.ops.cli import main
+
+sys.exit(main())

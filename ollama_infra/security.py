@@ -1,0 +1,167 @@
+"""Security groups: the ALB's, the instances', and private services reachable only from the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from ollama_infra.config import ComputeConfig, OllamaApiConfig
+from ollama_infra.context import StackContext
+
+SERVICE = "security"
+OPEN_WEBUI_PORT = 8080
+OLLAMA_PORT = 11434
+# CloudFront's origin-facing managed prefix list. It weighs about 55 entries against the
+# security-group rule quota (60 by default), so the ALB SG references it for one port only.
+CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+@dataclass(frozen=True)
+class SecurityArgs:
+    ctx: StackContext
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    https_origin: bool
+    """True when the ALB has a certificate: CloudFront then reaches it on 443, else on 80."""
+    compute: ComputeConfig
+    ollama_api: OllamaApiConfig
+
+
+class SecurityComponent(pulumi.ComponentResource):
+    """``ollama-alb-sg-<env>`` and ``ollama-app-sg-<env>``; every rule carries a description."""
+
+    alb_sg: aws.ec2.SecurityGroup
+    app_sg: aws.ec2.SecurityGroup
+
+    def __init__(
+        self, name: str, args: SecurityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ollama:security:Security", name, None, opts)
+        self._name = name
+        self._args = args
+
+        self.alb_sg = self._group("alb-sg", "Ollama ALB: HTTPS from CloudFront only")
+        self.app_sg = self._group("app-sg", "Ollama instances: Open WebUI and Ollama from the ALB")
+
+        prefix_list = aws.ec2.get_managed_prefix_list(name=CLOUDFRONT_PREFIX_LIST)
+        origin_port = 443 if args.https_origin else 80
+        self._ingress(
+            "alb-from-cloudfront",
+            self.alb_sg,
+            origin_port,
+            "CloudFront origin-facing servers to the ALB listener",
+            prefix_list_id=prefix_list.id,
+        )
+        if args.ollama_api.enabled:
+            for cidr in args.ollama_api.allowed_cidrs:
+                self._ingress(
+                    f"alb-api-{cidr.replace('/', '-').replace('.', '-')}",
+                    self.alb_sg,
+                    args.ollama_api.port,
+                    f"Ollama API listener (shared-secret header required) from {cidr}",
+                    cidr_ipv4=cidr,
+                )
+        for port, what in ((OPEN_WEBUI_PORT, "Open WebUI"), (OLLAMA_PORT, "Ollama API")):
+            self._egress(
+                f"alb-to-app-{port}",
+                self.alb_sg,
+                port,
+                f"ALB to {what} on the instances",
+                referenced_security_group_id=self.app_sg.id,
+            )
+            self._ingress(
+                f"app-from-alb-{port}",
+                self.app_sg,
+                port,
+                f"{what} from the ALB only",
+                referenced_security_group_id=self.alb_sg.id,
+            )
+        if args.compute.ssh_enabled:
+            for cidr in args.compute.ssh_admin_cidrs:
+                self._ingress(
+                    f"app-ssh-{cidr.replace('/', '-').replace('.', '-')}",
+                    self.app_sg,
+                    22,
+                    f"SSH (key only) from admin network {cidr}",
+                    cidr_ipv4=cidr,
+                )
+        for port, what in ((443, "HTTPS"), (80, "HTTP")):
+            self._egress(
+                f"app-out-{port}",
+                self.app_sg,
+                port,
+                f"{what} through NAT: OS packages, Ollama models, container images, AWS APIs",
+                cidr_ipv4="0.0.0.0/0",
+            )
+        self._egress(
+            "app-out-vpc",
+            self.app_sg,
+            None,
+            "Private services inside the VPC (database, cache, endpoints)",
+            cidr_ipv4=args.vpc_cidr,
+        )
+
+        self.alb_sg_id = self.alb_sg.id
+        self.app_sg_id = self.app_sg.id
+        self.register_outputs({"alb_sg_id": self.alb_sg_id, "app_sg_id": self.app_sg_id})
+
+    def private_service_group(self, role: str, port: int, what: str) -> aws.ec2.SecurityGroup:
+        """A security group for a private service (database, cache) reachable from the app only."""
+        sg = self._group(f"{role}-sg", f"Ollama {what}: reachable from the app instances only")
+        self._ingress(
+            f"{role}-from-app",
+            sg,
+            port,
+            f"{what} from the Ollama app instances",
+            referenced_security_group_id=self.app_sg.id,
+        )
+        return sg
+
+    def _group(self, role: str, description: str) -> aws.ec2.SecurityGroup:
+        ctx = self._args.ctx
+        sg_name = ctx.name(role)
+        return aws.ec2.SecurityGroup(
+            f"{self._name}-{role}",
+            name=sg_name,
+            description=description,
+            vpc_id=self._args.vpc_id,
+            tags=ctx.tags(SERVICE, sg_name),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _ingress(
+        self, rule: str, sg: aws.ec2.SecurityGroup, port: int, description: str, **source: object
+    ) -> None:
+        aws.vpc.SecurityGroupIngressRule(  # type: ignore[call-overload]
+            f"{self._name}-{rule}",
+            security_group_id=sg.id,
+            description=description,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            tags=self._args.ctx.tags(SERVICE),
+            opts=pulumi.ResourceOptions(parent=self),
+            **source,
+        )
+
+    def _egress(
+        self,
+        rule: str,
+        sg: aws.ec2.SecurityGroup,
+        port: int | None,
+        description: str,
+        **destination: object,
+    ) -> None:
+        ports = {"from_port": port, "to_port": port} if port else {"from_port": 0, "to_port": 65535}
+        aws.vpc.SecurityGroupEgressRule(  # type: ignore[call-overload]
+            f"{self._name}-{rule}",
+            security_group_id=sg.id,
+            description=description,
+            ip_protocol="tcp",
+            tags=self._args.ctx.tags(SERVICE),
+            opts=pulumi.ResourceOptions(parent=self),
+            **ports,
+            **destination,
+        )

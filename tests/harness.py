@@ -1,0 +1,72 @@
+"""Test helpers: run the Pulumi program for a stack under the offline mocks, get records back.
+
+The mocks (ollama_infra.offline.mocks) are test doubles for AWS; every evaluation here is
+a fresh run of the real program, and the helpers return plain resolved values, so no
+assertion ever depends on an un-awaited Output.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import ipaddress
+from typing import Any
+
+from ollama_infra.config import StackConfig, parse_config
+from ollama_infra.offline.evaluate import Evaluation, ResourceRecord, evaluate, load_stack_values
+
+STACKS: tuple[str, ...] = ("dev", "staging", "production")
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """A deep copy of the real stack file's config map, safe to modify."""
+    return copy.deepcopy(load_stack_values(stack))
+
+
+def override(values: dict[str, Any], section: str, **changes: Any) -> dict[str, Any]:
+    """Copy of ``values`` with keys of ``ollama:<section>`` replaced (None deletes a key)."""
+    out = copy.deepcopy(values)
+    block = dict(out.get(f"ollama:{section}") or {})
+    for key, value in changes.items():
+        if value is None:
+            block.pop(key, None)
+        else:
+            block[key] = value
+    out[f"ollama:{section}"] = block
+    return out
+
+
+def config_for(stack: str, values: dict[str, Any] | None = None) -> StackConfig:
+    return parse_config(stack, stack_values(stack) if values is None else values)
+
+
+def run_program(stack: str, values: dict[str, Any] | None = None) -> Evaluation:
+    """A fresh evaluation of the program (real stack file unless ``values`` is given)."""
+    return evaluate(stack, stack_values(stack) if values is None else values)
+
+
+@functools.cache
+def evaluated(stack: str) -> Evaluation:
+    """The evaluation of a real stack file, once per session (records are read-only)."""
+    return run_program(stack)
+
+
+def custom(ev: Evaluation, type_token: str) -> list[ResourceRecord]:
+    return ev.of_type(type_token)
+
+
+def replace_record(ev: Evaluation, name: str, **input_changes: Any) -> Evaluation:
+    """Copy of ``ev`` with some inputs of resource ``name`` changed: a deliberately broken plan."""
+    resources = []
+    for r in ev.resources:
+        if r.name == name:
+            inputs = {**copy.deepcopy(r.inputs), **input_changes}
+            r = ResourceRecord(r.type, r.name, inputs, r.custom, r.provider, r.id, r.state)
+        resources.append(r)
+    return Evaluation(
+        ev.stack, ev.region, resources, ev.components, dict(ev.outputs), set(ev.secret_outputs)
+    )
+
+
+def is_world(cidr: str | None) -> bool:
+    return cidr is not None and ipaddress.ip_network(cidr).prefixlen == 0

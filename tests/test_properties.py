@@ -1,0 +1,265 @@
+"""Cross-cutting seed properties over every stack file and over generated configs.
+
+Written against the resource records, not against a list of resources, so every
+component added later is covered without new per-resource code.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import STACKS, config_for, evaluated, replace_record, run_program
+from hypothesis import given, settings
+from test_config import valid_configs
+
+from ollama_infra import naming
+from ollama_infra.config import SECTIONS
+from ollama_infra.offline.evaluate import Evaluation
+from ollama_infra.stack import OUTPUT_DOCS
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME_RE = re.compile(r"^ollama-[a-z0-9]+(-[a-z0-9]+)*-(?P<env>dev|staging|production)(-\d{12})?$")
+LOG_GROUP_RE = re.compile(
+    r"^/aws/ec2/ollama-[a-z0-9]+(-[a-z0-9]+)*-(?P<env>dev|staging|production)$"
+)
+# Name-like inputs AWS shows as the resource's name (Name tags included).
+NAME_KEYS = (
+    "name",
+    "bucket",
+    "tableName",
+    "identifier",
+    "replicationGroupId",
+    "dashboardName",
+    "alarmName",
+)
+PREFIX_KEYS = ("namePrefix", "bucketPrefix")
+
+
+def naming_violations(ev: Evaluation) -> list[str]:
+    out = []
+    for r in ev.resources:
+        names = [(k, r.inputs[k]) for k in NAME_KEYS if isinstance(r.inputs.get(k), str)]
+        if r.tags and "Name" in r.tags:
+            names.append(("tags.Name", r.tags["Name"]))
+        for key, value in names:
+            pattern = LOG_GROUP_RE if value.startswith("/") else NAME_RE
+            m = pattern.match(value)
+            if not m:
+                out.append(f"{r.type} {r.name}: {key}={value!r} is not ollama-<role>-<env>")
+            elif m.group("env") != ev.stack:
+                out.append(f"{r.name}: {key}={value!r} names another environment")
+        for key in PREFIX_KEYS:
+            value = r.inputs.get(key)
+            if isinstance(value, str) and not value.startswith("ollama-"):
+                out.append(f"{r.name}: {key}={value!r} does not start with ollama-")
+        if not r.name.startswith("ollama-"):
+            out.append(f"{r.type}: logical name {r.name!r} does not start with ollama-")
+    return out
+
+
+def tagging_violations(ev: Evaluation) -> list[str]:
+    out = []
+    for r in ev.resources:
+        if not naming.is_taggable(r.type):
+            continue
+        tags = r.tags or {}
+        if r.type == "aws:autoscaling/group:Group":
+            tags = {t["key"]: t["value"] for t in r.inputs.get("tags", [])}
+        missing = [k for k in naming.REQUIRED_TAG_KEYS if not tags.get(k)]
+        if missing:
+            out.append(f"{r.type} {r.name} lacks tags {missing}")
+            continue
+        if tags["Project"] != "ollama" or tags["ManagedBy"] != "pulumi":
+            out.append(f"{r.name}: Project/ManagedBy are {tags['Project']}/{tags['ManagedBy']}")
+        if tags["Environment"] != ev.stack:
+            out.append(f"{r.name}: Environment tag {tags['Environment']} != {ev.stack}")
+    return out
+
+
+# ------------------------------------------------------------------ Property 1
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_property_1_resource_naming_consistency(stack: str) -> None:
+    """Property 1 (resource naming consistency): every physical name and Name tag follows
+    ollama-<role>-<env> (log groups /aws/ec2/ollama-<role>-<env>) for the stack's environment."""
+    assert naming_violations(evaluated(stack)) == []
+
+
+def test_property_1_catches_a_foreign_name() -> None:
+    ev = evaluated("dev")
+    vpc = ev.of_type("aws:ec2/vpc:Vpc")[0]
+    broken = replace_record(ev, vpc.name, tags={**vpc.inputs["tags"], "Name": "crud-app-vpc"})
+    assert any("crud-app-vpc" in v for v in naming_violations(broken))
+    broken = replace_record(ev, vpc.name, tags={**vpc.inputs["tags"], "Name": "ollama-vpc-staging"})
+    assert any("another environment" in v for v in naming_violations(broken))
+
+
+def test_naming_helper_enforces_aws_limits() -> None:
+    assert naming.name("alb", "production", "alb") == "ollama-alb-production"
+    with pytest.raises(naming.NamingError, match="limit is 32"):
+        naming.name("very-long-load-balancer-role", "production", "alb")
+    with pytest.raises(naming.NamingError, match="valid S3 bucket"):
+        naming.bucket_name("Storage", "dev", "123456789012")
+    for env in STACKS:
+        for role, full, kind in naming.all_names(env, "123456789012"):
+            assert len(full) <= naming.NAME_LIMITS[kind], (role, full)
+
+
+# ------------------------------------------------------------------ Property 4
+
+
+def _stack_keys(stack: str) -> list[str]:
+    import yaml
+
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    keys = []
+    for key, value in data["config"].items():
+        keys.append(key)
+        if isinstance(value, dict):
+            keys.extend(f"{key}.{sub}" for sub in value)
+    return keys
+
+
+KEY_RE = re.compile(r"^(aws:region|ollama:[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?)$")
+
+
+def config_key_violations(keys: list[str]) -> list[str]:
+    out = []
+    for key in keys:
+        if not KEY_RE.match(key):
+            out.append(f"{key} is not ollama:<section>[.<snake_case>]")
+            continue
+        if key.startswith("ollama:"):
+            section, _, field = key[len("ollama:") :].partition(".")
+            if section not in SECTIONS:
+                out.append(f"{key}: unknown section")
+            elif field and field not in SECTIONS[section].model_fields:
+                out.append(f"{key}: unknown key")
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_property_4_config_key_naming(stack: str) -> None:
+    """Property 4 (config key naming, the Pulumi analogue of Terraform variable naming):
+    stack files use only namespaced snake_case keys that the typed config defines, and every
+    defined key is snake_case with a description."""
+    assert config_key_violations(_stack_keys(stack)) == []
+    for section, model in SECTIONS.items():
+        assert re.match(r"^[a-z][a-z0-9_]*$", section)
+        for field_name, field in model.model_fields.items():
+            assert re.match(r"^[a-z][a-z0-9_]*$", field_name), field_name
+            assert field.description and len(field.description) > 10, f"{section}.{field_name}"
+
+
+def test_property_4_catches_bad_keys() -> None:
+    assert (
+        config_key_violations(
+            [
+                "ollama:network.VpcCidr",
+                "ollama:net.vpc_cidr",
+                "ollama:network.vpc_cider",
+                "network:vpc_cidr",
+            ]
+        )
+        != []
+    )
+    assert (
+        len(
+            config_key_violations(
+                ["ollama:network.VpcCidr", "ollama:net.vpc_cidr", "ollama:network.vpc_cider"]
+            )
+        )
+        == 3
+    )
+
+
+# ------------------------------------------------------------------ Property 5
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_property_5_tagging(stack: str) -> None:
+    """Property 5 (tagging): every taggable resource carries Project=ollama, Environment=<env>,
+    ManagedBy=pulumi and a Service tag, plus Owner/CostCenter when configured. Tags are explicit
+    resource inputs, so these records are exactly what AWS receives."""
+    ev = evaluated(stack)
+    assert tagging_violations(ev) == []
+    cfg = config_for(stack)
+    taggable = [r for r in ev.resources if naming.is_taggable(r.type) and r.tags]
+    assert taggable, "no taggable resources found: the check would be vacuous"
+    for r in taggable:
+        if cfg.environment.owner:
+            assert r.tags["Owner"] == cfg.environment.owner  # type: ignore[index]
+        if cfg.environment.cost_center:
+            assert r.tags["CostCenter"] == cfg.environment.cost_center  # type: ignore[index]
+
+
+def test_property_5_catches_missing_tags() -> None:
+    ev = evaluated("dev")
+    subnet = ev.of_type("aws:ec2/subnet:Subnet")[0]
+    tags = {k: v for k, v in subnet.inputs["tags"].items() if k != "Service"}
+    assert any(
+        "lacks tags ['Service']" in v
+        for v in tagging_violations(replace_record(ev, subnet.name, tags=tags))
+    )
+    assert any(
+        "Environment tag" in v
+        for v in tagging_violations(
+            replace_record(ev, subnet.name, tags={**subnet.inputs["tags"], "Environment": "prod"})
+        )
+    )
+
+
+# ------------------------------------------------------------------ Property 6
+
+
+OUTPUT_RE = re.compile(r"^ollama_[a-z0-9]+(_[a-z0-9]+)*$")
+
+
+def output_violations(outputs: dict[str, Any]) -> list[str]:
+    docs = (ROOT / "docs" / "outputs.md").read_text()
+    out = []
+    for key in outputs:
+        if not OUTPUT_RE.match(key):
+            out.append(f"output {key} is not ollama_<snake_case>")
+        if key not in OUTPUT_DOCS:
+            out.append(f"output {key} has no description in OUTPUT_DOCS")
+        if f"`{key}`" not in docs:
+            out.append(f"output {key} is not documented in docs/outputs.md")
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_property_6_output_naming(stack: str) -> None:
+    """Property 6 (output naming): every stack output is ollama_<snake_case>, described in
+    OUTPUT_DOCS and documented in docs/outputs.md."""
+    outputs = evaluated(stack).outputs
+    assert outputs
+    assert output_violations(outputs) == []
+
+
+def test_property_6_catches_bad_outputs() -> None:
+    assert len(output_violations({"vpcId": 1, "ollama_undocumented_thing": 2})) >= 3
+
+
+# ------------------------------------------------------------------ generated configs
+
+
+@settings(max_examples=12)
+@given(valid_configs())
+def test_generated_configs_build_and_keep_the_properties(case: tuple[str, dict[str, Any]]) -> None:
+    """Properties 1, 5 and 6 hold for generated valid configs, not just the stack files."""
+    env, values = case
+    ev = run_program(env, values)
+    assert ev.resources
+    assert naming_violations(ev) == []
+    assert tagging_violations(ev) == []
+    assert output_violations(ev.outputs) == []
+    from test_network import network_violations
+    from test_security_groups import sg_violations
+
+    assert network_violations(ev) == []
+    assert sg_violations(ev) == []
