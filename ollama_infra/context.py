@@ -32,6 +32,11 @@ class StackContext:
             tagger=tagger,
         )
 
+    @property
+    def names(self) -> naming.StackNames:
+        """The stack's shared names (table, buckets, secrets, parameters, log groups...)."""
+        return naming.StackNames(self.env, self.account_id)
+
     def name(self, role: str, kind: str = "generic") -> str:
         return naming.name(role, self.env, kind)
 

@@ -143,3 +143,127 @@ def is_taggable(type_token: str) -> bool:
     if cls is None:
         return False
     return "tags" in inspect.signature(cls._internal_init).parameters
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """Every shared name of one stack, in one place.
+
+    Components, the user data, the ops CLI and the docs all refer to resources by these
+    names (or ARNs built from them), so no component needs another's Outputs just to
+    know a name, and IAM policies can be scoped to exact ARNs.
+    """
+
+    env: str
+    account_id: str
+
+    # compute
+    @property
+    def asg(self) -> str:
+        return name("asg", self.env)
+
+    @property
+    def launch_template_prefix(self) -> str:
+        return f"{PROJECT}-lt-{self.env}-"
+
+    @property
+    def instance_role(self) -> str:
+        return name("ec2-role", self.env, "iam")
+
+    @property
+    def instance_profile(self) -> str:
+        return name("ec2-profile", self.env, "iam")
+
+    @property
+    def key_pair(self) -> str:
+        return f"{PROJECT}-key-{self.env}"
+
+    # edge
+    @property
+    def alb(self) -> str:
+        return name("alb", self.env, "alb")
+
+    @property
+    def webui_target_group(self) -> str:
+        return name("tg", self.env, "target_group")
+
+    @property
+    def api_target_group(self) -> str:
+        return name("api-tg", self.env, "target_group")
+
+    @property
+    def log_bucket(self) -> str:
+        return bucket_name("logs", self.env, self.account_id)
+
+    # data
+    @property
+    def table(self) -> str:
+        return name("data-table", self.env)
+
+    @property
+    def storage_bucket(self) -> str:
+        return bucket_name("storage", self.env, self.account_id)
+
+    @property
+    def database(self) -> str:
+        return name("webui-db", self.env)
+
+    @property
+    def cache(self) -> str:
+        return name("webui-cache", self.env)
+
+    @property
+    def backup_vault(self) -> str:
+        return name("backup-vault", self.env)
+
+    # secrets (Secrets Manager names; IAM scopes to the prefix)
+    @property
+    def secret_prefix(self) -> str:
+        return f"{PROJECT}/{self.env}/"
+
+    def secret(self, role: str) -> str:
+        """e.g. secret('webui-secret-key') -> ollama/<env>/webui-secret-key"""
+        return f"{self.secret_prefix}{role}"
+
+    # parameters (SSM Parameter Store; IAM scopes to the path)
+    @property
+    def parameter_path(self) -> str:
+        return ssm_prefix(self.env)
+
+    def parameter(self, role: str) -> str:
+        """e.g. parameter('cloudwatch-agent/config') -> /ollama/<env>/cloudwatch-agent/config"""
+        return f"{self.parameter_path}/{role}"
+
+    # observability
+    @property
+    def app_log_group(self) -> str:
+        """Open WebUI container logs."""
+        return log_group_name("app", self.env)
+
+    @property
+    def service_log_group(self) -> str:
+        """Ollama server logs."""
+        return log_group_name("service", self.env)
+
+    @property
+    def bootstrap_log_group(self) -> str:
+        return log_group_name("bootstrap", self.env)
+
+    @property
+    def flow_log_group(self) -> str:
+        return log_group_name("vpc-flow-logs", self.env)
+
+    @property
+    def alerts_topic(self) -> str:
+        return name("alerts", self.env)
+
+    @property
+    def dashboard(self) -> str:
+        return f"{PROJECT}-{self.env}"
+
+    @property
+    def metric_namespace(self) -> str:
+        return f"Ollama/{self.env}"
+
+    def alarm(self, role: str) -> str:
+        return name(role, self.env)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ollama_infra import naming
 from ollama_infra.config import NetworkConfig
 from ollama_infra.context import StackContext
 
@@ -213,7 +212,7 @@ class NetworkComponent(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         group = aws.cloudwatch.LogGroup(
             f"{self._name}-flow-logs",
-            name=naming.log_group_name("vpc-flow-logs", ctx.env),
+            name=ctx.names.flow_log_group,
             retention_in_days=args.log_retention_days,
             kms_key_id=args.log_kms_key_arn,
             tags=ctx.tags(SERVICE),

@@ -63,6 +63,16 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         ),
     )
 
+    # Build order (each section may use the ones above it):
+    # [edge:log-bucket]   the access-log bucket (ALB, S3 server access logs, CloudFront)
+    # [data]              model catalog table, storage bucket, secrets, database, cache
+    # [observability:pre] alerts topic, log groups, CloudWatch agent config in SSM
+    # [edge:alb]          ALB, listeners, target groups
+    # [compute]           instance role, launch template, ASG, scaling, CPU alarms
+    # [edge:cdn]          CloudFront, WAF, public URL parameter
+    # [backup]            AWS Backup vault, plan, selection
+    # [observability:post] alarms, billing alarm, dashboard
+
     outputs: dict[str, Any] = {
         "ollama_environment": cfg.env,
         "ollama_region": cfg.region,

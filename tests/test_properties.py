@@ -21,7 +21,7 @@ from ollama_infra.offline.evaluate import Evaluation
 from ollama_infra.stack import OUTPUT_DOCS
 
 ROOT = Path(__file__).resolve().parents[1]
-NAME_RE = re.compile(r"^ollama-[a-z0-9]+(-[a-z0-9]+)*-(?P<env>dev|staging|production)(-\d{12})?$")
+NAME_RE = re.compile(r"^ollama(-[a-z0-9]+)*-(?P<env>dev|staging|production)(-\d{12})?$")
 LOG_GROUP_RE = re.compile(
     r"^/aws/ec2/ollama-[a-z0-9]+(-[a-z0-9]+)*-(?P<env>dev|staging|production)$"
 )
