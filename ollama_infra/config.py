@@ -526,8 +526,84 @@ class DataConfig(_Model):
     cache_enabled: bool = _field(
         False, "Redis (ElastiCache) for Open WebUI websockets; required above 1 instance."
     )
+    database_instance_class: str = _field(
+        "db.t4g.micro", "RDS instance class of the Open WebUI PostgreSQL database."
+    )
+    database_engine_version: str = _field(
+        "16",
+        "PostgreSQL major (or major.minor) version; 15-17 ship pgvector on RDS. A major alone "
+        "lets RDS apply minor upgrades in the maintenance window.",
+    )
+    database_storage_gb: int = _field(20, "Allocated gp3 storage of the database in GiB.")
+    database_max_storage_gb: int = _field(
+        100, "Storage autoscaling ceiling in GiB (at least database_storage_gb)."
+    )
+    database_backup_retention_days: int = _field(
+        7, "Days RDS keeps automated backups (point-in-time restore window), 1-35."
+    )
+    database_iam_auth: bool = _field(False, "Enable IAM database authentication on the database.")
+    database_performance_insights: bool = _field(
+        False, "Enable Performance Insights (7-day free tier) on the database."
+    )
+    cache_node_type: str = _field("cache.t4g.micro", "ElastiCache node type of the Valkey cache.")
+    cache_engine_version: str = _field("8.0", "Valkey engine version of the cache (7.2 or 8.x).")
 
     _kms = field_validator("kms_key_arn")(classmethod(lambda cls, v: _check_kms_arn(v)))
+
+    @field_validator("database_instance_class")
+    @classmethod
+    def _db_class(cls, value: str) -> str:
+        if not re.match(r"^db\.[a-z0-9]+\.[a-z0-9]+$", value):
+            raise ValueError("must be an RDS instance class such as db.t4g.micro or db.m7g.large")
+        return value
+
+    @field_validator("database_engine_version")
+    @classmethod
+    def _db_version(cls, value: str) -> str:
+        m = re.match(r"^(\d+)(\.\d+)?$", value)
+        if not m or not 15 <= int(m.group(1)) <= 17:
+            raise ValueError(
+                "must be PostgreSQL 15, 16 or 17 (optionally major.minor), the versions whose "
+                "RDS builds include pgvector for VECTOR_DB; use 16"
+            )
+        return value
+
+    @field_validator("database_storage_gb", "database_max_storage_gb")
+    @classmethod
+    def _db_storage(cls, value: int) -> int:
+        if not 20 <= value <= 65536:
+            raise ValueError("RDS gp3 storage must be 20-65536 GiB")
+        return value
+
+    @field_validator("database_backup_retention_days")
+    @classmethod
+    def _db_backups(cls, value: int) -> int:
+        if not 1 <= value <= 35:
+            raise ValueError("RDS keeps automated backups for 1-35 days; use 7")
+        return value
+
+    @field_validator("cache_node_type")
+    @classmethod
+    def _cache_node(cls, value: str) -> str:
+        if not re.match(r"^cache\.[a-z0-9]+\.[a-z0-9]+$", value):
+            raise ValueError("must be an ElastiCache node type such as cache.t4g.micro")
+        return value
+
+    @field_validator("cache_engine_version")
+    @classmethod
+    def _cache_version(cls, value: str) -> str:
+        if not re.match(r"^(7\.2|8\.\d+)$", value):
+            raise ValueError("must be a Valkey version: 7.2 or 8.x; use 8.0")
+        return value
+
+    @field_validator("storage_ia_after_days")
+    @classmethod
+    def _ia_days(cls, value: int) -> int:
+        if value < 30:
+            raise ValueError(
+                "S3 moves objects to STANDARD_IA only after at least 30 days; use 30 or more"
+            )
+        return value
 
     @field_validator("replication_region")
     @classmethod
@@ -1072,10 +1148,39 @@ def _environment_checks(cfg: StackConfig) -> list[ConfigIssue]:
     return issues
 
 
+def _data_checks(cfg: StackConfig) -> list[ConfigIssue]:
+    d = cfg.data
+    issues = []
+    if d.database_max_storage_gb < d.database_storage_gb:
+        issues.append(
+            _issue(
+                "data.database_max_storage_gb",
+                d.database_max_storage_gb,
+                f"the autoscaling ceiling is below the allocated storage ({d.database_storage_gb})",
+                "set it to at least database_storage_gb",
+            )
+        )
+    if d.replication_region and d.kms_key_arn:
+        issues.append(
+            _issue(
+                "data.kms_key_arn",
+                d.kms_key_arn,
+                "S3 does not replicate SSE-KMS objects without a replica key in the DR region, "
+                "and KMS keys are regional",
+                "leave kms_key_arn unset (SSE-S3) when replication_region is set",
+            )
+        )
+    return issues
+
+
 def cross_checks(cfg: StackConfig) -> list[ConfigIssue]:
     """Rules that involve more than one key or depend on the environment."""
     return (
-        _environment_checks(cfg) + _network_checks(cfg) + _compute_checks(cfg) + _edge_checks(cfg)
+        _environment_checks(cfg)
+        + _network_checks(cfg)
+        + _compute_checks(cfg)
+        + _edge_checks(cfg)
+        + _data_checks(cfg)
     )
 
 

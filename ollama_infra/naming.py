@@ -87,6 +87,7 @@ def all_names(env: str, account_id: str) -> list[tuple[str, str, str]]:
     """(role, full name, kind) for every length-limited name of an environment."""
     out = [(role, f"{PROJECT}-{role}-{env}", kind) for role, kind in _LIMITED_NAMES]
     out.append(("storage", f"{PROJECT}-storage-{env}-{account_id}", "bucket"))
+    out.append(("storage-dr", f"{PROJECT}-storage-dr-{env}-{account_id}", "bucket"))
     out.append(("logs", f"{PROJECT}-logs-{env}-{account_id}", "bucket"))
     return out
 
@@ -203,6 +204,11 @@ class StackNames:
     @property
     def storage_bucket(self) -> str:
         return bucket_name("storage", self.env, self.account_id)
+
+    @property
+    def storage_dr_bucket(self) -> str:
+        """Cross-region replica of the storage bucket (when data.replication_region is set)."""
+        return bucket_name("storage-dr", self.env, self.account_id)
 
     @property
     def database(self) -> str:

@@ -11,8 +11,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra.backup import BackupArgs, BackupComponent
 from ollama_infra.config import StackConfig, config_from_pulumi
 from ollama_infra.context import StackContext
+from ollama_infra.data import POSTGRES_PORT, REDIS_PORT, DataArgs, DataComponent
 from ollama_infra.network import NetworkArgs, NetworkComponent
 from ollama_infra.security import SecurityArgs, SecurityComponent
 
@@ -26,6 +28,24 @@ OUTPUT_DOCS: dict[str, str] = {
     "ollama_private_subnet_ids": "Private subnet IDs (instances, database, cache), one per AZ.",
     "ollama_alb_security_group_id": "Security group of the ALB (ollama-alb-sg-<env>).",
     "ollama_app_security_group_id": "Security group of the instances (ollama-app-sg-<env>).",
+    "ollama_table_name": "DynamoDB model catalog table (ollama-data-table-<env>).",
+    "ollama_storage_bucket_name": "S3 bucket for Open WebUI uploads "
+    "(ollama-storage-<env>-<account>).",
+    "ollama_storage_dr_bucket_name": "Cross-region replica of the storage bucket "
+    "(only with data.replication_region).",
+    "ollama_webui_secret_key_secret_arn": "ARN of the Secrets Manager secret holding "
+    "WEBUI_SECRET_KEY (the ARN only, never the value).",
+    "ollama_webui_admin_secret_arn": "ARN of the secret holding the initial Open WebUI admin "
+    "email and password.",
+    "ollama_database_endpoint": "Host name of the Open WebUI PostgreSQL database "
+    "(only with data.database_enabled).",
+    "ollama_database_secret_arn": "ARN of the RDS-managed master password secret "
+    "(only with data.database_enabled).",
+    "ollama_cache_endpoint": "Primary endpoint of the Open WebUI Valkey cache "
+    "(only with data.cache_enabled).",
+    "ollama_redis_auth_secret_arn": "ARN of the secret holding the cache AUTH token "
+    "(only with data.cache_enabled).",
+    "ollama_backup_vault_name": "AWS Backup vault of the stack (only with backup.enabled).",
 }
 
 
@@ -73,6 +93,43 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     # [backup]            AWS Backup vault, plan, selection
     # [observability:post] alarms, billing alarm, dashboard
 
+    # [data]
+    db_sg = (
+        security.private_service_group("db", POSTGRES_PORT, "PostgreSQL")
+        if cfg.data.database_enabled
+        else None
+    )
+    cache_sg = (
+        security.private_service_group("cache", REDIS_PORT, "Redis")
+        if cfg.data.cache_enabled
+        else None
+    )
+    data = DataComponent(
+        "ollama-data",
+        DataArgs(
+            ctx=ctx,
+            config=cfg.data,
+            admin_email=cfg.webui.admin_email,
+            deletion_protection=cfg.deletion_protection,
+            multi_az=cfg.is_production,
+            private_subnet_ids=network.private_subnet_ids,
+            # The access-log bucket is declared in [edge:log-bucket]; its name is fixed.
+            log_bucket=ctx.names.log_bucket,
+            database_security_group_id=db_sg.id if db_sg else None,
+            cache_security_group_id=cache_sg.id if cache_sg else None,
+        ),
+    )
+
+    # [backup]
+    backup = (
+        BackupComponent(
+            "ollama-backup",
+            BackupArgs(ctx=ctx, config=cfg.backup, resource_arns=data.backup_arns()),
+        )
+        if cfg.backup.enabled
+        else None
+    )
+
     outputs: dict[str, Any] = {
         "ollama_environment": cfg.env,
         "ollama_region": cfg.region,
@@ -81,7 +138,10 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         "ollama_private_subnet_ids": network.private_subnet_ids,
         "ollama_alb_security_group_id": security.alb_sg_id,
         "ollama_app_security_group_id": security.app_sg_id,
+        **data.stack_outputs(),
     }
+    if backup is not None:
+        outputs["ollama_backup_vault_name"] = backup.vault_name
     return outputs
 
 

@@ -140,6 +140,9 @@ class OfflineMocks(pulumi.runtime.Mocks):
     partition: str = "aws"
     resources: list[MockedResource] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # provider id -> region of explicit providers, so resources created through one get
+    # that region in their ARNs (DR bucket, backup copy vault, us-east-1 alarms).
+    provider_regions: dict[str, str] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
@@ -148,9 +151,12 @@ class OfflineMocks(pulumi.runtime.Mocks):
             return None, {}
         seed = f"{args.typ}::{args.name}"
         prefix = _ID_PREFIX.get(args.typ)
-        region = inputs.get("region") or self.region
+        provider_id = (args.provider or "").rsplit("::", 1)[-1]
+        region = inputs.get("region") or self.provider_regions.get(provider_id) or self.region
         if args.typ.startswith("pulumi:providers:"):
             rid = _hex(seed, 8)
+            if isinstance(inputs.get("region"), str):
+                self.provider_regions[rid] = inputs["region"]
         elif prefix is not None:
             rid = f"{prefix}{_hex(seed, 17)}"
         else:
@@ -224,6 +230,9 @@ class OfflineMocks(pulumi.runtime.Mocks):
                 "keyId": kid,
                 "arn": f"arn:{self.partition}:kms:{region}:{self.account_id}:key/{kid}",
             }
+        if typ == "random:index/randomPassword:RandomPassword":
+            # A stand-in for the generated value, unique per resource (tests look for leaks).
+            return {"result": f"mock-{_hex(seed, 32)}", "bcryptHash": f"$2a$10${_hex(seed, 53)}"}
         if typ == "aws:secretsmanager/secretVersion:SecretVersion":
             return {"versionId": _hex(seed, 32)}
         if typ == "aws:ec2/launchTemplate:LaunchTemplate":

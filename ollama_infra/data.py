@@ -1,0 +1,592 @@
+"""The stack's data: model catalog table, storage bucket, and Open WebUI's shared state.
+
+Open WebUI behaves as one service across instances only when every instance shares the
+same secret key, database, Redis and upload storage. This component owns all of it and
+publishes where to find it as SSM parameters (plain names and endpoints, never secret
+values); instances read those and the secrets at boot through their role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from ollama_infra.config import DataConfig
+from ollama_infra.context import StackContext
+
+SERVICE = "data"
+STORAGE_PREFIX = "open-webui/"
+ACCESS_LOG_PREFIX = "s3-access/"
+# The S3 4xx/5xx alarm reads request metrics published under this filter id.
+REQUEST_METRICS_FILTER = "EntireBucket"
+DATABASE_NAME = "openwebui"
+DATABASE_USER = "openwebui"
+POSTGRES_PORT = 5432
+REDIS_PORT = 6379
+
+
+@dataclass(frozen=True)
+class DataArgs:
+    ctx: StackContext
+    config: DataConfig
+    admin_email: str
+    deletion_protection: bool
+    """Table and database deletion protection (StackConfig.deletion_protection)."""
+    multi_az: bool
+    """Standby database and a cache replica in another AZ, with automatic failover."""
+    private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    log_bucket: pulumi.Input[str]
+    """Name of the access-log bucket; server access logs go under ``s3-access/``."""
+    database_security_group_id: pulumi.Input[str] | None = None
+    """Required when config.database_enabled (ingress from the app SG only)."""
+    cache_security_group_id: pulumi.Input[str] | None = None
+    """Required when config.cache_enabled (ingress from the app SG only)."""
+
+
+class DataComponent(pulumi.ComponentResource):
+    """``ollama-data-table-<env>``, ``ollama-storage-<env>-<account>``, secrets, RDS, Valkey."""
+
+    table: aws.dynamodb.Table
+    storage_bucket: aws.s3.Bucket
+    dr_bucket: aws.s3.Bucket | None
+    database: aws.rds.Instance | None
+    cache: aws.elasticache.ReplicationGroup | None
+    secret_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: DataArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ollama:data:Data", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        cfg = args.config
+        if cfg.database_enabled and args.database_security_group_id is None:
+            raise ValueError("DataArgs.database_security_group_id is required with a database")
+        if cfg.cache_enabled and args.cache_security_group_id is None:
+            raise ValueError("DataArgs.cache_security_group_id is required with a cache")
+
+        self.table = self._catalog_table()
+        self.storage_bucket = self._storage()
+        self.dr_bucket = self._replication() if cfg.replication_region else None
+        self.secret_arns = self._app_secrets()
+        self.database = self._database() if cfg.database_enabled else None
+        self.cache = self._cache() if cfg.cache_enabled else None
+        self._parameters()
+
+        self.table_name: pulumi.Output[str] = self.table.name
+        self.table_arn: pulumi.Output[str] = self.table.arn
+        self.storage_bucket_name: pulumi.Output[str] = self.storage_bucket.bucket
+        self.storage_bucket_arn: pulumi.Output[str] = self.storage_bucket.arn
+        self.dr_bucket_name = self.dr_bucket.bucket if self.dr_bucket else None
+        self.database_arn = self.database.arn if self.database else None
+        self.database_endpoint = self.database.address if self.database else None
+        self.cache_endpoint = self.cache.primary_endpoint_address if self.cache else None
+        if self.database is not None:
+            self.secret_arns["database"] = self._master_secret_arn(self.database)
+        self.register_outputs(
+            {
+                "table_name": self.table_name,
+                "storage_bucket_name": self.storage_bucket_name,
+                "dr_bucket_name": self.dr_bucket_name,
+                "database_endpoint": self.database_endpoint,
+                "cache_endpoint": self.cache_endpoint,
+                "secret_arns": self.secret_arns,
+            }
+        )
+
+    def stack_outputs(self) -> dict[str, Any]:
+        """The stack outputs of this component: names, endpoints and ARNs, never values."""
+        out: dict[str, Any] = {
+            "ollama_table_name": self.table_name,
+            "ollama_storage_bucket_name": self.storage_bucket_name,
+            "ollama_webui_secret_key_secret_arn": self.secret_arns["webui_secret_key"],
+            "ollama_webui_admin_secret_arn": self.secret_arns["webui_admin"],
+        }
+        if self.dr_bucket_name is not None:
+            out["ollama_storage_dr_bucket_name"] = self.dr_bucket_name
+        if self.database_endpoint is not None:
+            out["ollama_database_endpoint"] = self.database_endpoint
+            out["ollama_database_secret_arn"] = self.secret_arns["database"]
+        if self.cache_endpoint is not None:
+            out["ollama_cache_endpoint"] = self.cache_endpoint
+            out["ollama_redis_auth_secret_arn"] = self.secret_arns["redis_auth"]
+        return out
+
+    def backup_arns(self) -> list[pulumi.Output[str]]:
+        """What AWS Backup protects: the catalog table, the storage bucket, the database."""
+        arns = [self.table_arn, self.storage_bucket_arn]
+        if self.database_arn is not None:
+            arns.append(self.database_arn)
+        return arns
+
+    # ------------------------------------------------------------------ model catalog
+
+    def _catalog_table(self) -> aws.dynamodb.Table:
+        ctx, cfg = self._args.ctx, self._args.config
+        table_name = ctx.names.table
+        # Items are written by `ollama-ops models`, never by Pulumi: items owned by the
+        # program would be reverted on every `pulumi up`. An empty catalog falls back to
+        # the /ollama/<env>/ollama/default-models parameter.
+        return aws.dynamodb.Table(
+            f"{self._name}-table",
+            name=table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="environment",
+            range_key="model",
+            attributes=[
+                {"name": "environment", "type": "S"},
+                {"name": "model", "type": "S"},
+            ],
+            point_in_time_recovery={"enabled": True},
+            server_side_encryption={"enabled": True, "kms_key_arn": cfg.kms_key_arn},
+            deletion_protection_enabled=self._args.deletion_protection,
+            tags=ctx.tags(SERVICE, table_name),
+            opts=self._child,
+        )
+
+    # ------------------------------------------------------------------ buckets
+
+    def _bucket(
+        self,
+        role: str,
+        bucket_name: str,
+        *,
+        kms_key_arn: str | None,
+        noncurrent_days: int,
+        transitions: list[aws.s3.BucketLifecycleConfigurationRuleTransitionArgs],
+        provider: aws.Provider | None = None,
+    ) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
+        """A private, versioned, encrypted, TLS-only bucket with a lifecycle."""
+        ctx = self._args.ctx
+        opts = pulumi.ResourceOptions(parent=self, provider=provider)
+        bucket = aws.s3.Bucket(
+            f"{self._name}-{role}",
+            bucket=bucket_name,
+            force_destroy=ctx.env == "dev",
+            tags=ctx.tags(SERVICE, bucket_name),
+            opts=opts,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{self._name}-{role}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=opts,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{self._name}-{role}-sse",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms" if kms_key_arn else "AES256",
+                        kms_master_key_id=kms_key_arn,
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=opts,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{self._name}-{role}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=opts,
+        )
+        access_block = aws.s3.BucketPublicAccessBlock(
+            f"{self._name}-{role}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=opts,
+        )
+        aws.s3.BucketPolicy(
+            f"{self._name}-{role}-policy",
+            bucket=bucket.id,
+            policy=tls_only_policy(bucket.arn),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[access_block]),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{self._name}-{role}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="tiering-and-cleanup",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    transitions=transitions or None,
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=noncurrent_days
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=7
+                    ),
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[versioning]),
+        )
+        return bucket, versioning
+
+    def _storage(self) -> aws.s3.Bucket:
+        ctx, cfg = self._args.ctx, self._args.config
+        bucket, self._storage_versioning = self._bucket(
+            "storage",
+            ctx.names.storage_bucket,
+            kms_key_arn=cfg.kms_key_arn,
+            noncurrent_days=cfg.noncurrent_version_expiry_days,
+            transitions=[
+                aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                    days=cfg.storage_ia_after_days, storage_class="STANDARD_IA"
+                ),
+                aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                    days=cfg.storage_glacier_after_days, storage_class="GLACIER"
+                ),
+            ],
+        )
+        aws.s3.BucketLogging(
+            f"{self._name}-storage-logging",
+            bucket=bucket.id,
+            target_bucket=self._args.log_bucket,
+            target_prefix=ACCESS_LOG_PREFIX,
+            opts=self._child,
+        )
+        aws.s3.BucketMetric(
+            f"{self._name}-storage-request-metrics",
+            bucket=bucket.id,
+            name=REQUEST_METRICS_FILTER,
+            opts=self._child,
+        )
+        return bucket
+
+    def _replication(self) -> aws.s3.Bucket:
+        """A versioned replica in data.replication_region, written by S3 through its own role."""
+        ctx, cfg = self._args.ctx, self._args.config
+        region = str(cfg.replication_region)
+        provider = aws.Provider(f"{self._name}-dr-region", region=region, opts=self._child)
+        # KMS keys are regional; config refuses kms_key_arn with replication, so SSE-S3 here.
+        # Server access logs must go to a bucket in the same region, so the replica has none.
+        replica, replica_versioning = self._bucket(
+            "storage-dr",
+            ctx.names.storage_dr_bucket,
+            kms_key_arn=None,
+            noncurrent_days=cfg.noncurrent_version_expiry_days,
+            transitions=[],
+            provider=provider,
+        )
+        role_name = ctx.name("storage-replication", "iam")
+        role = aws.iam.Role(
+            f"{self._name}-replication-role",
+            name=role_name,
+            description="S3 replicates the Open WebUI storage bucket to its DR replica",
+            assume_role_policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+                        }
+                    ],
+                }
+            ),
+            tags=ctx.tags(SERVICE, role_name),
+            opts=self._child,
+        )
+        source = self.storage_bucket
+        aws.iam.RolePolicy(
+            f"{self._name}-replication-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "ReadSourceConfiguration",
+                            "Effect": "Allow",
+                            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                            "Resource": source.arn,
+                        },
+                        {
+                            "Sid": "ReadSourceVersions",
+                            "Effect": "Allow",
+                            "Action": [
+                                "s3:GetObjectVersionForReplication",
+                                "s3:GetObjectVersionAcl",
+                                "s3:GetObjectVersionTagging",
+                            ],
+                            "Resource": pulumi.Output.concat(source.arn, "/*"),
+                        },
+                        {
+                            "Sid": "WriteReplica",
+                            "Effect": "Allow",
+                            "Action": [
+                                "s3:ReplicateObject",
+                                "s3:ReplicateDelete",
+                                "s3:ReplicateTags",
+                            ],
+                            "Resource": pulumi.Output.concat(replica.arn, "/*"),
+                        },
+                    ],
+                }
+            ),
+            opts=self._child,
+        )
+        aws.s3.BucketReplicationConfig(
+            f"{self._name}-storage-replication",
+            bucket=source.id,
+            role=role.arn,
+            rules=[
+                {
+                    "id": "dr-replica",
+                    "status": "Enabled",
+                    "priority": 1,
+                    "filter": {"prefix": ""},
+                    "delete_marker_replication": {"status": "Enabled"},
+                    "destination": {"bucket": replica.arn, "storage_class": "STANDARD"},
+                }
+            ],
+            # Both sides must be versioned before S3 accepts a replication configuration.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self._storage_versioning, replica_versioning]
+            ),
+        )
+        return replica
+
+    # ------------------------------------------------------------------ secrets
+
+    def _secret(
+        self, role: str, description: str, value: pulumi.Input[str]
+    ) -> aws.secretsmanager.Secret:
+        ctx, cfg = self._args.ctx, self._args.config
+        secret_name = ctx.names.secret(role)
+        secret = aws.secretsmanager.Secret(
+            f"{self._name}-{role}",
+            name=secret_name,
+            description=description,
+            kms_key_id=cfg.kms_key_arn,
+            # dev is torn down and rebuilt under the same names; elsewhere keep a window
+            # to undo an accidental deletion.
+            recovery_window_in_days=0 if ctx.env == "dev" else 30,
+            tags=ctx.tags(SERVICE, ctx.name(role)),
+            opts=self._child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{self._name}-{role}-value",
+            secret_id=secret.id,
+            secret_string=value,
+            opts=self._child,
+        )
+        return secret
+
+    def _password(self, role: str, length: int, special: bool) -> random.RandomPassword:
+        # Generated once and kept (encrypted) in the Pulumi state, so every instance and
+        # every later `pulumi up` sees the same value.
+        return random.RandomPassword(
+            f"{self._name}-{role}-password",
+            length=length,
+            special=special,
+            override_special="!#%+-=_~" if special else None,
+            opts=self._child,
+        )
+
+    def _app_secrets(self) -> dict[str, pulumi.Output[str]]:
+        arns: dict[str, pulumi.Output[str]] = {}
+        key = self._password("webui-secret-key", 64, special=False)
+        arns["webui_secret_key"] = self._secret(
+            "webui-secret-key",
+            "Open WebUI WEBUI_SECRET_KEY (JWT signing), shared by every instance",
+            key.result,
+        ).arn
+        admin = self._password("webui-admin", 32, special=True)
+        arns["webui_admin"] = self._secret(
+            "webui-admin",
+            "Open WebUI initial admin account (JSON: email, password)",
+            pulumi.Output.json_dumps({"email": self._args.admin_email, "password": admin.result}),
+        ).arn
+        if self._args.config.cache_enabled:
+            # ElastiCache AUTH tokens: 16-128 printable characters without @, " or /.
+            self._redis_token = self._password("redis-auth", 64, special=False)
+            arns["redis_auth"] = self._secret(
+                "redis-auth",
+                "AUTH token of the Open WebUI Valkey cache (REDIS_URL)",
+                self._redis_token.result,
+            ).arn
+        return arns
+
+    # ------------------------------------------------------------------ database and cache
+
+    def _database(self) -> aws.rds.Instance:
+        ctx, cfg, args = self._args.ctx, self._args.config, self._args
+        db_name = ctx.names.database
+        subnet_group_name = ctx.name("webui-db-subnets")
+        subnet_group = aws.rds.SubnetGroup(
+            f"{self._name}-db-subnets",
+            name=subnet_group_name,
+            description="Private subnets of the Open WebUI database",
+            subnet_ids=args.private_subnet_ids,
+            tags=ctx.tags(SERVICE, subnet_group_name),
+            opts=self._child,
+        )
+        protected = args.deletion_protection
+        return aws.rds.Instance(
+            f"{self._name}-database",
+            identifier=db_name,
+            engine="postgres",
+            engine_version=cfg.database_engine_version,
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            instance_class=cfg.database_instance_class,
+            storage_type="gp3",
+            allocated_storage=cfg.database_storage_gb,
+            max_allocated_storage=cfg.database_max_storage_gb,
+            storage_encrypted=True,
+            kms_key_id=cfg.kms_key_arn,
+            db_name=DATABASE_NAME,
+            username=DATABASE_USER,
+            # RDS generates the master password and keeps it in Secrets Manager; it never
+            # passes through the program or its state.
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=cfg.kms_key_arn,
+            iam_database_authentication_enabled=cfg.database_iam_auth,
+            port=POSTGRES_PORT,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[args.database_security_group_id],  # type: ignore[list-item]
+            publicly_accessible=False,
+            multi_az=args.multi_az,
+            backup_retention_period=cfg.database_backup_retention_days,
+            # Automated backups run before the AWS Backup window (03:00 UTC).
+            backup_window="01:00-01:30",
+            maintenance_window="sun:04:30-sun:05:30",
+            copy_tags_to_snapshot=True,
+            deletion_protection=protected,
+            skip_final_snapshot=ctx.env == "dev",
+            final_snapshot_identifier=None if ctx.env == "dev" else f"{db_name}-final",
+            performance_insights_enabled=cfg.database_performance_insights,
+            performance_insights_retention_period=(
+                7 if cfg.database_performance_insights else None
+            ),
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            tags=ctx.tags(SERVICE, db_name),
+            opts=self._child,
+        )
+
+    @staticmethod
+    def _master_secret_arn(database: aws.rds.Instance) -> pulumi.Output[str]:
+        return database.master_user_secrets.apply(lambda s: (s[0].secret_arn or "") if s else "")
+
+    def _cache(self) -> aws.elasticache.ReplicationGroup:
+        ctx, cfg, args = self._args.ctx, self._args.config, self._args
+        cache_name = ctx.names.cache
+        subnet_group_name = ctx.name("webui-cache-subnets")
+        subnet_group = aws.elasticache.SubnetGroup(
+            f"{self._name}-cache-subnets",
+            name=subnet_group_name,
+            description="Private subnets of the Open WebUI cache",
+            subnet_ids=args.private_subnet_ids,
+            tags=ctx.tags(SERVICE, subnet_group_name),
+            opts=self._child,
+        )
+        return aws.elasticache.ReplicationGroup(
+            f"{self._name}-cache",
+            replication_group_id=cache_name,
+            description="Open WebUI websocket manager and shared state (REDIS_URL)",
+            engine="valkey",
+            engine_version=cfg.cache_engine_version,
+            node_type=cfg.cache_node_type,
+            port=REDIS_PORT,
+            num_cache_clusters=2 if args.multi_az else 1,
+            automatic_failover_enabled=args.multi_az,
+            multi_az_enabled=args.multi_az,
+            subnet_group_name=subnet_group.name,
+            security_group_ids=[args.cache_security_group_id],  # type: ignore[list-item]
+            at_rest_encryption_enabled=True,
+            kms_key_id=cfg.kms_key_arn,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            auth_token=self._redis_token.result,
+            auth_token_update_strategy="ROTATE",  # noqa: S106 (a strategy name)
+            snapshot_retention_limit=1 if ctx.env == "dev" else 7,
+            snapshot_window="02:00-03:00",
+            maintenance_window="sun:05:30-sun:06:30",
+            auto_minor_version_upgrade=True,
+            tags=ctx.tags(SERVICE, cache_name),
+            opts=self._child,
+        )
+
+    # ------------------------------------------------------------------ parameters
+
+    def _parameter(self, role: str, description: str, value: pulumi.Input[str]) -> None:
+        ctx = self._args.ctx
+        aws.ssm.Parameter(
+            f"{self._name}-param-{role.replace('/', '-')}",
+            name=ctx.names.parameter(role),
+            description=description,
+            type="String",
+            value=value,
+            tags=ctx.tags(SERVICE, ctx.name(role.replace("/", "-"))),
+            opts=self._child,
+        )
+
+    def _parameters(self) -> None:
+        ctx = self._args.ctx
+        self._parameter(
+            "webui/storage",
+            "Open WebUI uploads: STORAGE_PROVIDER=s3 bucket, key prefix and region",
+            pulumi.Output.json_dumps(
+                {
+                    "bucket": self.storage_bucket.bucket,
+                    "prefix": STORAGE_PREFIX,
+                    "region": ctx.region,
+                }
+            ),
+        )
+        if self.database is not None:
+            self._parameter(
+                "webui/database",
+                "Open WebUI DATABASE_URL parts; the password is in the secret at secret_arn",
+                pulumi.Output.json_dumps(
+                    {
+                        "host": self.database.address,
+                        "port": POSTGRES_PORT,
+                        "dbname": DATABASE_NAME,
+                        "username": DATABASE_USER,
+                        "secret_arn": self._master_secret_arn(self.database),
+                    }
+                ),
+            )
+        if self.cache is not None:
+            self._parameter(
+                "webui/redis",
+                "Open WebUI REDIS_URL parts (TLS; the AUTH token is in ollama/<env>/redis-auth)",
+                pulumi.Output.json_dumps(
+                    {"host": self.cache.primary_endpoint_address, "port": REDIS_PORT, "tls": True}
+                ),
+            )
+
+
+def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Bucket policy that refuses every request not made over TLS."""
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
