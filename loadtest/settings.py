@@ -25,6 +25,7 @@ API_MODES = ("direct", "webui", "api-listener")
 ACTIONS = ("generate", "chat", "tags", "health")
 ENVIRONMENTS = ("dev", "staging", "production")
 BASELINE_DIR = Path(__file__).resolve().parent / "baselines"
+DEFAULT_MODEL = "llama3.2:1b"  # the stacks' default model (ollama.models)
 
 
 class SettingsError(ValueError):
@@ -44,7 +45,12 @@ class Option:
 
 
 OPTIONS = (
-    Option("--ollama-model", "OLLAMA_LOADTEST_MODEL", "llama3.2:3b", "model to load-test"),
+    Option(
+        "--ollama-model",
+        "OLLAMA_LOADTEST_MODEL",
+        "",
+        f"model to load-test; default: the --baseline's workload.model, else {DEFAULT_MODEL}",
+    ),
     Option(
         "--api-mode",
         "OLLAMA_LOADTEST_API_MODE",
@@ -62,8 +68,8 @@ OPTIONS = (
         "--stack-outputs",
         "OLLAMA_LOADTEST_STACK_OUTPUTS",
         "",
-        "JSON from `pulumi stack output --json`; sets the host from ollama_url or "
-        "ollama_alb_dns_name when --host is not given",
+        "JSON from `pulumi stack output --json`; without --host, the host is ollama_url "
+        "(webui), ollama_api_endpoint (api-listener) or ollama_alb_dns_name (direct)",
     ),
     Option(
         "--task-weights",
@@ -249,8 +255,14 @@ def parse_weights(options: Any, opt: Option) -> dict[str, float]:
     return weights
 
 
-def host_from_stack_outputs(path: Path) -> str:
-    """Base URL from `pulumi stack output --json`: ollama_url, else http://<ollama_alb_dns_name>."""
+def host_from_stack_outputs(path: Path, api_mode: str) -> str:
+    """Base URL for ``api_mode`` from `pulumi stack output --json`.
+
+    webui: ``ollama_url`` (Open WebUI behind CloudFront; the /ollama prefix is added per request);
+    api-listener: ``ollama_api_endpoint`` (the dedicated listener); direct:
+    ``http://<ollama_alb_dns_name>`` (the ALB answers 403 unless the request carries
+    CloudFront's origin header, so direct mode suits private or port-forwarded access).
+    """
     opt = OPTIONS_BY_DEST["stack_outputs"]
     try:
         outputs = json.loads(path.read_text(encoding="utf-8"))
@@ -258,13 +270,21 @@ def host_from_stack_outputs(path: Path) -> str:
         raise _err(opt, str(path), f"cannot read stack outputs JSON ({exc})") from None
     if not isinstance(outputs, dict):
         raise _err(opt, str(path), "must hold a JSON object of stack outputs")
-    url = outputs.get("ollama_url")
-    if isinstance(url, str) and url:
-        return url.rstrip("/")
-    dns = outputs.get("ollama_alb_dns_name")
-    if isinstance(dns, str) and dns:
-        return f"http://{dns}"
-    raise _err(opt, str(path), "has neither 'ollama_url' nor 'ollama_alb_dns_name'")
+    key = {"webui": "ollama_url", "api-listener": "ollama_api_endpoint"}.get(
+        api_mode, "ollama_alb_dns_name"
+    )
+    value = outputs.get(key)
+    if not isinstance(value, str) or not value:
+        raise _err(opt, str(path), f"has no {key!r} output, which --api-mode {api_mode} needs")
+    value = value.rstrip("/")
+    if api_mode == "api-listener" and value.endswith("/ollama"):
+        raise _err(
+            opt,
+            str(path),
+            "ollama_api_endpoint points at the Open WebUI proxy, so the stack has no API "
+            "listener (ollama_api.enabled is false); use --api-mode webui",
+        )
+    return value if api_mode != "direct" else f"http://{value}"
 
 
 def _auth_headers(api_mode: str, header: str, environ: Mapping[str, str]) -> dict[str, str]:
@@ -296,14 +316,26 @@ def resolve_baseline(raw: str) -> Path | None:
     return path
 
 
+def _baseline_model(path: Path | None) -> str | None:
+    """The model a baseline was measured with, so gating compares like with like."""
+    if path is None:
+        return None
+    try:
+        model = json.loads(path.read_text(encoding="utf-8")).get("workload", {}).get("model")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None  # the gate reports an unreadable baseline with its own message
+    return model if isinstance(model, str) and model else None
+
+
 def from_options(
     options: Any, environ: Mapping[str, str] | None = None, host: str | None = None
 ) -> Settings:
     """Validate parsed options (attribute names = option dests) into Settings."""
     environ = os.environ if environ is None else environ
     o = OPTIONS_BY_DEST
-    model = _get(options, o["ollama_model"])
-    if not model or any(c.isspace() for c in model):
+    baseline = resolve_baseline(_get(options, o["baseline"]))
+    model = _get(options, o["ollama_model"]) or _baseline_model(baseline) or DEFAULT_MODEL
+    if any(c.isspace() for c in model):
         raise _err(o["ollama_model"], model, "must be a model name such as llama3.2:3b")
     api_mode = _choice(options, o["api_mode"], API_MODES)
     header = _get(options, o["auth_header"])
@@ -311,7 +343,7 @@ def from_options(
         raise _err(o["auth_header"], header, "must be an HTTP header name")
     outputs = _get(options, o["stack_outputs"])
     if not host and outputs:
-        host = host_from_stack_outputs(Path(outputs))
+        host = host_from_stack_outputs(Path(outputs), api_mode)
     if host:
         parsed = urlparse(host)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -359,7 +391,7 @@ def from_options(
         read_timeout_s=_float(options, o["read_timeout"], 0.0, strict=True),
         slo=SLO(**slo_values),
         json_summary=Path(json_summary) if json_summary else None,
-        baseline=resolve_baseline(_get(options, o["baseline"])),
+        baseline=baseline,
         stack_env=stack_env,
         seed=_int(options, o["seed"], 0),
     )

@@ -1,0 +1,148 @@
+"""Property 12 (load test response validation) and the stream parser's timing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from loadtest.stream import TIMING_FIELDS, FailureKind, StreamError, StreamValidator
+
+MODEL = "llama3.2:3b"
+
+
+def final(**overrides: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "model": MODEL,
+        "response": "",
+        "done": True,
+        "done_reason": "stop",
+        "total_duration": 900_000_000,
+        "load_duration": 1_000_000,
+        "prompt_eval_count": 12,
+        "prompt_eval_duration": 100_000_000,
+        "eval_count": 3,
+        "eval_duration": 600_000_000,
+    }
+    obj.update(overrides)
+    return obj
+
+
+def chunk(text: str, model: str = MODEL) -> dict[str, Any]:
+    return {"model": model, "response": text, "done": False}
+
+
+def chat_chunk(text: str) -> dict[str, Any]:
+    return {"model": MODEL, "message": {"role": "assistant", "content": text}, "done": False}
+
+
+def lines(*objs: Any) -> list[str]:
+    return [o if isinstance(o, str) else json.dumps(o) for o in objs]
+
+
+def validate(raw: list[str], endpoint: str = "generate") -> Any:
+    v = StreamValidator(endpoint, MODEL)  # type: ignore[arg-type]
+    for i, line in enumerate(raw):
+        v.feed(line, float(i))
+    return v.finish()
+
+
+VALID = lines(chunk(""), chunk("Hello"), chunk(" world"), chunk("!"), final())
+
+INVALID = {
+    "not JSON": (lines(chunk("Hi"), "<html>502 Bad Gateway</html>"), FailureKind.MALFORMED),
+    "JSON but not an object": (lines(chunk("Hi"), "[1, 2]"), FailureKind.MALFORMED),
+    "no done field": (lines({"model": MODEL, "response": "Hi"}), FailureKind.MALFORMED),
+    "text not a string": (lines({**chunk("x"), "response": 5}), FailureKind.MALFORMED),
+    "missing eval_duration": (
+        lines(chunk("Hi"), {k: v for k, v in final().items() if k != "eval_duration"}),
+        FailureKind.MALFORMED,
+    ),
+    "negative timing": (lines(chunk("Hi"), final(eval_count=-1)), FailureKind.MALFORMED),
+    "float timing": (lines(chunk("Hi"), final(total_duration=1.5)), FailureKind.MALFORMED),
+    "tokens without duration": (lines(chunk("Hi"), final(eval_duration=0)), FailureKind.MALFORMED),
+    "data after done": (lines(chunk("Hi"), final(), chunk("more")), FailureKind.MALFORMED),
+    "truncated: no done object": (lines(chunk("Hel"), chunk("lo")), FailureKind.TRUNCATED),
+    "truncated: empty body": ([], FailureKind.TRUNCATED),
+    "wrong model in chunk": (
+        lines(chunk("Hi", model="llama3.1:8b"), final()),
+        FailureKind.WRONG_MODEL,
+    ),
+    "wrong model in final": (
+        lines(chunk("Hi"), final(model="qwen2.5:0.5b")),
+        FailureKind.WRONG_MODEL,
+    ),
+    "empty output": (lines(chunk(""), chunk(""), final(eval_count=0)), FailureKind.EMPTY_OUTPUT),
+    "error object mid-stream": (
+        lines(chunk("Hi"), {"error": "model runner has unexpectedly stopped"}),
+        FailureKind.SERVER_ERROR,
+    ),
+    "invalid UTF-8": ([b'{"model": "\xff"}'], FailureKind.MALFORMED),
+}
+
+
+def test_property_12_load_test_response_validation() -> None:
+    """Property 12 (load test response validation): malformed, truncated, wrong-model and empty
+    streams are all marked failed, each with its own kind; a valid stream passes."""
+    result = validate(VALID)
+    assert result.final["eval_count"] == 3
+    assert result.text_chunks == 3
+    for case, (raw, kind) in INVALID.items():
+        with pytest.raises(StreamError) as err:
+            validate(raw)
+        assert err.value.kind is kind, case
+        assert str(err.value).startswith(kind.value), case
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_each_invalid_stream_fails_with_its_kind(case: str) -> None:
+    raw, kind = INVALID[case]
+    with pytest.raises(StreamError) as err:
+        validate(raw)
+    assert err.value.kind is kind
+
+
+@pytest.mark.parametrize("field", TIMING_FIELDS)
+def test_every_timing_field_is_required(field: str) -> None:
+    obj = final()
+    del obj[field]
+    with pytest.raises(StreamError, match=field):
+        validate(lines(chunk("Hi"), obj))
+
+
+def test_ttft_is_the_first_non_empty_chunk_not_the_first_line() -> None:
+    v = StreamValidator("generate", MODEL)
+    v.feed(json.dumps(chunk("")), 1.0)
+    v.feed(json.dumps(chunk("")), 2.0)
+    v.feed(json.dumps(chunk("A")), 3.5)
+    v.feed(json.dumps(chunk("B")), 4.0)
+    v.feed(json.dumps(final(eval_count=2)), 4.1)
+    result = v.finish()
+    assert result.first_token_at == 3.5
+    assert result.last_line_at == 4.1
+
+
+def test_chat_stream_reads_message_content_and_thinking() -> None:
+    thinking = {"model": MODEL, "message": {"role": "assistant", "thinking": "hmm"}, "done": False}
+    result = validate(lines(thinking, chat_chunk("Hi"), final()), endpoint="chat")
+    assert result.first_token_at == 0.0  # the thinking chunk is the first visible token
+    assert result.text_chunks == 2
+
+
+def test_chat_chunk_without_message_is_malformed() -> None:
+    with pytest.raises(StreamError) as err:
+        validate(lines(chunk("generate-style chunk")), endpoint="chat")
+    assert err.value.kind is FailureKind.MALFORMED
+
+
+@pytest.mark.parametrize(("asked", "got"), [("llama3.2", "llama3.2:latest"), ("a:latest", "a")])
+def test_implicit_latest_tag_is_the_same_model(asked: str, got: str) -> None:
+    v = StreamValidator("generate", asked)
+    v.feed(json.dumps(chunk("x", model=got)), 0.0)
+    v.feed(json.dumps(final(model=got)), 1.0)
+    assert v.finish().text_chars == 1
+
+
+def test_blank_lines_are_ignored() -> None:
+    assert validate(["", *VALID, "  "]).text_chunks == 3
