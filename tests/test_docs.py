@@ -1,0 +1,281 @@
+"""Documentation properties.
+
+Property 2 (documentation naming consistency): no name of the project this one replaces is
+left anywhere in the repository, and every resource name the documentation mentions follows
+the naming scheme ``ollama-<role>-<env>`` (see ollama_infra/naming.py).
+
+Property 3 (documentation command accuracy): every command in README.md, CONTRIBUTING.md,
+docs/**.md and loadtest/README.md is extracted and checked against the repository: scripts and
+files exist, ``ollama-ops`` subcommands and flags exist in the CLI's own parser, make targets
+exist, ``python -m`` modules import, ``pulumi --policy-pack`` and ``locust -f`` paths exist.
+Each rule also has a test that feeds it a deliberately wrong input and expects a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from commandcheck import (
+    ROOT,
+    Checker,
+    Command,
+    commands_in,
+    extract_commands,
+    markdown_files,
+)
+
+from ollama_infra.ops.common import ENVIRONMENTS
+
+# --- Property 2: naming consistency ---------------------------------------------------------
+
+# Built from parts so this file does not itself contain the names it forbids.
+LEFTOVER_NAMES = re.compile(
+    "|".join(("crud" + r"[-_ ]?" + "app", "education" + r"[-_ ]?" + "portal")), re.IGNORECASE
+)
+
+# Words starting with "ollama-" that are not AWS resource names: the CLI, the Python
+# distribution, the node tool manifest and the boot/cleanup scripts.
+NOT_RESOURCE_NAMES = frozenset(
+    {"ollama-ops", "ollama-infra", "ollama-infra-tools", "ollama-install", "ollama-cleanup"}
+)
+_ENV = "(?:" + "|".join((*ENVIRONMENTS, "<env>", "<stack>", "<environment>")) + ")"
+_SEGMENT = r"(?:[a-z0-9]+|<[a-z_-]+>)"
+_ACCOUNT = r"(?:-(?:\d{12}|<account>|<account-id>|<account_id>|<account id>))"
+# ollama[-<role>...]-<env>[-<account>], e.g. ollama-alb-dev, ollama-storage-<env>-<account-id>,
+# ollama-<env> (the dashboard). Baked AMIs add a build timestamp (ollama-ami-<env>-<timestamp>);
+# the launch template prefix ends in a dash (ollama-lt-<env>-).
+RESOURCE_NAME = re.compile(
+    rf"^ollama(?:-{_SEGMENT})*-{_ENV}{_ACCOUNT}?$"
+    rf"|^ollama-ami-{_ENV}(?:-(?:\d{{14}}|<timestamp>))?$"
+    rf"|^ollama-lt-{_ENV}-$"
+)
+MENTIONED_NAME = re.compile(r"(?<![\w.-])ollama-[A-Za-z0-9<>_-]+(?:<[a-z _-]+>)?", re.IGNORECASE)
+
+
+def tracked_files(root: Path = ROOT) -> list[Path]:
+    """Tracked files plus new files not ignored (so a name added but not yet committed counts)."""
+    listing = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [root / p for p in sorted(set(listing.split("\0"))) if p and (root / p).is_file()]
+
+
+def leftover_name_violations(files: list[Path], root: Path = ROOT) -> list[str]:
+    found = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary files hold no names
+        for number, line in enumerate(text.splitlines(), start=1):
+            for match in LEFTOVER_NAMES.finditer(line):
+                found.append(f"{path.relative_to(root)}:{number}: leftover name {match.group(0)!r}")
+        if LEFTOVER_NAMES.search(path.name):
+            found.append(f"{path.relative_to(root)}: leftover name in the file name")
+    return found
+
+
+def resource_name_violations(text: str, source: str) -> list[str]:
+    """Every ollama-... name mentioned in a text must follow the naming scheme."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in MENTIONED_NAME.finditer(line):
+            raw = match.group(0)
+            name = raw if raw.startswith("ollama-lt-") else raw.rstrip("-_")
+            if name.lower() in NOT_RESOURCE_NAMES or name.lower().startswith("ollama-ops"):
+                continue
+            if not RESOURCE_NAME.match(name):
+                found.append(
+                    f"{source}:{number}: {name!r} does not follow ollama-<role>-<env> "
+                    "(lowercase role words, then dev/staging/production or <env>)"
+                )
+    return found
+
+
+def doc_files() -> list[Path]:
+    return markdown_files()
+
+
+def test_property_2_no_leftover_names_anywhere() -> None:
+    """Property 2: no name of the replaced project in any tracked file (Requirement: docs)."""
+    files = tracked_files()
+    assert len(files) > 20, "git ls-files found too few files; is this a git checkout?"
+    assert leftover_name_violations(files) == []
+
+
+def test_property_2_leftover_check_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.md"
+    bad.write_text("Deploy the " + "crud" + "-app stack, then the Education_" + "Portal one.\n")
+    named = tmp_path / ("education" + "-portal.txt")
+    named.write_text("nothing here\n")
+    found = leftover_name_violations([bad, named], root=tmp_path)
+    assert len(found) == 3, found
+
+
+def test_property_2_documented_resource_names_follow_the_scheme() -> None:
+    """Property 2: every resource name the docs mention matches ollama-<role>-<env>."""
+    files = doc_files()
+    assert any(f.name == "README.md" for f in files)
+    problems = []
+    mentioned = 0
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        mentioned += len(MENTIONED_NAME.findall(text))
+        problems += resource_name_violations(text, str(path.relative_to(ROOT)))
+    assert mentioned > 5, "the docs should name the stack's resources"
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ollama-alb-dev",
+        "ollama-data-table-staging",
+        "ollama-high-cpu-production",
+        "ollama-storage-<env>-<account-id>",
+        "ollama-storage-dev-123456789012",
+        "ollama-<role>-<env>",
+        "ollama-<env>",
+        "ollama-ami-dev-20260101120000",
+        "ollama-ami-<env>-<timestamp>",
+        "/aws/ec2/ollama-app-<env>",
+    ],
+)
+def test_property_2_scheme_accepts_real_names(name: str) -> None:
+    assert resource_name_violations(f"see `{name}`", "x.md") == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ollama-alb-prod",  # not an environment of this project
+        "ollama-alb",  # no environment
+        "Ollama-ALB-dev",  # upper case
+        "ollama-dev-alb",  # environment before the role
+        "ollama-storage-dev-1234",  # not a 12-digit account id
+        "ollama-alb-dev-extra",  # a word after the environment
+    ],
+)
+def test_property_2_scheme_rejects_wrong_names(name: str) -> None:
+    assert resource_name_violations(f"the `{name}` resource", "x.md"), name
+
+
+# --- Property 3: command accuracy -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checker() -> Checker:
+    return Checker()
+
+
+@pytest.fixture(scope="module")
+def doc_commands() -> list[Command]:
+    return list(commands_in(doc_files()))
+
+
+def test_property_3_every_documented_command_exists(
+    checker: Checker, doc_commands: list[Command]
+) -> None:
+    """Property 3: commands in README.md, docs/ and loadtest/README.md are real."""
+    checked = [c for c in doc_commands if checker.is_checked(c.text)]
+    assert len(checked) >= 10, "expected the docs to contain commands to check"
+    heads = {c.text.split()[0] for c in checked}
+    assert {"make"} <= heads, heads
+    assert checker.check_all(checked) == []
+
+
+def test_property_3_readme_starts_with_the_two_setup_commands() -> None:
+    """The README's first commands are the two set-up commands, exactly."""
+    commands = extract_commands((ROOT / "README.md").read_text(encoding="utf-8"), "README.md")
+    fenced = [c.text.split("#")[0].strip() for c in commands if c.fenced]
+    assert fenced[:2] == ["make plan", "make test"], fenced[:4]
+
+
+def test_extraction_finds_fenced_inline_continued_and_prompted_commands() -> None:
+    text = "\n".join(
+        [
+            "Run `make plan` first.",
+            "```bash",
+            "# a comment",
+            "$ ollama-ops plan --stack dev \\",
+            "    --json",
+            "```",
+            "```yaml",
+            "key: make notatarget",
+            "```",
+            "```mermaid",
+            "graph TD; A-->B",
+            "```",
+        ]
+    )
+    found = [c.text for c in extract_commands(text, "x.md")]
+    assert found == ["make plan", "ollama-ops plan --stack dev --json"]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("ollama-ops no-such-command --stack dev", "has no subcommand 'no-such-command'"),
+        ("ollama-ops plan --no-such-flag", "has no option --no-such-flag"),
+        ("ollama-ops plan --stack prod", "'prod' is not one of"),
+        (".venv/bin/ollama-ops --bogus plan --stack dev", "has no option --bogus"),
+        ("make no-such-target", "no target 'no-such-target'"),
+        ("make plan STACK=dev && make missing-target", "no target 'missing-target'"),
+        ("bash scripts/no-such-script.sh --stack dev", "scripts/no-such-script.sh does not exist"),
+        ("./scripts/no-such-script.sh", "scripts/no-such-script.sh does not exist"),
+        ("pwsh -File .\\scripts\\No-Such.ps1 -Stack dev", "scripts/No-Such.ps1 does not exist"),
+        ("python -m ollama_infra.no_such_module", "cannot be imported"),
+        ("locust -f loadtest/no_such_locustfile.py --headless", "no_such_locustfile.py"),
+        ("pulumi preview --stack dev --policy-pack ollama_infra/no_such_pack", "no_such_pack"),
+        ("cat docs/no-such-page.md", ""),  # `cat` is not one of ours: never reported
+    ],
+)
+def test_property_3_checker_reports_wrong_commands(
+    checker: Checker, command: str, expected: str
+) -> None:
+    problems = checker.check(command)
+    if expected:
+        assert any(expected in p for p in problems), problems
+    else:
+        assert problems == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "make plan STACK=production",
+        "make test",
+        "ollama-ops plan --stack <env> --json",
+        ".venv/bin/ollama-ops plan --stack staging --json --output build/plan.json",
+        "python -m ollama_infra.configdoc > docs/configuration.md",
+        "pulumi up --stack dev --policy-pack ollama_infra/policy",
+        "pulumi login s3://<bucket>/<prefix>",
+        "locust -f loadtest/locustfile.py --headless -u 5",
+    ],
+)
+def test_property_3_checker_accepts_real_commands(checker: Checker, command: str) -> None:
+    assert checker.check(command) == []
+
+
+def test_property_3_subcommand_walk_uses_nested_parsers() -> None:
+    """Nested subcommands (e.g. `ollama-ops models add`) are walked level by level."""
+    parser = argparse.ArgumentParser(prog="ollama-ops")
+    sub = parser.add_subparsers(dest="command", required=True)
+    models = sub.add_parser("models")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    add = models_sub.add_parser("add")
+    add.add_argument("--stack", choices=ENVIRONMENTS, required=True)
+    add.add_argument("model")
+    checker = Checker(parser=parser)
+    assert checker.check("ollama-ops models add --stack dev llama3.2:1b") == []
+    assert checker.check("ollama-ops models remove --stack dev x")
+    assert checker.check("ollama-ops models add --force llama3.2:1b")
+    assert checker.check("ollama-ops models --stack dev add x"), "--stack belongs to `add`"
