@@ -1,0 +1,128 @@
+"""IAM: least privilege in every policy document the stack declares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ollama_infra.policy.common import (
+    Report,
+    as_list,
+    get,
+    policy_document,
+    principals,
+    statements,
+    strings,
+    violation,
+)
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+POLICY = "aws:iam/policy:Policy"
+USER_POLICY = "aws:iam/userPolicy:UserPolicy"
+GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
+
+# AWS managed policies that grant (near) administrator rights.
+ADMIN_POLICIES = (
+    "AdministratorAccess",
+    "IAMFullAccess",
+    "PowerUserAccess",
+    "AWSOrganizationsFullAccess",
+)
+
+
+def identity_documents(args: Any) -> list[tuple[str, Mapping[str, Any] | None]]:
+    """(where, document) for every identity policy a resource carries."""
+    p = args.props
+    if args.resource_type in (ROLE_POLICY, POLICY, USER_POLICY, GROUP_POLICY):
+        return [("policy", policy_document(p.get("policy")))]
+    if args.resource_type == ROLE:
+        return [
+            (f"inline_policies[{get(ip, 'name')}]", policy_document(get(ip, "policy")))
+            for ip in as_list(p.get("inlinePolicies"))
+        ]
+    return []
+
+
+def _allows(doc: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    return [s for s in statements(doc) if s.get("Effect") == "Allow"]
+
+
+def _full_wildcard(action: str) -> bool:
+    return action == "*" or (action.endswith(":*") and action.count("*") == 1)
+
+
+def iam_no_wildcard_actions(args: Any, report: Report) -> None:
+    for where, doc in identity_documents(args):
+        for st in _allows(doc):
+            actions = strings(st.get("Action"))
+            wild = [a for a in actions if _full_wildcard(a)]
+            if st.get("NotAction") is not None:
+                wild.append(f"NotAction {strings(st.get('NotAction'))}")
+            if wild:
+                admin = "*" in wild and "*" in strings(st.get("Resource"))
+                report(
+                    violation(
+                        args,
+                        f"{where} statement {st.get('Sid', '')!r} allows "
+                        f"{'full administrator access' if admin else 'wildcard actions'} {wild}",
+                        "list the exact actions the instance needs (e.g. 's3:GetObject', "
+                        "'ssm:GetParameter')",
+                    )
+                )
+
+
+def iam_wildcard_resource_conditions(args: Any, report: Report) -> None:
+    for where, doc in identity_documents(args):
+        for st in _allows(doc):
+            if "*" in strings(st.get("Resource")) and not st.get("Condition"):
+                report(
+                    violation(
+                        args,
+                        f"{where} statement {st.get('Sid', '')!r} allows "
+                        f"{strings(st.get('Action'))} on Resource '*' without a condition",
+                        "scope Resource to the stack's ARNs (table, bucket, parameter path, "
+                        "secret prefix, log groups), or, for actions that only accept '*', add "
+                        "a Condition (e.g. cloudwatch:namespace, aws:RequestedRegion)",
+                    )
+                )
+
+
+def _managed_arns(args: Any) -> list[str]:
+    p = args.props
+    if args.resource_type in (ATTACHMENT, POLICY_ATTACHMENT):
+        return strings(p.get("policyArn"))
+    if args.resource_type == ROLE:
+        return strings(p.get("managedPolicyArns"))
+    return []
+
+
+def iam_no_admin_policies(args: Any, report: Report) -> None:
+    for arn in _managed_arns(args):
+        if arn.rsplit("/", 1)[-1] in ADMIN_POLICIES and ":aws:policy/" in arn:
+            report(
+                violation(
+                    args,
+                    f"attaches the administrator-level managed policy {arn}",
+                    "attach AmazonSSMManagedInstanceCore and scoped inline policies instead",
+                )
+            )
+
+
+def iam_trust_policy(args: Any, report: Report) -> None:
+    if args.resource_type != ROLE:
+        return
+    doc = policy_document(args.props.get("assumeRolePolicy"))
+    for st in _allows(doc):
+        for principal in principals(st):
+            if principal == "*" or (principal.endswith(":root") and not st.get("Condition")):
+                report(
+                    violation(
+                        args,
+                        f"trust policy lets {principal!r} assume the role",
+                        "trust a service principal (e.g. ec2.amazonaws.com) or a specific "
+                        "role ARN, with aws:SourceAccount or sts:ExternalId conditions",
+                    )
+                )

@@ -1,0 +1,340 @@
+"""Security groups, the ALB and its listeners, CloudFront."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from ollama_infra.policy.common import (
+    Report,
+    ResourceLike,
+    as_list,
+    environment,
+    get,
+    number,
+    outside_dev,
+    strings,
+    truthy,
+    violation,
+)
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+
+ADMIN_PORTS = {22: "SSH", 3389: "RDP"}
+DEFAULT_PUBLIC_ALB_PORTS = (80, 443)
+ALB_SG_RE = re.compile(r"^ollama-alb-sg-")
+# ALB TLS policies every scanner accepts (checkov CKV_AWS_103 prefixes, trivy AVD-AWS-0047
+# deny list, pulumi compliance allow list): TLS 1.2+ with forward secrecy.
+ALB_TLS_POLICIES = frozenset(
+    {
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+        "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+        "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+        "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+    }
+)
+CLOUDFRONT_TLS = frozenset({"TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"})
+HTTPS_VIEWER = frozenset({"redirect-to-https", "https-only"})
+
+
+def _is_world(cidr: Any) -> bool:
+    try:
+        return ipaddress.ip_network(str(cidr), strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def _ports(proto: Any, from_port: Any, to_port: Any) -> tuple[float, float]:
+    if str(proto) in ("-1", "all"):
+        return 0, 65535
+    lo, hi = number(from_port), number(to_port)
+    return (lo if lo is not None else 0), (hi if hi is not None else 65535)
+
+
+def world_ingress(res: ResourceLike) -> list[tuple[str, float, float, str | None]]:
+    """(cidr, from, to, security group ref) of every world-open ingress the resource declares."""
+    p = res.props
+    out: list[tuple[str, float, float, str | None]] = []
+    if res.resource_type == INGRESS_RULE:
+        lo, hi = _ports(p.get("ipProtocol"), p.get("fromPort"), p.get("toPort"))
+        for key in ("cidrIpv4", "cidrIpv6"):
+            if _is_world(p.get(key)):
+                out.append((str(p.get(key)), lo, hi, p.get("securityGroupId")))
+    elif res.resource_type == SG_RULE and p.get("type") == "ingress":
+        lo, hi = _ports(p.get("protocol"), p.get("fromPort"), p.get("toPort"))
+        for cidr in strings(p.get("cidrBlocks")) + strings(p.get("ipv6CidrBlocks")):
+            if _is_world(cidr):
+                out.append((cidr, lo, hi, p.get("securityGroupId")))
+    elif res.resource_type == SECURITY_GROUP:
+        for rule in as_list(p.get("ingress")):
+            lo, hi = _ports(rule.get("protocol"), rule.get("fromPort"), rule.get("toPort"))
+            for cidr in strings(rule.get("cidrBlocks")) + strings(rule.get("ipv6CidrBlocks")):
+                if _is_world(cidr):
+                    out.append((cidr, lo, hi, None))
+    return out
+
+
+def sg_no_world_admin_ports(args: Any, report: Report) -> None:
+    for cidr, lo, hi, _ in world_ingress(args):
+        for port, what in ADMIN_PORTS.items():
+            if lo <= port <= hi:
+                report(
+                    violation(
+                        args,
+                        f"{what} (port {port}) is open to {cidr}",
+                        "use SSM Session Manager, or restrict compute.ssh_admin_cidrs to "
+                        "admin networks",
+                    )
+                )
+
+
+def _sg_name(sg: ResourceLike) -> str:
+    return str(sg.props.get("name") or get(sg.props, "tags", "Name") or "")
+
+
+def sg_no_world_ingress(args: Any, report: Report) -> None:
+    config = args.get_config() if hasattr(args, "get_config") else {}
+    allowed = {int(p) for p in config.get("public_alb_ports", DEFAULT_PUBLIC_ALB_PORTS)}
+    groups = {
+        str(sg.props.get("id")): sg for sg in args.resources if sg.resource_type == SECURITY_GROUP
+    }
+    for res in args.resources:
+        for cidr, lo, hi, sg_ref in world_ingress(res):
+            sg = res if res.resource_type == SECURITY_GROUP else groups.get(str(sg_ref))
+            name = _sg_name(sg) if sg is not None else ""
+            ports = set(range(int(lo), int(hi) + 1))
+            if ALB_SG_RE.match(name) and ports <= allowed:
+                continue
+            where = f"security group {name!r}" if name else "a security group"
+            report(
+                violation(
+                    res,
+                    f"{where} accepts ports {int(lo)}-{int(hi)} from {cidr}",
+                    "reference the CloudFront origin-facing prefix list, the ALB security "
+                    "group or a specific CIDR; only the ALB security group may be public, on "
+                    f"ports {sorted(allowed)} (ollama_api.acknowledge_public_access adds the "
+                    "API port)",
+                ),
+                res.urn,
+            )
+
+
+# ---------------------------------------------------------------------------- ALB
+
+
+def _is_alb(args: Any) -> bool:
+    return args.resource_type == LOAD_BALANCER and args.props.get("loadBalancerType") in (
+        None,
+        "application",
+    )
+
+
+def alb_drop_invalid_headers(args: Any, report: Report) -> None:
+    if _is_alb(args) and not truthy(args.props.get("dropInvalidHeaderFields")):
+        report(
+            violation(
+                args,
+                "the ALB forwards requests with invalid HTTP header fields",
+                "set drop_invalid_header_fields=True",
+            )
+        )
+
+
+def alb_access_logs(args: Any, report: Report) -> None:
+    if not _is_alb(args):
+        return
+    logs = args.props.get("accessLogs")
+    if not truthy(get(logs, "enabled")) or not get(logs, "bucket"):
+        report(
+            violation(
+                args,
+                "access logging is off",
+                "set access_logs={'bucket': <the log bucket>, 'enabled': True, 'prefix': 'alb'}",
+            )
+        )
+
+
+def alb_deletion_protection(args: Any, report: Report) -> None:
+    protected = truthy(args.props.get("enableDeletionProtection"))
+    if _is_alb(args) and outside_dev(args) and not protected:
+        report(
+            violation(
+                args,
+                "deletion protection is off outside dev",
+                "set enable_deletion_protection=True (edge.deletion_protection)",
+            )
+        )
+
+
+def alb_listener_tls(args: Any, report: Report) -> None:
+    if args.resource_type != LISTENER or args.props.get("protocol") != "HTTPS":
+        return
+    policy = args.props.get("sslPolicy")
+    if policy not in ALB_TLS_POLICIES:
+        report(
+            violation(
+                args,
+                f"HTTPS listener uses TLS policy {policy!r} (unset means the weak 2016-08 default)",
+                "set ssl_policy='ELBSecurityPolicy-TLS13-1-2-2021-06'",
+            )
+        )
+    if not args.props.get("certificateArn"):
+        report(violation(args, "HTTPS listener has no certificate", "set certificate_arn"))
+
+
+def _redirects_to_https(action: Any) -> bool:
+    return get(action, "type") == "redirect" and get(action, "redirect", "protocol") == "HTTPS"
+
+
+def alb_https_redirect(args: Any, report: Report) -> None:
+    listeners = [r for r in args.resources if r.resource_type == LISTENER]
+    https_lbs = {
+        str(r.props.get("loadBalancerArn")) for r in listeners if r.props.get("protocol") == "HTTPS"
+    }
+    rules_by_listener: dict[str, list[ResourceLike]] = {}
+    for rule in args.resources:
+        if rule.resource_type == LISTENER_RULE:
+            rules_by_listener.setdefault(str(rule.props.get("listenerArn")), []).append(rule)
+    for listener in listeners:
+        p = listener.props
+        if p.get("protocol") != "HTTP" or str(p.get("loadBalancerArn")) not in https_lbs:
+            continue  # no certificate on this ALB (dev): plain HTTP forwarding is the exception
+        actions = as_list(p.get("defaultActions"))
+        if len(actions) != 1 or not _redirects_to_https(actions[0]):
+            report(
+                violation(
+                    listener,
+                    f"HTTP listener on port {p.get('port')} does not redirect to HTTPS although "
+                    "the ALB has an HTTPS listener",
+                    "make its only default action a redirect with protocol 'HTTPS', "
+                    "port '443', status_code 'HTTP_301'",
+                ),
+                listener.urn,
+            )
+        for rule in rules_by_listener.get(str(p.get("arn")), []):
+            if any(get(a, "type") == "forward" for a in as_list(rule.props.get("actions"))):
+                report(
+                    violation(
+                        rule,
+                        "listener rule forwards plain HTTP traffic on an ALB that has HTTPS",
+                        "attach the rule to the HTTPS listener",
+                    ),
+                    rule.urn,
+                )
+
+
+# ---------------------------------------------------------------------------- CloudFront
+
+
+def _behaviors(props: Any) -> list[tuple[str, Any]]:
+    out = [("default_cache_behavior", props.get("defaultCacheBehavior"))]
+    for i, b in enumerate(as_list(props.get("orderedCacheBehaviors"))):
+        out.append((f"ordered_cache_behaviors[{i}] ({get(b, 'pathPattern')})", b))
+    return out
+
+
+def cloudfront_viewer_https(args: Any, report: Report) -> None:
+    if args.resource_type != DISTRIBUTION:
+        return
+    for where, behavior in _behaviors(args.props):
+        policy = get(behavior, "viewerProtocolPolicy")
+        if behavior is not None and policy not in HTTPS_VIEWER:
+            report(
+                violation(
+                    args,
+                    f"{where} has viewer_protocol_policy {policy!r}",
+                    "set viewer_protocol_policy='redirect-to-https'",
+                )
+            )
+
+
+def cloudfront_tls_version(args: Any, report: Report) -> None:
+    if args.resource_type != DISTRIBUTION:
+        return
+    cert = args.props.get("viewerCertificate")
+    if truthy(get(cert, "cloudfrontDefaultCertificate")):
+        return  # *.cloudfront.net certificate: CloudFront fixes the protocol versions
+    version = get(cert, "minimumProtocolVersion")
+    if version not in CLOUDFRONT_TLS:
+        report(
+            violation(
+                args,
+                f"custom certificate with minimum_protocol_version {version!r}",
+                "set viewer_certificate.minimum_protocol_version='TLSv1.2_2021' and "
+                "ssl_support_method='sni-only'",
+            )
+        )
+
+
+def cloudfront_origin_https(args: Any, report: Report) -> None:
+    if args.resource_type != DISTRIBUTION or not outside_dev(args):
+        return
+    for origin in as_list(args.props.get("origins")):
+        custom = get(origin, "customOriginConfig")
+        if custom is None:
+            continue
+        if get(custom, "originProtocolPolicy") != "https-only":
+            report(
+                violation(
+                    args,
+                    f"origin {get(origin, 'originId')!r} is reached with "
+                    f"{get(custom, 'originProtocolPolicy')!r} outside dev",
+                    "set custom_origin_config.origin_protocol_policy='https-only' (the ALB has "
+                    "a certificate outside dev) and origin_ssl_protocols=['TLSv1.2']",
+                )
+            )
+        bad = [p for p in strings(get(custom, "originSslProtocols")) if p != "TLSv1.2"]
+        if bad:
+            report(
+                violation(
+                    args,
+                    f"origin {get(origin, 'originId')!r} allows {bad}",
+                    "set origin_ssl_protocols=['TLSv1.2']",
+                )
+            )
+
+
+def cloudfront_waf_production(args: Any, report: Report) -> None:
+    if args.resource_type != DISTRIBUTION or environment(args) != "production":
+        return
+    if not args.props.get("webAclId"):
+        report(
+            violation(
+                args,
+                "production distribution has no WAF web ACL",
+                "attach the CLOUDFRONT-scope web ACL (web_acl_id); edge.waf_enabled must stay on",
+            )
+        )
+
+
+def cloudfront_logging(args: Any, report: Report) -> None:
+    resources: Iterable[ResourceLike] = args.resources
+    delivered = {
+        str(r.props.get("resourceArn")) for r in resources if r.resource_type == LOG_DELIVERY_SOURCE
+    }
+    for dist in args.resources:
+        if dist.resource_type != DISTRIBUTION:
+            continue
+        if get(dist.props, "loggingConfig", "bucket") or str(dist.props.get("arn")) in delivered:
+            continue
+        report(
+            violation(
+                dist,
+                "distribution writes no access logs",
+                "set logging_config={'bucket': <log bucket domain name>, 'prefix': 'cloudfront/'} "
+                "or add a CloudWatch log delivery source for it",
+            ),
+            dist.urn,
+        )
