@@ -16,7 +16,19 @@ from ollama_infra.config import ConfigError
 from ollama_infra.ops.common import EXIT_USAGE, OpsError, eprint
 
 # Subcommand modules, in the order --help lists them.
-COMMAND_MODULES: tuple[str, ...] = ("plan",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "plan",
+    "deploy",
+    "health",
+    "destroy",
+    "envs",
+    "monitor",
+    "devenv",
+    "backup",
+    "restore",
+    "dr",
+    "ami",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

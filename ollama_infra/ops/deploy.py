@@ -1,0 +1,269 @@
+"""``ollama-ops deploy``: check prerequisites, validate, preview, confirm, ``pulumi up``, verify.
+
+Prerequisites are checked in a fixed order before anything else runs, each with its own
+message and exit code, so a missing tool or permission is reported before any change:
+
+  10 Python too old           11 Pulumi CLI not on PATH    12 Pulumi CLI older than pinned
+  13 no valid AWS credentials 14 missing IAM permissions   15 no stack file
+  16 the stack is not the selected one
+
+Then the stack config is validated offline (exit 2 on errors), ``pulumi preview`` shows
+the changes, you confirm (``--yes`` in automation; production also needs ``--production``),
+``pulumi up`` applies them and the post-deployment health checks run (exit 6 if unhealthy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import sys
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ollama_infra.config import parse_config
+from ollama_infra.offline.evaluate import load_stack_values
+from ollama_infra.ops import aws, health, pulumi_cli
+from ollama_infra.ops.common import (
+    EXIT_OK,
+    OpsError,
+    add_dry_run,
+    add_production,
+    add_region,
+    add_yes,
+    confirm,
+    eprint,
+    require_production_flag,
+)
+from ollama_infra.ops.envs import add_stack_args
+
+MIN_PYTHON = (3, 11)
+EXIT_PYTHON = 10
+EXIT_PULUMI_MISSING = 11
+EXIT_PULUMI_OLD = 12
+EXIT_NO_CREDENTIALS = 13
+EXIT_NO_PERMISSION = 14
+EXIT_NO_STACK_FILE = 15
+EXIT_NOT_SELECTED = 16
+
+# Actions the first deployment needs (one or more per service the stack creates).
+REQUIRED_ACTIONS: tuple[str, ...] = (
+    "ec2:CreateVpc",
+    "ec2:CreateSubnet",
+    "ec2:CreateNatGateway",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateLaunchTemplate",
+    "ec2:RunInstances",
+    "autoscaling:CreateAutoScalingGroup",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateTargetGroup",
+    "cloudfront:CreateDistribution",
+    "wafv2:CreateWebACL",
+    "dynamodb:CreateTable",
+    "s3:CreateBucket",
+    "iam:CreateRole",
+    "iam:PassRole",
+    "secretsmanager:CreateSecret",
+    "ssm:PutParameter",
+    "logs:CreateLogGroup",
+    "cloudwatch:PutMetricAlarm",
+    "sns:CreateTopic",
+    "backup:CreateBackupPlan",
+    "rds:CreateDBInstance",
+    "elasticache:CreateReplicationGroup",
+)
+
+
+def pinned_pulumi_version() -> tuple[int, int, int]:
+    """The CLI must be at least as new as the pinned Pulumi SDK."""
+    parsed = pulumi_cli.parse_version(importlib.metadata.version("pulumi"))
+    assert parsed is not None
+    return parsed
+
+
+def check_python(version: tuple[int, ...] | None = None) -> None:
+    current = tuple(version or sys.version_info[:3])
+    if current[:2] < MIN_PYTHON:
+        raise OpsError(
+            f"Python {'.'.join(map(str, current))} is too old; the program needs "
+            f"{'.'.join(map(str, MIN_PYTHON))}+",
+            "install Python 3.11 or newer and recreate the virtualenv (`make install`)",
+            EXIT_PYTHON,
+        )
+
+
+def check_pulumi() -> tuple[int, int, int]:
+    try:
+        result = pulumi_cli._runner(["pulumi", "version"])
+    except FileNotFoundError as exc:
+        raise OpsError(
+            "the Pulumi CLI is not on PATH",
+            "install it (https://www.pulumi.com/docs/install/) and open a new shell",
+            EXIT_PULUMI_MISSING,
+        ) from exc
+    found = pulumi_cli.parse_version(result.stdout) if result.returncode == 0 else None
+    pinned = pinned_pulumi_version()
+    if found is None:
+        raise OpsError(
+            f"`pulumi version` did not print a version ({result.output.strip()[:200]!r})",
+            "reinstall the Pulumi CLI",
+            EXIT_PULUMI_MISSING,
+        )
+    if found < pinned:
+        raise OpsError(
+            f"Pulumi CLI {'.'.join(map(str, found))} is older than the pinned "
+            f"{'.'.join(map(str, pinned))}",
+            "upgrade the CLI (`pulumi self-update`, or your package manager)",
+            EXIT_PULUMI_OLD,
+        )
+    return found
+
+
+def check_credentials(region: str) -> dict[str, Any]:
+    try:
+        return dict(aws.client("sts", region).get_caller_identity())
+    except (ClientError, BotoCoreError) as exc:
+        mapped = aws.to_ops_error(exc, "checking AWS credentials (sts:GetCallerIdentity)")
+        raise OpsError(mapped.message, mapped.remedy, EXIT_NO_CREDENTIALS) from exc
+
+
+def principal_arn(caller_arn: str) -> str | None:
+    """The IAM ARN that SimulatePrincipalPolicy accepts for a caller ARN (None: unsupported)."""
+    parts = caller_arn.split(":", 5)
+    if len(parts) != 6:
+        return None
+    partition, service, account, resource = parts[1], parts[2], parts[4], parts[5]
+    if service == "iam" and resource.startswith(("user/", "role/")):
+        return caller_arn
+    if service == "sts" and resource.startswith("assumed-role/"):
+        role = resource.split("/")[1]
+        return f"arn:{partition}:iam::{account}:role/{role}"
+    return None
+
+
+def check_permissions(region: str, caller_arn: str, actions: tuple[str, ...]) -> list[str]:
+    """Denied actions; warnings (returned as text) when the check itself is not possible."""
+    principal = principal_arn(caller_arn)
+    if principal is None:
+        eprint(f"warning: cannot simulate permissions for {caller_arn}; skipping the check")
+        return []
+    iam = aws.client("iam", region)
+    denied: list[str] = []
+    try:
+        pages = iam.get_paginator("simulate_principal_policy").paginate(
+            PolicySourceArn=principal, ActionNames=list(actions)
+        )
+        for page in pages:
+            for result in page["EvaluationResults"]:
+                if result["EvalDecision"] != "allowed":
+                    denied.append(result["EvalActionName"])
+    except ClientError as exc:
+        code = aws.error_code(exc)
+        if code in ("AccessDenied", "AccessDeniedException", "NoSuchEntity"):
+            eprint(
+                f"warning: cannot check permissions ({code}: not allowed to call "
+                "iam:SimulatePrincipalPolicy or the role has a path); continuing"
+            )
+            return []
+        raise aws.to_ops_error(exc, "checking permissions") from exc
+    if denied:
+        raise OpsError(
+            f"{principal} is not allowed: {', '.join(sorted(denied))}",
+            "grant these actions (see docs/runbooks/deployment.md, 'Permissions') or use "
+            "a deployment role that has them",
+            EXIT_NO_PERMISSION,
+        )
+    return denied
+
+
+def check_stack(stack: str, force_cross_env: bool) -> dict[str, Any]:
+    try:
+        values = load_stack_values(stack)
+    except FileNotFoundError as exc:
+        raise OpsError(
+            str(exc),
+            f"create Pulumi.{stack}.yaml (see docs/runbooks/deployment.md)",
+            EXIT_NO_STACK_FILE,
+        ) from exc
+    selected = pulumi_cli.selected_stack()
+    if selected is None:
+        raise OpsError(
+            "no Pulumi stack is selected",
+            f"run `ollama-ops env switch --stack {stack}` (or `pulumi stack init {stack}`)",
+            EXIT_NOT_SELECTED,
+        )
+    if selected != stack and not force_cross_env:
+        raise OpsError(
+            f"--stack {stack} is not the selected stack '{selected}'",
+            f"run `ollama-ops env switch --stack {stack}`, or add --force-cross-env",
+            EXIT_NOT_SELECTED,
+        )
+    return values
+
+
+def prerequisites(args: argparse.Namespace, region: str) -> dict[str, Any]:
+    """Every prerequisite, in order; returns the stack values. Changes nothing."""
+    check_python()
+    version = check_pulumi()
+    identity = check_credentials(region)
+    if not args.skip_permission_check:
+        check_permissions(region, str(identity.get("Arn", "")), REQUIRED_ACTIONS)
+    values = check_stack(args.stack, args.force_cross_env)
+    print(
+        f"prerequisites ok: Pulumi {'.'.join(map(str, version))}, account "
+        f"{identity.get('Account')}, stack {args.stack} in {region}"
+    )
+    return values
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "deploy",
+        help="check prerequisites, preview, confirm, pulumi up, then health-check the stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_stack_args(p)
+    add_region(p)
+    add_yes(p)
+    add_dry_run(p)
+    add_production(p)
+    p.add_argument(
+        "--skip-permission-check",
+        action="store_true",
+        help="do not simulate the IAM permissions the deployment needs",
+    )
+    p.add_argument(
+        "--skip-health", action="store_true", help="do not run the post-deployment health checks"
+    )
+    health.add_health_args(p)
+    p.add_argument("--json", action="store_true", help="print the health report as JSON")
+    p.set_defaults(func=run)
+
+
+def _pulumi_step(argv: list[str], action: str, stream: bool = True) -> None:
+    result = pulumi_cli.run(argv, stream=stream)
+    if result.returncode != 0:
+        raise pulumi_cli.failure(result, action)
+
+
+def run(args: argparse.Namespace) -> int:
+    health.timing_from(args)  # validate arguments before any call
+    region = aws.stack_region(args.stack, args.region)
+    values = prerequisites(args, region)
+    cfg = parse_config(args.stack, values)  # offline validation before Pulumi runs
+    stack = args.stack
+    _pulumi_step(
+        ["preview", "--stack", stack, "--diff", "--non-interactive"], f"pulumi preview ({stack})"
+    )
+    if args.dry_run:
+        print("dry run: preview only, nothing was changed")
+        return EXIT_OK
+    require_production_flag(stack, args.production, "deploy")
+    confirm(f"Apply the changes above to stack '{stack}' in {cfg.region}?", yes=args.yes)
+    _pulumi_step(["up", "--stack", stack, "--yes", "--non-interactive"], f"pulumi up ({stack})")
+    if args.skip_health:
+        print("deployed; health checks skipped (--skip-health)")
+        return EXIT_OK
+    target = aws.resolve_target(stack, region)
+    return health.check_stack(args, target, pulumi_cli.stack_outputs(stack))

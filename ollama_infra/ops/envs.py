@@ -1,0 +1,128 @@
+"""``ollama-ops env``: which stack is selected, switching it, and the cross-environment guard.
+
+Every command that takes ``--stack`` compares it with the selected Pulumi stack
+($PULUMI_STACK, else ``pulumi stack --show-name``) and refuses a mismatch unless
+``--force-cross-env`` is given: typing ``--stack production`` while ``dev`` is selected
+is far more often a slip than an intent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from ollama_infra.config import parse_config
+from ollama_infra.offline.evaluate import PROJECT_ROOT, load_stack_values
+from ollama_infra.ops import pulumi_cli
+from ollama_infra.ops.common import (
+    ENVIRONMENTS,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    OpsError,
+    add_stack,
+    eprint,
+)
+
+
+def add_stack_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """--stack plus the --force-cross-env escape hatch."""
+    add_stack(parser, required=required)
+    parser.add_argument(
+        "--force-cross-env",
+        action="store_true",
+        help="act on --stack even though a different stack is selected",
+    )
+
+
+def guard(stack: str, force: bool) -> None:
+    """Refuse to act on ``stack`` when another stack is selected (unless forced)."""
+    selected = pulumi_cli.selected_stack()
+    if selected is None or selected == stack:
+        return
+    if force:
+        eprint(f"warning: acting on '{stack}' while '{selected}' is selected (--force-cross-env)")
+        return
+    raise OpsError(
+        f"--stack {stack} differs from the selected stack '{selected}'",
+        f"run `ollama-ops env switch --stack {stack}` first, or add --force-cross-env",
+        EXIT_REFUSED,
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "env",
+        help="show the selected stack or switch to another one",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    env_sub = p.add_subparsers(dest="env_command", metavar="ACTION", required=True)
+    show = env_sub.add_parser("show", help="show the selected stack prominently")
+    show.add_argument("--json", action="store_true", help="print JSON instead of text")
+    show.set_defaults(func=run_show)
+    switch = env_sub.add_parser(
+        "switch", help="validate a stack's config and select it (`pulumi stack select`)"
+    )
+    add_stack(switch)
+    switch.set_defaults(func=run_switch)
+
+
+def _summary(stack: str | None) -> dict[str, object]:
+    known = sorted(
+        p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml")
+    )
+    doc: dict[str, object] = {
+        "selected": stack,
+        "source": "PULUMI_STACK" if os.environ.get("PULUMI_STACK") else "pulumi",
+        "stacks": known,
+    }
+    if stack in known:
+        values = load_stack_values(stack)
+        doc["region"] = values.get("aws:region")
+        doc["production"] = stack == "production"
+    return doc
+
+
+def run_show(args: argparse.Namespace) -> int:
+    doc = _summary(pulumi_cli.selected_stack())
+    if args.json:
+        print(json.dumps(doc, indent=2, sort_keys=True))
+        return EXIT_OK
+    stack = doc["selected"]
+    bar = "=" * 60
+    print(bar)
+    if stack is None:
+        print("  NO STACK SELECTED")
+        print("  select one with: ollama-ops env switch --stack dev")
+    else:
+        label = str(stack).upper()
+        warn = "   *** PRODUCTION ***" if doc.get("production") else ""
+        print(f"  CURRENT STACK: {label}{warn}")
+        print(f"  region: {doc.get('region', 'unknown (no stack file)')}")
+        print(f"  selected via: {doc['source']}")
+    print(bar)
+    print(f"available stacks: {', '.join(doc['stacks'])}")  # type: ignore[arg-type]
+    return EXIT_OK
+
+
+def run_switch(args: argparse.Namespace) -> int:
+    stack = args.stack
+    try:
+        values = load_stack_values(stack)
+    except FileNotFoundError as exc:
+        raise OpsError(str(exc), f"create Pulumi.{stack}.yaml first", EXIT_USAGE) from exc
+    parse_config(stack, values)  # refuse to select a stack whose config is invalid
+    env_stack = os.environ.get("PULUMI_STACK")
+    result = pulumi_cli.run(["stack", "select", stack])
+    if result.returncode != 0:
+        raise pulumi_cli.failure(result, f"`pulumi stack select {stack}`")
+    if env_stack and env_stack != stack:
+        eprint(f"warning: PULUMI_STACK={env_stack} is set and overrides the selection; unset it")
+    print(f"switched to stack '{stack}' ({values.get('aws:region')})")
+    if stack not in ENVIRONMENTS:
+        eprint(f"note: '{stack}' is not one of {', '.join(ENVIRONMENTS)}")
+    if stack == "production":
+        print("*** PRODUCTION is now selected: destructive commands need --production ***")
+    return EXIT_OK
