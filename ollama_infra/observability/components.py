@@ -1,0 +1,401 @@
+"""Observability in two parts, around the rest of the stack.
+
+``ObservabilityPre`` (before compute): the alerts topic and its key, the log groups the
+instances write to, the CloudWatch agent config in SSM, and the Ollama metric filters.
+Compute uses ``alert_topic_arn`` for its scaling alarms.
+
+``ObservabilityPost`` (after everything): the alarms on resources the other components
+created, the billing alarm and its topic in us-east-1, and the dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from ollama_infra import cwagent
+from ollama_infra.config import ObservabilityConfig
+from ollama_infra.context import StackContext
+from ollama_infra.observability import alarms, filters
+from ollama_infra.observability.dashboard import DashboardIds, dashboard_body
+
+SERVICE = "observability"
+US_EAST_1 = "us-east-1"
+
+
+def _key_policy(ctx: StackContext, region: str) -> str:
+    """Account administration, plus CloudWatch alarms using the key to publish.
+
+    CloudWatch calls KMS itself when an alarm publishes to an encrypted topic; without
+    this grant the notification is silently dropped (which is also why the AWS managed
+    aws/sns key, whose policy cannot be changed, does not work for alarm topics).
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministration",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{ctx.partition}:iam::{ctx.account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudWatchAlarmsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": ctx.account_id},
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:{ctx.partition}:cloudwatch:{region}:"
+                            f"{ctx.account_id}:alarm:*"
+                        },
+                    },
+                },
+            ],
+        }
+    )
+
+
+def _topic_policy(ctx: StackContext, topic_arn: str) -> str:
+    """CloudWatch alarms of this account may publish; the account manages the topic."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountManagesTopic",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{ctx.partition}:iam::{ctx.account_id}:root"},
+                    "Action": [
+                        "sns:GetTopicAttributes",
+                        "sns:SetTopicAttributes",
+                        "sns:Subscribe",
+                        "sns:ListSubscriptionsByTopic",
+                        "sns:Publish",
+                    ],
+                    "Resource": topic_arn,
+                },
+                {
+                    "Sid": "CloudWatchAlarmsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )
+
+
+def _email_key(email: str) -> str:
+    """Stable logical-name fragment for a subscription (keyed by address, not position)."""
+    return re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-")
+
+
+class _AlertTopic:
+    """An encrypted SNS topic that CloudWatch alarms can publish to, with email subscribers."""
+
+    def __init__(
+        self,
+        prefix: str,
+        ctx: StackContext,
+        role: str,
+        topic_name: str,
+        region: str,
+        emails: list[str],
+        kms_key_arn: str | None,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        if kms_key_arn is None:
+            key_name = ctx.name(f"{role}-key")
+            key = aws.kms.Key(
+                f"{prefix}-key",
+                description=f"Encrypts SNS topic {topic_name}; CloudWatch alarms may use it",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=_key_policy(ctx, region),
+                tags=ctx.tags(SERVICE, key_name),
+                opts=opts,
+            )
+            key_id: pulumi.Input[str] = key.arn
+        else:
+            key_id = kms_key_arn
+        self.topic = aws.sns.Topic(
+            prefix,
+            name=topic_name,
+            kms_master_key_id=key_id,
+            tags=ctx.tags(SERVICE, topic_name),
+            opts=opts,
+        )
+        self.arn: pulumi.Output[str] = self.topic.arn
+        aws.sns.TopicPolicy(
+            f"{prefix}-policy",
+            arn=self.topic.arn,
+            policy=self.topic.arn.apply(lambda arn: _topic_policy(ctx, arn)),
+            opts=opts,
+        )
+        for email in emails:
+            # Email subscriptions stay "pending confirmation" until the recipient clicks
+            # the link AWS sends; see docs/monitoring.md.
+            aws.sns.TopicSubscription(
+                f"{prefix}-email-{_email_key(email)}",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=opts,
+            )
+
+
+@dataclass(frozen=True)
+class ObservabilityPreArgs:
+    ctx: StackContext
+    config: ObservabilityConfig
+
+
+class ObservabilityPre(pulumi.ComponentResource):
+    """Alerts topic, log groups, the CloudWatch agent config and the Ollama metric filters."""
+
+    alert_topic_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ObservabilityPreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ollama:observability:ObservabilityPre", name, None, opts)
+        ctx, cfg = args.ctx, args.config
+        names = ctx.names
+        child = pulumi.ResourceOptions(parent=self)
+
+        topic = _AlertTopic(
+            f"{name}-alerts",
+            ctx,
+            "alerts",
+            names.alerts_topic,
+            ctx.region,
+            cfg.alarm_emails,
+            cfg.alerts_kms_key_arn,
+            child,
+        )
+        self.alert_topic_arn = topic.arn
+
+        self.log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
+        for role, group_name in (
+            ("app", names.app_log_group),
+            ("service", names.service_log_group),
+            ("bootstrap", names.bootstrap_log_group),
+        ):
+            self.log_groups[role] = aws.cloudwatch.LogGroup(
+                f"{name}-{role}-logs",
+                name=group_name,
+                retention_in_days=cfg.log_retention_days,
+                kms_key_id=cfg.log_kms_key_arn,
+                tags=ctx.tags(SERVICE, group_name),
+                opts=child,
+            )
+        self.app_log_group_name = self.log_groups["app"].name
+        self.service_log_group_name = self.log_groups["service"].name
+        self.bootstrap_log_group_name = self.log_groups["bootstrap"].name
+
+        agent_json = cwagent.render(cwagent.agent_config(names, ctx.region))
+        parameter_name = names.parameter("cloudwatch-agent/config")
+        self.agent_config_parameter = aws.ssm.Parameter(
+            f"{name}-cwagent-config",
+            name=parameter_name,
+            description="CloudWatch agent configuration the instances load at boot",
+            # Not a secret: log group names and metric settings only.
+            type="String",
+            tier=cwagent.parameter_tier(agent_json),
+            value=agent_json,
+            tags=ctx.tags(SERVICE, ctx.name("cwagent-config")),
+            # Instances read it at boot, so the log groups it names must exist first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.log_groups.values())),
+        )
+        self.agent_config_parameter_name = parameter_name
+
+        for spec in filters.metric_filters(cfg.inference_latency_p90_alarm_seconds):
+            transformation: dict[str, Any] = {
+                "name": spec.metric,
+                "namespace": names.metric_namespace,
+                "value": spec.value,
+                "unit": spec.unit,
+            }
+            if spec.dimensions:
+                transformation["dimensions"] = spec.dimensions
+            if spec.default_value is not None:
+                transformation["default_value"] = spec.default_value
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-filter-{spec.role}",
+                name=ctx.name(spec.role),
+                log_group_name=self.log_groups["service"].name,
+                pattern=spec.pattern,
+                metric_transformation=transformation,
+                opts=child,
+            )
+
+        self.register_outputs(
+            {
+                "alert_topic_arn": self.alert_topic_arn,
+                "app_log_group_name": self.app_log_group_name,
+                "service_log_group_name": self.service_log_group_name,
+                "bootstrap_log_group_name": self.bootstrap_log_group_name,
+                "agent_config_parameter_name": self.agent_config_parameter_name,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class ObservabilityPostArgs:
+    """What the alarms and the dashboard watch. Optional inputs are None when the stack
+    has no such resource; their alarms and widgets are then left out."""
+
+    ctx: StackContext
+    config: ObservabilityConfig
+    alert_topic_arn: pulumi.Input[str]
+    # Alarms on us-east-1 metrics and the billing alarm are created through this provider.
+    us_east_1: aws.Provider | None = None
+    asg_name: pulumi.Input[str] | None = None
+    alb_arn_suffix: pulumi.Input[str] | None = None
+    target_group_arn_suffixes: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    table_name: pulumi.Input[str] | None = None
+    storage_bucket_name: pulumi.Input[str] | None = None
+    storage_metrics_filter_id: str | None = None
+    distribution_id: pulumi.Input[str] | None = None
+    database_identifier: pulumi.Input[str] | None = None
+
+
+class ObservabilityPost(pulumi.ComponentResource):
+    """The alarms, the billing alarm and its us-east-1 topic, and the dashboard."""
+
+    def __init__(
+        self, name: str, args: ObservabilityPostArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ollama:observability:ObservabilityPost", name, None, opts)
+        ctx, cfg = args.ctx, args.config
+        names = ctx.names
+        child = pulumi.ResourceOptions(parent=self)
+        us_east_1 = args.us_east_1 or aws.Provider(
+            f"{name}-us-east-1", region=US_EAST_1, opts=child
+        )
+        east = pulumi.ResourceOptions(parent=self, provider=us_east_1)
+
+        # Billing metrics exist only in us-east-1, and an alarm can only notify a topic in
+        # its own region: the billing alarm gets its own topic there.
+        billing_topic = _AlertTopic(
+            f"{name}-billing-alerts",
+            ctx,
+            "billing-alerts",
+            ctx.name("billing-alerts"),
+            US_EAST_1,
+            cfg.alarm_emails,
+            None,
+            east,
+        )
+        self.billing_topic_arn = billing_topic.arn
+        # CloudFront alarms also live in us-east-1: the regional topic works when the stack
+        # is in us-east-1, otherwise they use the us-east-1 topic.
+        east_topic = args.alert_topic_arn if ctx.region == US_EAST_1 else billing_topic.arn
+
+        specs = self._specs(args)
+        self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        for spec in specs:
+            self.alarms[spec.role] = self._alarm(
+                name, ctx, spec, east_topic if spec.us_east_1 else args.alert_topic_arn, east
+            )
+        billing = alarms.billing_alarm(cfg)
+        self.alarms[billing.role] = self._alarm(name, ctx, billing, billing_topic.arn, east)
+
+        ids = {
+            "asg_name": args.asg_name,
+            "alb_suffix": args.alb_arn_suffix,
+            "webui_tg_suffix": args.target_group_arn_suffixes.get("webui"),
+            "table_name": args.table_name,
+            "bucket_name": args.storage_bucket_name,
+            "distribution_id": args.distribution_id,
+            "database_id": args.database_identifier,
+        }
+        present = {k: v for k, v in ids.items() if v is not None}
+        resolved_ids = pulumi.Output.all(**present) if present else pulumi.Output.from_input({})
+        body = resolved_ids.apply(
+            lambda resolved: json.dumps(
+                dashboard_body(
+                    DashboardIds(
+                        region=ctx.region,
+                        namespace=names.metric_namespace,
+                        bucket_filter_id=args.storage_metrics_filter_id,
+                        **resolved,
+                    )
+                )
+            )
+        )
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=names.dashboard,
+            dashboard_body=body,
+            opts=child,
+        )
+        self.dashboard_url = (
+            f"https://{ctx.region}.console.aws.amazon.com/cloudwatch/home?region={ctx.region}"
+            f"#dashboards/dashboard/{names.dashboard}"
+        )
+        self.register_outputs(
+            {
+                "dashboard_url": self.dashboard_url,
+                "billing_topic_arn": self.billing_topic_arn,
+                "alarm_names": [a.name for a in self.alarms.values()],
+            }
+        )
+
+    @staticmethod
+    def _specs(args: ObservabilityPostArgs) -> list[alarms.AlarmSpec]:
+        cfg, namespace = args.config, args.ctx.names.metric_namespace
+        specs = alarms.ollama_alarms(cfg, namespace)
+        if args.asg_name is not None:
+            specs.append(alarms.memory_alarm(cfg, namespace, args.asg_name))
+        if args.alb_arn_suffix is not None:
+            specs += alarms.alb_alarms(cfg, args.alb_arn_suffix, args.target_group_arn_suffixes)
+        if args.table_name is not None:
+            specs.append(alarms.dynamodb_alarm(args.table_name))
+        if args.storage_bucket_name is not None and args.storage_metrics_filter_id:
+            specs += alarms.s3_alarms(args.storage_bucket_name, args.storage_metrics_filter_id)
+        if args.distribution_id is not None:
+            specs += alarms.cloudfront_alarms(cfg, args.distribution_id)
+        if args.database_identifier is not None:
+            specs += alarms.rds_alarms(cfg, args.database_identifier)
+        return specs
+
+    def _alarm(
+        self,
+        name: str,
+        ctx: StackContext,
+        spec: alarms.AlarmSpec,
+        topic_arn: pulumi.Input[str],
+        east: pulumi.ResourceOptions,
+    ) -> aws.cloudwatch.MetricAlarm:
+        alarm_name = ctx.names.alarm(spec.role)
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-{spec.role}",
+            name=alarm_name,
+            # OK notifications tell the on-call person the incident is over.
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
+            tags=ctx.tags(SERVICE, alarm_name),
+            opts=east if spec.us_east_1 else pulumi.ResourceOptions(parent=self),
+            **spec.resource_args(),
+        )
