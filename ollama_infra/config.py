@@ -58,6 +58,7 @@ IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 CRON_RE = re.compile(r"^(\S+\s+){4}\S+$")
 TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+DNS_NAME_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class ConfigIssue(BaseModel):
@@ -248,6 +249,15 @@ class EdgeConfig(_Model):
         None, "Attach a CLOUDFRONT-scope WAF web ACL; defaults to on in production."
     )
     waf_rate_limit_per_5min: int = _field(2000, "WAF per-IP request limit over a 5-minute window.")
+    origin_domain_name: str | None = _field(
+        None,
+        "DNS name CloudFront uses to reach the ALB over HTTPS: a record you point at the ALB "
+        "(output ollama_alb_dns_name) that edge.certificate_arn covers. Required with "
+        "certificate_arn.",
+    )
+    access_log_retention_days: int = _field(
+        90, "Days the log bucket keeps ALB, CloudFront and S3 access logs before expiry."
+    )
 
     _acm = field_validator("certificate_arn", "cloudfront_certificate_arn")(
         classmethod(lambda cls, v: _check_acm_arn(v))
@@ -272,6 +282,41 @@ class EdgeConfig(_Model):
     def _rate(cls, value: int) -> int:
         if not 10 <= value <= 2_000_000_000:
             raise ValueError("WAF rate limits must be 10-2,000,000,000 requests per 5 minutes")
+        return value
+
+    @field_validator("origin_domain_name")
+    @classmethod
+    def _origin_domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not DNS_NAME_RE.match(value):
+            raise ValueError(
+                "must be a lowercase DNS name such as origin.ollama.example.com; "
+                "use the record you point at the ALB"
+            )
+        if value.endswith(".elb.amazonaws.com"):
+            raise ValueError(
+                "the ALB's own DNS name cannot be covered by your certificate, so CloudFront "
+                "would refuse the HTTPS origin; create a record in your domain (covered by "
+                "edge.certificate_arn) that points at the ALB and use that"
+            )
+        return value
+
+    @field_validator("domain_aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        for alias in value:
+            if not DNS_NAME_RE.match(alias.removeprefix("*.")):
+                raise ValueError(
+                    f"'{alias}' is not a lowercase DNS name; use e.g. chat.example.com"
+                )
+        return value
+
+    @field_validator("access_log_retention_days")
+    @classmethod
+    def _log_days(cls, value: int) -> int:
+        if not 1 <= value <= 3650:
+            raise ValueError("must be 1-3650 days; 90 keeps a quarter of access logs")
         return value
 
 
@@ -1026,6 +1071,26 @@ def _edge_checks(cfg: StackConfig) -> list[ConfigIssue]:
                     f"request or import the certificate in {cfg.region}",
                 )
             )
+        if e.origin_domain_name is None:
+            issues.append(
+                _issue(
+                    "edge.origin_domain_name",
+                    None,
+                    "with an ALB certificate CloudFront reaches the ALB over HTTPS and checks "
+                    "the certificate against the origin's DNS name",
+                    "create a DNS record the certificate covers (e.g. origin.ollama.example.com) "
+                    "pointing at the ALB and set edge.origin_domain_name to it",
+                )
+            )
+    elif e.origin_domain_name is not None:
+        issues.append(
+            _issue(
+                "edge.origin_domain_name",
+                e.origin_domain_name,
+                "is only used for the HTTPS origin, which needs edge.certificate_arn",
+                "set edge.certificate_arn, or remove edge.origin_domain_name",
+            )
+        )
     if e.cloudfront_certificate_arn:
         cert_region = ACM_ARN_RE.match(e.cloudfront_certificate_arn).group(1)  # type: ignore[union-attr]
         if cert_region != "us-east-1":

@@ -15,6 +15,14 @@ from ollama_infra.backup import BackupArgs, BackupComponent
 from ollama_infra.config import StackConfig, config_from_pulumi
 from ollama_infra.context import StackContext
 from ollama_infra.data import POSTGRES_PORT, REDIS_PORT, DataArgs, DataComponent
+from ollama_infra.edge import (
+    AlbArgs,
+    AlbComponent,
+    CdnArgs,
+    CdnComponent,
+    LogBucketArgs,
+    LogBucketComponent,
+)
 from ollama_infra.network import NetworkArgs, NetworkComponent
 from ollama_infra.security import SecurityArgs, SecurityComponent
 
@@ -45,6 +53,14 @@ OUTPUT_DOCS: dict[str, str] = {
     "(only with data.cache_enabled).",
     "ollama_redis_auth_secret_arn": "ARN of the secret holding the cache AUTH token "
     "(only with data.cache_enabled).",
+    "ollama_url": "Public HTTPS URL of Open WebUI (CloudFront alias or distribution domain).",
+    "ollama_cloudfront_distribution_id": "ID of the CloudFront distribution (invalidations, "
+    "metrics).",
+    "ollama_alb_dns_name": "DNS name of the ALB; point edge.origin_domain_name's record at it. "
+    "It answers 403 to anything that does not come through CloudFront.",
+    "ollama_api_endpoint": "Base URL for programmatic Ollama API clients: the dedicated API "
+    "listener when ollama_api.enabled, else Open WebUI's /ollama proxy (API key required).",
+    "ollama_log_bucket_name": "Access-log bucket (ALB, CloudFront, S3 server access logs).",
     "ollama_backup_vault_name": "AWS Backup vault of the stack (only with backup.enabled).",
 }
 
@@ -93,6 +109,16 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     # [backup]            AWS Backup vault, plan, selection
     # [observability:post] alarms, billing alarm, dashboard
 
+    # [edge:log-bucket]
+    log_bucket = LogBucketComponent(
+        "ollama-edge-logs",
+        LogBucketArgs(
+            ctx=ctx,
+            retention_days=cfg.edge.access_log_retention_days,
+            force_destroy=cfg.env == "dev",
+        ),
+    )
+
     # [data]
     db_sg = (
         security.private_service_group("db", POSTGRES_PORT, "PostgreSQL")
@@ -120,6 +146,38 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         ),
     )
 
+    # [edge:alb]
+    alb = AlbComponent(
+        "ollama-edge-alb",
+        AlbArgs(
+            ctx=ctx,
+            config=cfg.edge,
+            ollama_api=cfg.ollama_api,
+            deletion_protection=cfg.alb_deletion_protection,
+            vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids,
+            alb_security_group_id=security.alb_sg_id,
+            log_bucket_name=log_bucket.bucket_name,
+            log_bucket_policy=log_bucket.policy,
+        ),
+    )
+
+    # [edge:cdn]
+    cdn = CdnComponent(
+        "ollama-edge-cdn",
+        CdnArgs(
+            ctx=ctx,
+            config=cfg.edge,
+            waf_enabled=cfg.waf_enabled,
+            https_origin=alb.https,
+            alb_dns_name=alb.alb_dns_name,
+            origin_header_name=alb.origin_header_name,
+            origin_header_value=alb.origin_header_value,
+            log_bucket_domain_name=log_bucket.bucket_domain_name,
+            cloudfront_logging=log_bucket.cloudfront_logging,
+        ),
+    )
+
     # [backup]
     backup = (
         BackupComponent(
@@ -139,6 +197,15 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         "ollama_alb_security_group_id": security.alb_sg_id,
         "ollama_app_security_group_id": security.app_sg_id,
         **data.stack_outputs(),
+        "ollama_url": cdn.url,
+        "ollama_cloudfront_distribution_id": cdn.distribution_id,
+        "ollama_alb_dns_name": alb.alb_dns_name,
+        "ollama_api_endpoint": (
+            f"https://{cfg.edge.origin_domain_name}:{cfg.ollama_api.port}"
+            if cfg.ollama_api.enabled
+            else pulumi.Output.concat(cdn.url, "/ollama")
+        ),
+        "ollama_log_bucket_name": log_bucket.bucket_name,
     }
     if backup is not None:
         outputs["ollama_backup_vault_name"] = backup.vault_name

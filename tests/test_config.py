@@ -313,7 +313,10 @@ def valid_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     }
     if env == "production" or draw(st.booleans()):
         region = values["aws:region"]
-        values["ollama:edge"] = {"certificate_arn": CERT.replace("us-east-1", region)}
+        values["ollama:edge"] = {
+            "certificate_arn": CERT.replace("us-east-1", region),
+            "origin_domain_name": f"origin.ollama-{env}.example.com",
+        }
     return env, values
 
 

@@ -1,0 +1,344 @@
+"""The Application Load Balancer: listeners, rules, target groups and the edge secrets.
+
+Request routing, in rule order, on every listener that can forward:
+1. model-management paths (``/api/pull`` ... ``/api/blobs*``, and the same under Open WebUI's
+   ``/ollama`` proxy) -> fixed 403, before anything can forward;
+2. a forward that requires a secret header: the origin header CloudFront adds (web
+   listener) or the shared API key (API listener);
+3. default action -> fixed 403.
+HTTP redirects to HTTPS wherever a certificate exists; without one (dev only, enforced by
+config) the HTTP listener carries the rules itself and the plan warns.
+
+Listener rule conditions must hold the literal header values, so both secrets also live in
+the Pulumi state (encrypted as secrets); their source of truth is Secrets Manager, where
+operators and clients read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from ollama_infra.config import EdgeConfig, OllamaApiConfig
+from ollama_infra.context import StackContext
+from ollama_infra.security import OLLAMA_PORT, OPEN_WEBUI_PORT
+
+SERVICE = "edge"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+ORIGIN_HEADER = "X-Origin-Verify"
+API_KEY_HEADER = "X-Ollama-Api-Key"
+# Ollama's model-management endpoints: never reachable through the edge. Open WebUI proxies
+# the Ollama API under /ollama, so the same paths are blocked there too.
+MODEL_MANAGEMENT_PATHS: tuple[str, ...] = (
+    "/api/pull",
+    "/api/push",
+    "/api/create",
+    "/api/copy",
+    "/api/delete",
+    "/api/blobs",
+)
+PROXY_PREFIX = "/ollama"
+# The Ollama endpoints the API listener serves (inference and read-only model listing).
+# An allow-list, so that encoded or unexpected paths fall through to the default 403.
+API_ALLOWED_PATHS: tuple[str, ...] = (
+    "/api/generate",
+    "/api/chat",
+    "/api/embed",
+    "/api/embeddings",
+    "/api/tags",
+    "/api/show",
+    "/api/ps",
+    "/api/version",
+    "/v1/*",
+)
+# ALB quota: at most 5 condition values (and 5 wildcards) per rule.
+MAX_RULE_VALUES = 5
+BLOCK_PRIORITY = 1
+FORWARD_PRIORITY = 100
+DENIED_BODY = "Forbidden"
+
+
+def blocked_path_patterns() -> list[str]:
+    """ALB path patterns for every model-management path, direct and through the proxy.
+
+    The trailing ``*`` also covers ``/api/pull/`` and Open WebUI's ``/ollama/api/pull/{idx}``.
+    """
+    return [f"{prefix}{path}*" for prefix in ("", PROXY_PREFIX) for path in MODEL_MANAGEMENT_PATHS]
+
+
+def chunks(values: Sequence[str], size: int) -> list[list[str]]:
+    return [list(values[i : i + size]) for i in range(0, len(values), size)]
+
+
+def fixed_403() -> dict[str, Any]:
+    return {
+        "type": "fixed-response",
+        "fixed_response": {
+            "content_type": "text/plain",
+            "message_body": DENIED_BODY,
+            "status_code": "403",
+        },
+    }
+
+
+@dataclass(frozen=True)
+class AlbArgs:
+    ctx: StackContext
+    config: EdgeConfig
+    ollama_api: OllamaApiConfig
+    deletion_protection: bool
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: Sequence[pulumi.Input[str]]
+    alb_security_group_id: pulumi.Input[str]
+    log_bucket_name: pulumi.Input[str]
+    log_bucket_policy: pulumi.Resource
+    """The load balancer depends on it: enabling access logs checks the policy."""
+
+
+class AlbComponent(pulumi.ComponentResource):
+    """``ollama-alb-<env>`` with its listeners, rules and the two target groups."""
+
+    def __init__(self, name: str, args: AlbArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ollama:edge:Alb", name, None, opts)
+        self._name = name
+        self._args = args
+        ctx, cfg = args.ctx, args.config
+        self.https = cfg.certificate_arn is not None
+
+        self.origin_header_name = ORIGIN_HEADER
+        origin_secret = self._secret(
+            "origin-header", "Header value CloudFront adds; the ALB forwards only requests with it"
+        )
+        self.origin_header_value = origin_secret.result
+        self.origin_header_secret_arn = origin_secret.arn
+
+        self.alb = aws.lb.LoadBalancer(
+            f"{name}-lb",
+            name=ctx.names.alb,
+            load_balancer_type="application",
+            internal=False,
+            subnets=list(args.public_subnet_ids),
+            security_groups=[args.alb_security_group_id],
+            idle_timeout=cfg.alb_idle_timeout_seconds,
+            drop_invalid_header_fields=True,
+            desync_mitigation_mode="defensive",
+            enable_http2=True,
+            enable_deletion_protection=args.deletion_protection,
+            access_logs={"bucket": args.log_bucket_name, "prefix": "alb", "enabled": True},
+            tags=ctx.tags(SERVICE, ctx.names.alb),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.log_bucket_policy]),
+        )
+        self.webui_target_group = self._target_group(
+            "webui-tg",
+            ctx.names.webui_target_group,
+            OPEN_WEBUI_PORT,
+            health_path="/health",
+            # Open WebUI recommends stickiness for websocket stability behind an ALB.
+            stickiness={"type": "lb_cookie", "enabled": True, "cookie_duration": 86400},
+        )
+        self.api_target_group = self._target_group(
+            "api-tg", ctx.names.api_target_group, OLLAMA_PORT, health_path="/api/tags"
+        )
+
+        if self.https:
+            self.web_listener = self._listener("https", 443, "HTTPS")
+            self.http_listener = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=self.alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    {
+                        "type": "redirect",
+                        "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
+                    }
+                ],
+                tags=ctx.tags(SERVICE),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        else:
+            pulumi.log.warn(
+                f"{ctx.names.alb}: no edge.certificate_arn, so CloudFront reaches the ALB over "
+                "plain HTTP (allowed in dev only); set edge.certificate_arn for HTTPS to the origin"
+            )
+            self.web_listener = self._listener("http", 80, "HTTP")
+            self.http_listener = self.web_listener
+        self._block_rules("web", self.web_listener)
+        self._forward_rule(
+            "web-origin-header",
+            self.web_listener,
+            FORWARD_PRIORITY,
+            self.webui_target_group,
+            ORIGIN_HEADER,
+            self.origin_header_value,
+            paths=None,
+        )
+
+        self.api_listener: aws.lb.Listener | None = None
+        self.api_key_secret_arn: pulumi.Output[str] | None = None
+        if args.ollama_api.enabled:
+            self._api_listener()
+
+        self.alb_arn = self.alb.arn
+        self.alb_arn_suffix = self.alb.arn_suffix
+        self.alb_dns_name = self.alb.dns_name
+        self.alb_zone_id = self.alb.zone_id
+        self.webui_target_group_arn = self.webui_target_group.arn
+        self.webui_target_group_arn_suffix = self.webui_target_group.arn_suffix
+        self.api_target_group_arn = self.api_target_group.arn
+        self.api_target_group_arn_suffix = self.api_target_group.arn_suffix
+        self.target_group_arns = [self.webui_target_group_arn, self.api_target_group_arn]
+        self.register_outputs(
+            {
+                "alb_arn": self.alb_arn,
+                "alb_arn_suffix": self.alb_arn_suffix,
+                "alb_dns_name": self.alb_dns_name,
+                "webui_target_group_arn": self.webui_target_group_arn,
+                "api_target_group_arn": self.api_target_group_arn,
+                "origin_header_secret_arn": self.origin_header_secret_arn,
+            }
+        )
+
+    # ------------------------------------------------------------------ pieces
+
+    def _secret(self, role: str, description: str) -> _Secret:
+        """A random value kept in Secrets Manager as ``ollama/<env>/<role>``."""
+        ctx = self._args.ctx
+        child = pulumi.ResourceOptions(parent=self)
+        value = random.RandomPassword(
+            f"{self._name}-{role}-value", length=48, special=False, opts=child
+        )
+        secret_name = ctx.names.secret(role)
+        secret = aws.secretsmanager.Secret(
+            f"{self._name}-{role}",
+            name=secret_name,
+            description=f"Ollama {ctx.env}: {description}",
+            recovery_window_in_days=0 if ctx.env == "dev" else 7,
+            tags=ctx.tags(SERVICE, ctx.name(role)),
+            opts=child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{self._name}-{role}-version",
+            secret_id=secret.id,
+            secret_string=value.result,
+            opts=child,
+        )
+        return _Secret(arn=secret.arn, result=pulumi.Output.secret(value.result))
+
+    def _target_group(
+        self,
+        role: str,
+        tg_name: str,
+        port: int,
+        health_path: str,
+        stickiness: dict[str, Any] | None = None,
+    ) -> aws.lb.TargetGroup:
+        ctx = self._args.ctx
+        return aws.lb.TargetGroup(
+            f"{self._name}-{role}",
+            name=tg_name,
+            port=port,
+            protocol="HTTP",
+            target_type="instance",
+            vpc_id=self._args.vpc_id,
+            load_balancing_algorithm_type="least_outstanding_requests",
+            deregistration_delay=self._args.config.deregistration_delay_seconds,
+            stickiness=stickiness or {"type": "lb_cookie", "enabled": False},
+            health_check={
+                "enabled": True,
+                "path": health_path,
+                "protocol": "HTTP",
+                "port": "traffic-port",
+                "matcher": "200",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            tags=ctx.tags(SERVICE, tg_name),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _listener(self, role: str, port: int, protocol: str) -> aws.lb.Listener:
+        tls: dict[str, Any] = (
+            {"certificate_arn": self._args.config.certificate_arn, "ssl_policy": TLS_POLICY}
+            if protocol == "HTTPS"
+            else {}
+        )
+        return aws.lb.Listener(
+            f"{self._name}-{role}",
+            load_balancer_arn=self.alb.arn,
+            port=port,
+            protocol=protocol,
+            default_actions=[fixed_403()],
+            tags=self._args.ctx.tags(SERVICE),
+            opts=pulumi.ResourceOptions(parent=self),
+            **tls,
+        )
+
+    def _block_rules(self, role: str, listener: aws.lb.Listener) -> None:
+        for i, patterns in enumerate(chunks(blocked_path_patterns(), MAX_RULE_VALUES)):
+            aws.lb.ListenerRule(
+                f"{self._name}-{role}-block-{i + 1}",
+                listener_arn=listener.arn,
+                priority=BLOCK_PRIORITY + i,
+                conditions=[{"path_pattern": {"values": patterns}}],
+                actions=[fixed_403()],
+                tags=self._args.ctx.tags(SERVICE),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _forward_rule(
+        self,
+        role: str,
+        listener: aws.lb.Listener,
+        priority: int,
+        target_group: aws.lb.TargetGroup,
+        header: str,
+        value: pulumi.Input[str],
+        paths: list[str] | None,
+    ) -> None:
+        conditions: list[dict[str, Any]] = [
+            {"http_header": {"http_header_name": header, "values": [value]}}
+        ]
+        if paths:
+            conditions.append({"path_pattern": {"values": paths}})
+        aws.lb.ListenerRule(
+            f"{self._name}-{role}",
+            listener_arn=listener.arn,
+            priority=priority,
+            conditions=conditions,
+            actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            tags=self._args.ctx.tags(SERVICE),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _api_listener(self) -> None:
+        """HTTPS on ollama_api.port, reachable from allowed_cidrs (ALB SG), key header required."""
+        api = self._args.ollama_api
+        key = self._secret("api-key", f"Shared secret header {API_KEY_HEADER} for the Ollama API")
+        self.api_key_secret_arn = key.arn
+        self.api_listener = self._listener("api", api.port, "HTTPS")
+        self._block_rules("api", self.api_listener)
+        # One header value plus up to four paths per rule keeps within the 5-value quota.
+        for i, paths in enumerate(chunks(API_ALLOWED_PATHS, MAX_RULE_VALUES - 1)):
+            self._forward_rule(
+                f"api-forward-{i + 1}",
+                self.api_listener,
+                FORWARD_PRIORITY + i,
+                self.api_target_group,
+                API_KEY_HEADER,
+                key.result,
+                paths=paths,
+            )
+
+
+@dataclass(frozen=True)
+class _Secret:
+    arn: pulumi.Output[str]
+    result: pulumi.Output[str]

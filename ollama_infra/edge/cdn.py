@@ -1,0 +1,303 @@
+"""CloudFront in front of the ALB, its WAF web ACL, and the public URL parameter.
+
+- The origin is the ALB with the secret origin header; the ALB forwards nothing without it.
+- With an ALB certificate the origin protocol is HTTPS and the origin hostname must be a DNS
+  name the certificate covers (``edge.origin_domain_name``, a record pointing at the ALB);
+  CloudFront validates the origin certificate against it. Without a certificate (dev) the
+  origin is the ALB's own DNS name over HTTP.
+- Open WebUI's static assets are cached (managed CachingOptimized); everything else is not
+  cached and forwards every viewer header, cookie and query string (CachingDisabled +
+  AllViewer), which is also what websockets need. With an HTTPS origin the Host header is
+  the one value not forwarded (AllViewerExceptHostHeader): CloudFront would otherwise check
+  the ALB certificate against the viewer's hostname, which it cannot cover.
+- A viewer-request CloudFront Function answers 403 to Ollama's model-management paths, after
+  decoding percent-escapes, so encoded variants cannot slip past the ALB's literal patterns.
+- CLOUDFRONT-scope WAF and CloudFront certificates live in us-east-1: the web ACL uses the
+  explicit ``ollama-us-east-1`` provider, which observability reuses for the billing alarm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from ollama_infra.config import EdgeConfig
+from ollama_infra.context import StackContext
+from ollama_infra.edge.alb import MODEL_MANAGEMENT_PATHS, PROXY_PREFIX
+from ollama_infra.edge.log_bucket import CLOUDFRONT_PREFIX
+
+SERVICE = "edge"
+ORIGIN_ID = "ollama-alb"
+# AWS managed policy IDs (fixed, documented in the CloudFront developer guide).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+# Open WebUI's build output (SvelteKit, content-hashed) and static files.
+STATIC_PATHS: tuple[str, ...] = ("/_app/*", "/static/*", "/favicon*")
+ORIGIN_READ_TIMEOUT = 60  # the CloudFront maximum without a quota increase
+VIEWER_TLS = "TLSv1.2_2021"
+ALL_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+
+
+def block_function_code() -> str:
+    """CloudFront Function (cloudfront-js-2.0) that refuses the model-management paths."""
+    names = "|".join(p.removeprefix("/api/") for p in MODEL_MANAGEMENT_PATHS)
+    proxy = PROXY_PREFIX.strip("/")
+    return f"""// Refuse Ollama's model-management endpoints, direct or through Open WebUI's proxy.
+var BLOCKED = /^\\/({proxy}\\/)?api\\/({names})/i;
+
+function deny(code, text) {{
+  return {{ statusCode: code, statusDescription: text }};
+}}
+
+function handler(event) {{
+  var request = event.request;
+  var path;
+  try {{
+    path = decodeURIComponent(request.uri);
+  }} catch (e) {{
+    return deny(400, "Bad Request");
+  }}
+  path = path.replace(/\\/{{2,}}/g, "/");
+  if (BLOCKED.test(path)) {{
+    return deny(403, "Forbidden");
+  }}
+  return request;
+}}
+"""
+
+
+@dataclass(frozen=True)
+class CdnArgs:
+    ctx: StackContext
+    config: EdgeConfig
+    waf_enabled: bool
+    https_origin: bool
+    alb_dns_name: pulumi.Input[str]
+    origin_header_name: str
+    origin_header_value: pulumi.Input[str]
+    log_bucket_domain_name: pulumi.Input[str]
+    cloudfront_logging: bool
+    """False where CloudFront cannot deliver standard logs to the bucket's region."""
+
+
+class CdnComponent(pulumi.ComponentResource):
+    """The CloudFront distribution, optional WAF, monitoring subscription and public URL."""
+
+    us_east_1: aws.Provider
+    """Explicit us-east-1 provider (CLOUDFRONT WAF here; billing alarm in observability)."""
+
+    def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ollama:edge:Cdn", name, None, opts)
+        ctx, cfg = args.ctx, args.config
+        child = pulumi.ResourceOptions(parent=self)
+        self.us_east_1 = aws.Provider("ollama-us-east-1", region="us-east-1", opts=child)
+
+        function_name = ctx.name("block-model-mgmt")
+        block = aws.cloudfront.Function(
+            f"{name}-block-model-mgmt",
+            name=function_name,
+            runtime="cloudfront-js-2.0",
+            comment="Ollama: 403 for model-management API paths",
+            code=block_function_code(),
+            publish=True,
+            tags=ctx.tags(SERVICE, function_name),
+            opts=child,
+        )
+        self.web_acl = self._web_acl(name, ctx, cfg) if args.waf_enabled else None
+
+        if args.https_origin:
+            origin_domain: pulumi.Input[str] = cfg.origin_domain_name  # type: ignore[assignment]
+        else:
+            origin_domain = args.alb_dns_name
+        if args.cloudfront_logging:
+            logging_config: dict | None = {
+                "bucket": args.log_bucket_domain_name,
+                "prefix": CLOUDFRONT_PREFIX,
+                "include_cookies": False,
+            }
+        else:
+            logging_config = None
+            pulumi.log.warn(
+                f"CloudFront standard logging cannot deliver to a bucket in {ctx.region} "
+                "(an opt-in region); the distribution of this stack is not logged to "
+                f"{ctx.names.log_bucket}"
+            )
+        if cfg.cloudfront_certificate_arn:
+            viewer_certificate: dict = {
+                "acm_certificate_arn": cfg.cloudfront_certificate_arn,
+                "ssl_support_method": "sni-only",
+                "minimum_protocol_version": VIEWER_TLS,
+            }
+        else:
+            viewer_certificate = {"cloudfront_default_certificate": True}
+        static = [
+            {
+                "path_pattern": path,
+                "target_origin_id": ORIGIN_ID,
+                "viewer_protocol_policy": "redirect-to-https",
+                "allowed_methods": ["GET", "HEAD", "OPTIONS"],
+                "cached_methods": ["GET", "HEAD"],
+                "cache_policy_id": CACHING_OPTIMIZED,
+                "response_headers_policy_id": SECURITY_HEADERS,
+                "compress": True,
+            }
+            for path in STATIC_PATHS
+        ]
+        dist_name = ctx.name("cdn")
+        self.distribution = aws.cloudfront.Distribution(
+            f"{name}-distribution",
+            enabled=True,
+            comment=f"Ollama + Open WebUI ({ctx.env})",
+            aliases=list(cfg.domain_aliases) or None,
+            price_class=cfg.cloudfront_price_class,
+            http_version="http2and3",
+            is_ipv6_enabled=True,
+            origins=[
+                {
+                    "origin_id": ORIGIN_ID,
+                    "domain_name": origin_domain,
+                    "custom_headers": [
+                        {"name": args.origin_header_name, "value": args.origin_header_value}
+                    ],
+                    "custom_origin_config": {
+                        "http_port": 80,
+                        "https_port": 443,
+                        "origin_protocol_policy": "https-only"
+                        if args.https_origin
+                        else "http-only",
+                        "origin_ssl_protocols": ["TLSv1.2"],
+                        "origin_read_timeout": ORIGIN_READ_TIMEOUT,
+                        "origin_keepalive_timeout": 5,
+                    },
+                }
+            ],
+            default_cache_behavior={
+                "target_origin_id": ORIGIN_ID,
+                "viewer_protocol_policy": "redirect-to-https",
+                "allowed_methods": ALL_METHODS,
+                "cached_methods": ["GET", "HEAD"],
+                "cache_policy_id": CACHING_DISABLED,
+                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST
+                if args.https_origin
+                else ALL_VIEWER,
+                "response_headers_policy_id": SECURITY_HEADERS,
+                "compress": False,
+                "function_associations": [
+                    {"event_type": "viewer-request", "function_arn": block.arn}
+                ],
+            },
+            ordered_cache_behaviors=static,
+            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            viewer_certificate=viewer_certificate,
+            logging_config=logging_config,
+            web_acl_id=self.web_acl.arn if self.web_acl else None,
+            tags=ctx.tags(SERVICE, dist_name),
+            opts=child,
+        )
+        # Additional CloudWatch metrics (cache hit rate, origin latency, error rates by code)
+        # that the cache-hit alarm and the dashboard read.
+        aws.cloudfront.MonitoringSubscription(
+            f"{name}-monitoring",
+            distribution_id=self.distribution.id,
+            monitoring_subscription={
+                "realtime_metrics_subscription_config": {
+                    "realtime_metrics_subscription_status": "Enabled"
+                }
+            },
+            opts=child,
+        )
+
+        host = (
+            pulumi.Output.from_input(cfg.domain_aliases[0])
+            if cfg.domain_aliases
+            else self.distribution.domain_name
+        )
+        self.url = pulumi.Output.concat("https://", host)
+        parameter_name = ctx.names.parameter("webui/public-url")
+        self.public_url_parameter = aws.ssm.Parameter(
+            f"{name}-public-url",
+            name=parameter_name,
+            type="String",
+            value=self.url,
+            description="Public URL of Open WebUI (WEBUI_URL, CORS origin)",
+            tags=ctx.tags(SERVICE, ctx.name("public-url")),
+            opts=child,
+        )
+
+        self.distribution_id = self.distribution.id
+        self.distribution_arn = self.distribution.arn
+        self.domain_name = self.distribution.domain_name
+        self.register_outputs(
+            {
+                "url": self.url,
+                "distribution_id": self.distribution_id,
+                "domain_name": self.domain_name,
+            }
+        )
+
+    def _web_acl(self, name: str, ctx: StackContext, cfg: EdgeConfig) -> aws.wafv2.WebAcl:
+        acl_name = ctx.name("waf")
+
+        def visibility(metric: str) -> dict:
+            return {
+                "cloudwatch_metrics_enabled": True,
+                "metric_name": metric,
+                "sampled_requests_enabled": True,
+            }
+
+        managed = [
+            # Prompts posted to Open WebUI are often larger than the 8 KB body limit of the
+            # common rule set, so that one rule only counts instead of blocking chats.
+            ("AWSManagedRulesCommonRuleSet", ["SizeRestrictions_BODY"]),
+            ("AWSManagedRulesKnownBadInputsRuleSet", []),
+        ]
+        rules: list[dict] = [
+            {
+                "name": group,
+                "priority": i + 1,
+                "override_action": {"none": {}},
+                "statement": {
+                    "managed_rule_group_statement": {
+                        "vendor_name": "AWS",
+                        "name": group,
+                        "rule_action_overrides": [
+                            {"name": rule, "action_to_use": {"count": {}}} for rule in counted
+                        ]
+                        or None,
+                    }
+                },
+                "visibility_config": visibility(f"{acl_name}-{group}"),
+            }
+            for i, (group, counted) in enumerate(managed)
+        ]
+        rules.append(
+            {
+                "name": "per-ip-rate-limit",
+                "priority": len(managed) + 1,
+                "action": {"block": {}},
+                "statement": {
+                    "rate_based_statement": {
+                        "limit": cfg.waf_rate_limit_per_5min,
+                        "aggregate_key_type": "IP",
+                        "evaluation_window_sec": 300,
+                    }
+                },
+                "visibility_config": visibility(f"{acl_name}-rate"),
+            }
+        )
+        return aws.wafv2.WebAcl(
+            f"{name}-waf",
+            name=acl_name,
+            description=f"Ollama {ctx.env}: managed rule groups and a per-IP rate limit",
+            scope="CLOUDFRONT",
+            default_action={"allow": {}},
+            rules=rules,
+            visibility_config=visibility(acl_name),
+            tags=ctx.tags(SERVICE, acl_name),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.us_east_1),
+        )

@@ -1,0 +1,510 @@
+"""Edge: ALB, listeners, rules, target groups and the edge config rules.
+
+CloudFront/WAF tests are in test_edge_cdn.py, the log bucket's in test_edge_logs.py; the
+helpers at the top are shared by them. ``route`` evaluates ALB listener rules the way the
+load balancer does (lowest priority first, every condition of a rule must match, else the
+default action), so tests ask "what happens to this request" instead of re-reading inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from harness import STACKS, config_for, evaluated, override, replace_record, run_program
+from harness import stack_values as values_of
+
+from ollama_infra.config import ConfigError, parse_config
+from ollama_infra.edge.alb import API_KEY_HEADER, MODEL_MANAGEMENT_PATHS, ORIGIN_HEADER
+from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
+
+LB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+RULE = "aws:lb/listenerRule:ListenerRule"
+TG = "aws:lb/targetGroup:TargetGroup"
+DIST = "aws:cloudfront/distribution:Distribution"
+WAF = "aws:wafv2/webAcl:WebAcl"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value
+
+
+def plain(value: Any) -> Any:
+    """``value`` with Pulumi secret wrappers removed (the mocks record them as dicts)."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return plain(value.get("value"))
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def inputs(r: ResourceRecord) -> dict[str, Any]:
+    return plain(r.inputs)
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str  # forward | fixed-response | redirect
+    status: str | None = None
+    target_group_arn: str | None = None
+
+
+def _decision(action: dict[str, Any]) -> Decision:
+    kind = action["type"]
+    if kind == "forward":
+        return Decision(kind, target_group_arn=action.get("targetGroupArn"))
+    if kind == "fixed-response":
+        return Decision(kind, status=str(action["fixedResponse"]["statusCode"]))
+    return Decision(kind, status=str(action.get("redirect", {}).get("statusCode")))
+
+
+def rules_of(ev: Evaluation, listener: ResourceRecord) -> list[dict[str, Any]]:
+    arn = listener.state["arn"]
+    rules = [inputs(r) for r in ev.of_type(RULE) if inputs(r)["listenerArn"] == arn]
+    return sorted(rules, key=lambda r: r["priority"])
+
+
+def _matches(condition: dict[str, Any], path: str, headers: dict[str, str]) -> bool:
+    if "pathPattern" in condition:
+        return any(fnmatch.fnmatchcase(path, p) for p in condition["pathPattern"]["values"])
+    if "httpHeader" in condition:
+        spec = condition["httpHeader"]
+        given = {k.lower(): v for k, v in headers.items()}.get(spec["httpHeaderName"].lower())
+        return given is not None and any(
+            fnmatch.fnmatch(given.lower(), v.lower()) for v in spec["values"]
+        )
+    raise AssertionError(f"condition kind not modelled: {sorted(condition)}")
+
+
+def route(
+    ev: Evaluation, listener: ResourceRecord, path: str, headers: dict[str, str] | None = None
+) -> Decision:
+    """What the ALB does with a request for ``path`` with ``headers`` on ``listener``."""
+    headers = headers or {}
+    for rule in rules_of(ev, listener):
+        if all(_matches(c, path, headers) for c in rule["conditions"]):
+            return _decision(rule["actions"][0])
+    return _decision(inputs(listener)["defaultActions"][0])
+
+
+def listener_on(ev: Evaluation, port: int) -> ResourceRecord:
+    found = [r for r in ev.of_type(LISTENER) if inputs(r)["port"] == port]
+    assert len(found) == 1, f"expected one listener on port {port}, found {len(found)}"
+    return found[0]
+
+
+def forwards(ev: Evaluation, listener: ResourceRecord) -> bool:
+    """Whether anything on ``listener`` can forward to a target group."""
+    actions = [a for r in rules_of(ev, listener) for a in r["actions"]]
+    actions += inputs(listener)["defaultActions"]
+    return any(a["type"] == "forward" for a in actions)
+
+
+def header_values(ev: Evaluation, listener: ResourceRecord) -> dict[str, str]:
+    """Header name -> value required by the forward rules of ``listener``."""
+    out = {}
+    for rule in rules_of(ev, listener):
+        for c in rule["conditions"]:
+            if "httpHeader" in c:
+                out[c["httpHeader"]["httpHeaderName"]] = c["httpHeader"]["values"][0]
+    return out
+
+
+def rename(ev: Evaluation, logical: str, new_name: str) -> Evaluation:
+    """Like harness.replace_record for the ``name`` input (which its signature cannot take)."""
+    changed = [
+        dataclasses.replace(r, inputs={**r.inputs, "name": new_name}) if r.name == logical else r
+        for r in ev.resources
+    ]
+    return dataclasses.replace(ev, resources=changed)
+
+
+def distribution(ev: Evaluation) -> dict[str, Any]:
+    found = ev.of_type(DIST)
+    assert len(found) == 1
+    return inputs(found[0])
+
+
+# ---------------------------------------------------------------- invariants over records
+
+# Requests every listener must refuse, including trailing slashes, blob digests and the
+# same endpoints through Open WebUI's /ollama proxy.
+BLOCKED_REQUESTS: tuple[str, ...] = (
+    *(
+        f"{prefix}{path}{suffix}"
+        for prefix in ("", "/ollama")
+        for path in MODEL_MANAGEMENT_PATHS
+        for suffix in ("", "/")
+    ),
+    "/api/blobs/sha256:0123abcd",
+    "/ollama/api/pull/0",
+)
+
+
+def plain_http_violations(ev: Evaluation, has_certificate: bool) -> list[str]:
+    """Where a certificate exists, no listener forwards plain HTTP; HTTP only redirects."""
+    out = []
+    for listener in ev.of_type(LISTENER):
+        spec = inputs(listener)
+        if spec["protocol"] != "HTTP":
+            continue
+        if has_certificate and forwards(ev, listener):
+            out.append(f"{listener.name}: plain HTTP on port {int(spec['port'])} forwards")
+        if has_certificate:
+            default = spec["defaultActions"][0]
+            if default["type"] != "redirect" or default["redirect"].get("protocol") != "HTTPS":
+                out.append(f"{listener.name}: HTTP default action is not a redirect to HTTPS")
+    return out
+
+
+def secret_header_violations(ev: Evaluation) -> list[str]:
+    """Every forward needs a secret header; without it every path ends in a fixed 403."""
+    out = []
+    for listener in ev.of_type(LISTENER):
+        if not forwards(ev, listener):
+            continue
+        spec = inputs(listener)
+        default = spec["defaultActions"][0]
+        if default["type"] != "fixed-response" or default["fixedResponse"]["statusCode"] != "403":
+            out.append(f"{listener.name}: default action is {default['type']}, not a fixed 403")
+        for rule in rules_of(ev, listener):
+            if rule["actions"][0]["type"] != "forward":
+                continue
+            headers = [c["httpHeader"] for c in rule["conditions"] if "httpHeader" in c]
+            if not headers or not all(h["values"] and all(h["values"]) for h in headers):
+                out.append(
+                    f"{listener.name}: a forward rule (priority {rule['priority']}) "
+                    "does not require the secret header"
+                )
+        for path in ("/", "/api/chat", "/api/generate", "/ws/socket.io/"):
+            if route(ev, listener, path).kind == "forward":
+                out.append(f"{listener.name}: {path} is forwarded without the secret header")
+    return out
+
+
+def blocked_path_violations(ev: Evaluation) -> list[str]:
+    """Every model-management path gets a fixed 403 on every listener that forwards,
+    even when the request carries every secret header."""
+    out = []
+    for listener in ev.of_type(LISTENER):
+        if not forwards(ev, listener):
+            continue
+        headers = header_values(ev, listener)
+        for path in BLOCKED_REQUESTS:
+            decision = route(ev, listener, path, headers)
+            if (decision.kind, decision.status) != ("fixed-response", "403"):
+                out.append(f"{listener.name}: {path} -> {decision.kind} {decision.status or ''}")
+    return out
+
+
+def name_length_violations(ev: Evaluation) -> list[str]:
+    out = []
+    for r in ev.of_type(LB) + ev.of_type(TG):
+        name = inputs(r)["name"]
+        if len(name) > 32:
+            out.append(f"{r.name}: name {name!r} is {len(name)} characters (AWS limit 32)")
+    return out
+
+
+def _with_cert(stack: str) -> bool:
+    return config_for(stack).edge.certificate_arn is not None
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_listener_forwards_plain_http_where_a_certificate_exists(stack: str) -> None:
+    ev = evaluated(stack)
+    assert plain_http_violations(ev, _with_cert(stack)) == []
+    if _with_cert(stack):
+        assert inputs(listener_on(ev, 443))["protocol"] == "HTTPS"
+        assert route(ev, listener_on(ev, 80), "/").kind == "redirect"
+
+
+def test_plain_http_check_catches_a_forwarding_http_listener() -> None:
+    ev = evaluated("staging")
+    http = listener_on(ev, 80)
+    tg = inputs(ev.of_type(TG)[0])
+    broken = replace_record(
+        ev, http.name, defaultActions=[{"type": "forward", "targetGroupArn": "arn:tg"}]
+    )
+    problems = plain_http_violations(broken, has_certificate=True)
+    assert any("plain HTTP on port 80 forwards" in p for p in problems), problems
+    assert any("not a redirect to HTTPS" in p for p in problems)
+    assert tg["port"] == 8080  # the records are the real ones
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_secret_header_rule_precedes_every_forward(stack: str) -> None:
+    ev = evaluated(stack)
+    assert secret_header_violations(ev) == []
+    web = listener_on(ev, 443 if _with_cert(stack) else 80)
+    headers = header_values(ev, web)
+    assert list(headers) == [ORIGIN_HEADER]
+    assert route(ev, web, "/", headers).kind == "forward"
+    assert route(ev, web, "/", {ORIGIN_HEADER: "guessed-value"}) == Decision(
+        "fixed-response", "403"
+    )
+
+
+def test_secret_header_check_catches_an_unguarded_forward() -> None:
+    ev = evaluated("staging")
+    rule = next(r for r in ev.of_type(RULE) if r.name.endswith("web-origin-header"))
+    broken = replace_record(ev, rule.name, conditions=[{"pathPattern": {"values": ["/*"]}}])
+    problems = secret_header_violations(broken)
+    assert any("does not require the secret header" in p for p in problems), problems
+    assert any("forwarded without the secret header" in p for p in problems)
+    listener = listener_on(ev, 443)
+    broken = replace_record(
+        ev, listener.name, defaultActions=[{"type": "forward", "targetGroupArn": "arn:tg"}]
+    )
+    assert any("not a fixed 403" in p for p in secret_header_violations(broken))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_model_management_path_is_blocked_on_every_listener(stack: str) -> None:
+    ev = evaluated(stack)
+    assert [listener for listener in ev.of_type(LISTENER) if forwards(ev, listener)]
+    assert blocked_path_violations(ev) == []
+
+
+def test_blocked_path_check_catches_a_forward_before_the_block() -> None:
+    ev = evaluated("production")
+    rule = next(r for r in ev.of_type(RULE) if r.name.endswith("web-origin-header"))
+    # The forward now outranks the block rules (priority 1-3).
+    problems = blocked_path_violations(replace_record(ev, rule.name, priority=0))
+    assert any("/api/pull -> forward" in p for p in problems), problems
+    block = next(r for r in ev.of_type(RULE) if r.name.endswith("web-block-2"))
+    problems = blocked_path_violations(
+        replace_record(ev, block.name, conditions=[{"pathPattern": {"values": ["/nothing"]}}])
+    )
+    assert any("/api/blobs -> forward" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_alb_and_target_group_names_fit_the_aws_limit(stack: str) -> None:
+    ev = evaluated(stack)
+    names = sorted(inputs(r)["name"] for r in ev.of_type(LB) + ev.of_type(TG))
+    assert names == sorted([f"ollama-alb-{stack}", f"ollama-tg-{stack}", f"ollama-api-tg-{stack}"])
+    assert name_length_violations(ev) == []
+
+
+def test_name_length_check_catches_a_long_name() -> None:
+    ev = evaluated("production")
+    lb = ev.of_type(LB)[0]
+    broken = rename(ev, lb.name, "ollama-alb-production-with-a-long-suffix")
+    assert any("AWS limit 32" in p for p in name_length_violations(broken))
+
+
+def test_idle_timeout_is_at_least_600_seconds_by_default() -> None:
+    assert parse_config("dev", {"aws:region": "us-east-1"}).edge.alb_idle_timeout_seconds >= 600
+    for stack in STACKS:
+        lb = inputs(evaluated(stack).of_type(LB)[0])
+        assert lb["idleTimeout"] >= 600, stack
+        assert lb["idleTimeout"] == config_for(stack).edge.alb_idle_timeout_seconds
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_load_balancer_settings(stack: str) -> None:
+    ev = evaluated(stack)
+    lb = inputs(ev.of_type(LB)[0])
+    assert lb["dropInvalidHeaderFields"] is True
+    assert lb["internal"] is False
+    assert lb["enableDeletionProtection"] is (stack != "dev")
+    assert lb["accessLogs"] == {
+        "bucket": f"ollama-logs-{stack}-123456789012",
+        "prefix": "alb",
+        "enabled": True,
+    }
+    public = set(ev.outputs["ollama_public_subnet_ids"])
+    assert set(lb["subnets"]) == public
+    assert lb["securityGroups"] == [ev.outputs["ollama_alb_security_group_id"]]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_target_groups(stack: str) -> None:
+    ev = evaluated(stack)
+    groups = {inputs(r)["name"]: inputs(r) for r in ev.of_type(TG)}
+    webui, api = groups[f"ollama-tg-{stack}"], groups[f"ollama-api-tg-{stack}"]
+    assert (webui["port"], webui["healthCheck"]["path"]) == (8080, "/health")
+    assert (api["port"], api["healthCheck"]["path"], api["healthCheck"]["matcher"]) == (
+        11434,
+        "/api/tags",
+        "200",
+    )
+    assert webui["stickiness"]["enabled"] is True
+    assert webui["stickiness"]["type"] == "lb_cookie"
+    delay = config_for(stack).edge.deregistration_delay_seconds
+    for tg in (webui, api):
+        assert tg["loadBalancingAlgorithmType"] == "least_outstanding_requests"
+        assert int(tg["deregistrationDelay"]) == delay
+        assert tg["healthCheck"]["path"] != "/"  # Open WebUI answers 200 on any path
+
+
+def test_deregistration_delay_comes_from_config() -> None:
+    ev = run_program("dev", override(values_of("dev"), "edge", deregistration_delay_seconds=42))
+    assert {int(inputs(r)["deregistrationDelay"]) for r in ev.of_type(TG)} == {42}
+
+
+def test_dev_without_certificate_warns_in_the_plan() -> None:
+    assert any("no edge.certificate_arn" in w for w in evaluated("dev").warnings)
+    assert not any("no edge.certificate_arn" in w for w in evaluated("production").warnings)
+
+
+# ---------------------------------------------------------------- the API listener
+
+
+def _api_stack() -> Evaluation:
+    values = override(
+        values_of("staging"), "ollama_api", enabled=True, allowed_cidrs=["203.0.113.0/24"]
+    )
+    return run_program("staging", values)
+
+
+def test_api_listener_needs_the_key_and_serves_inference_only() -> None:
+    ev = _api_stack()
+    api = listener_on(ev, 8443)
+    spec = inputs(api)
+    assert spec["protocol"] == "HTTPS"
+    assert spec["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    key = header_values(ev, api)
+    assert list(key) == [API_KEY_HEADER]
+    api_tg = next(r.state["arn"] for r in ev.of_type(TG) if inputs(r)["port"] == 11434)
+    for path in ("/api/generate", "/api/chat", "/api/tags", "/v1/chat/completions"):
+        assert route(ev, api, path, key) == Decision("forward", target_group_arn=api_tg), path
+        assert route(ev, api, path) == Decision("fixed-response", "403"), path
+    # Encoded or unknown paths are not on the allow-list, so they end at the default 403.
+    for path in ("/api/%70ull", "/API/pull", "/", "/api/pullx"):
+        assert route(ev, api, path, key).status == "403", path
+    assert blocked_path_violations(ev) == []
+    assert secret_header_violations(ev) == []
+    secrets = {inputs(r)["name"] for r in ev.of_type("aws:secretsmanager/secret:Secret")}
+    assert "ollama/staging/api-key" in secrets
+    assert ev.outputs["ollama_api_endpoint"] == "https://origin.ollama-staging.example.com:8443"
+
+
+def test_api_key_is_not_the_origin_header_and_neither_is_exported() -> None:
+    ev = _api_stack()
+    key = header_values(ev, listener_on(ev, 8443))[API_KEY_HEADER]
+    origin = header_values(ev, listener_on(ev, 443))[ORIGIN_HEADER]
+    assert key != origin
+    rendered = repr(ev.outputs)
+    assert key not in rendered
+    assert origin not in rendered
+
+
+def test_without_api_listener_the_endpoint_is_the_webui_proxy() -> None:
+    ev = evaluated("production")
+    assert ev.outputs["ollama_api_endpoint"] == ev.outputs["ollama_url"] + "/ollama"
+    assert sorted(inputs(r)["port"] for r in ev.of_type(LISTENER)) == [80, 443]
+    secrets = {inputs(r)["name"] for r in ev.of_type("aws:secretsmanager/secret:Secret")}
+    assert "ollama/production/origin-header" in secrets
+    assert "ollama/production/api-key" not in secrets
+
+
+# ---------------------------------------------------------------- config validation
+
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
+# (stack, section, changes, key the message must name, words the message must contain)
+EDGE_INVALID: list[tuple[str, str, dict[str, Any], str, str]] = [
+    ("production", "edge", {"certificate_arn": None}, "ollama:edge.certificate_arn", "HTTPS"),
+    (
+        "staging",
+        "ollama_api",
+        {"enabled": True, "allowed_cidrs": ["0.0.0.0/0"]},
+        "ollama:ollama_api.allowed_cidrs",
+        "whole internet",
+    ),
+    (
+        "staging",
+        "ollama_api",
+        {"enabled": True, "allowed_cidrs": ["198.51.100.0/24"], "port": 80},
+        "ollama:ollama_api.port",
+        "collides",
+    ),
+    (
+        "staging",
+        "ollama_api",
+        {"enabled": True, "allowed_cidrs": []},
+        "ollama:ollama_api.allowed_cidrs",
+        "client CIDRs",
+    ),
+    (
+        "staging",
+        "edge",
+        {"origin_domain_name": None},
+        "ollama:edge.origin_domain_name",
+        "checks the certificate",
+    ),
+    (
+        "staging",
+        "edge",
+        {"origin_domain_name": "ollama-alb-staging-1.us-east-1.elb.amazonaws.com"},
+        "ollama:edge.origin_domain_name",
+        "cannot be covered",
+    ),
+    (
+        "staging",
+        "edge",
+        {"origin_domain_name": "Not A Name"},
+        "ollama:edge.origin_domain_name",
+        "DNS name",
+    ),
+    (
+        "dev",
+        "edge",
+        {"origin_domain_name": "origin.example.com"},
+        "ollama:edge.origin_domain_name",
+        "needs edge.certificate_arn",
+    ),
+    (
+        "staging",
+        "edge",
+        {"domain_aliases": ["chat.example.com"]},
+        "ollama:edge.cloudfront_certificate_arn",
+        "certificate covering them",
+    ),
+    (
+        "staging",
+        "edge",
+        {
+            "domain_aliases": ["chat.example.com"],
+            "cloudfront_certificate_arn": CERT.replace("us-east-1", "eu-west-1"),
+        },
+        "ollama:edge.cloudfront_certificate_arn",
+        "us-east-1",
+    ),
+    ("dev", "edge", {"domain_aliases": ["chat example"]}, "ollama:edge.domain_aliases", "DNS"),
+    ("dev", "edge", {"alb_idle_timeout_seconds": 30}, "ollama:edge.alb_idle_timeout_seconds", "60"),
+    (
+        "dev",
+        "edge",
+        {"access_log_retention_days": 0},
+        "ollama:edge.access_log_retention_days",
+        "1-3650",
+    ),
+    ("dev", "edge", {"waf_rate_limit_per_5min": 5}, "ollama:edge.waf_rate_limit_per_5min", "10"),
+]
+
+
+@pytest.mark.parametrize(("stack", "section", "changes", "key", "words"), EDGE_INVALID)
+def test_edge_config_errors_name_the_key_and_the_fix(
+    stack: str, section: str, changes: dict[str, Any], key: str, words: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(stack, override(values_of(stack), section, **changes))
+    message = str(info.value)
+    assert key in {i.key for i in info.value.issues}, message
+    assert words in message
+    assert "Fix:" in message
+
+
+def test_open_api_listener_is_accepted_only_with_the_acknowledgement() -> None:
+    changes = {"enabled": True, "allowed_cidrs": ["0.0.0.0/0"]}
+    values = override(values_of("staging"), "ollama_api", **changes)
+    with pytest.raises(ConfigError, match="acknowledge_public_access"):
+        parse_config("staging", values)
+    acked = override(values, "ollama_api", acknowledge_public_access=True)
+    assert parse_config("staging", acked).ollama_api.allowed_cidrs == ["0.0.0.0/0"]
