@@ -1,0 +1,354 @@
+"""Launch template, Auto Scaling group, scaling policies, CPU alarms and schedules.
+
+Instances live in the private subnets behind the ALB's target groups (passed in by the
+edge component), boot from the user data rendered in ``ollama_infra.userdata`` and are
+replaced when their ELB health check fails: the boot script blocks until Open WebUI and
+Ollama (with every catalog model) answer, so an instance that did not finish its boot
+never serves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from ollama_infra.config import ComputeConfig, DataConfig, OllamaConfig, WebUIConfig
+from ollama_infra.context import StackContext
+from ollama_infra.userdata import BootSettings, encode_user_data, render_user_data
+
+SERVICE = "compute"
+ROOT_DEVICE = "/dev/sda1"  # the root device name of Ubuntu AMIs
+# Open WebUI runs in Docker's bridge network: its IMDSv2 token response crosses one more
+# hop than the host's, so the instance role is only reachable from it with a limit of 2.
+METADATA_HOP_LIMIT = 2
+# Scale out fast (3 one-minute datapoints, detailed monitoring), scale in slowly (3 x 5 min).
+SCALE_OUT_PERIOD, SCALE_OUT_EVALUATIONS = 60, 3
+SCALE_IN_PERIOD, SCALE_IN_EVALUATIONS = 300, 3
+
+
+@dataclass(frozen=True)
+class ComputeArgs:
+    ctx: StackContext
+    compute: ComputeConfig
+    ollama: OllamaConfig
+    webui: WebUIConfig
+    data: DataConfig
+    private_subnet_ids: pulumi.Input[list[str]] | list[pulumi.Input[str]]
+    app_security_group_id: pulumi.Input[str]
+    instance_profile_arn: pulumi.Input[str]
+    target_group_arns: list[pulumi.Input[str]]
+    """The ALB target groups the instances register in (edge component)."""
+    alert_topic_arn: pulumi.Input[str] | None = None
+    """SNS topic the CPU alarms notify; None derives ollama-alerts-<env>'s ARN from its name."""
+    alb_arn_suffix: pulumi.Input[str] | None = None
+    target_group_arn_suffix: pulumi.Input[str] | None = None
+    """Both needed for target tracking on requests per target (compute.requests_per_target)."""
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """IAM grants the instances need at boot; the group is created after them."""
+
+
+class ComputeComponent(pulumi.ComponentResource):
+    """``ollama-asg-<env>`` from launch template ``ollama-lt-<env>-*``, with its scaling."""
+
+    def __init__(
+        self, name: str, args: ComputeArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ollama:compute:Compute", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        ctx, cfg = args.ctx, args.compute
+
+        self.default_models = self._default_models_parameter()
+        self.user_data = render_user_data(
+            BootSettings.from_config(
+                ctx.names, ctx.region, args.ollama, args.webui, gpu=cfg.gpu_enabled
+            )
+        )
+        self.launch_template = self._launch_template()
+        self.group = self._group()
+        self.scale_out_policy, self.scale_in_policy = self._step_policies()
+        topic = args.alert_topic_arn or ctx.arn("sns", ctx.names.alerts_topic)
+        self.high_cpu_alarm = self._cpu_alarm(
+            "high-cpu",
+            "GreaterThanThreshold",
+            cfg.scale_out_cpu_percent,
+            SCALE_OUT_PERIOD,
+            SCALE_OUT_EVALUATIONS,
+            [self.scale_out_policy.arn, topic],
+        )
+        self.low_cpu_alarm = self._cpu_alarm(
+            "low-cpu",
+            "LessThanThreshold",
+            cfg.scale_in_cpu_percent,
+            SCALE_IN_PERIOD,
+            SCALE_IN_EVALUATIONS,
+            [self.scale_in_policy.arn, topic],
+        )
+        self._request_tracking()
+        self._schedules()
+
+        self.asg_name = self.group.name
+        self.launch_template_id = self.launch_template.id
+        self.register_outputs(
+            {"asg_name": self.asg_name, "launch_template_id": self.launch_template_id}
+        )
+
+    def _default_models_parameter(self) -> aws.ssm.Parameter:
+        """The model list the boot script falls back to while the catalog has no entries."""
+        ctx = self._args.ctx
+        param_name = ctx.names.parameter("ollama/default-models")
+        return aws.ssm.Parameter(
+            f"{self._name}-default-models",
+            name=param_name,
+            type="String",
+            description="Models pulled at boot when the model catalog table lists none (JSON)",
+            value=json.dumps(self._args.ollama.models),
+            tags=ctx.tags(SERVICE, ctx.name("default-models")),
+            opts=self._child,
+        )
+
+    def _image_id(self) -> str:
+        cfg = self._args.compute
+        if cfg.ami_id:
+            return cfg.ami_id
+        # Resolved at deploy time, so a new Ubuntu release reaches instances through a
+        # deliberate `pulumi up` (new template version, instance refresh), never by surprise.
+        return aws.ssm.get_parameter(name=cfg.ubuntu_ami_parameter).value
+
+    def _launch_template(self) -> aws.ec2.LaunchTemplate:
+        args, ctx, cfg = self._args, self._args.ctx, self._args.compute
+        instance_name = ctx.names.asg  # the ASG propagates the same Name to its instances
+        key_name = None
+        if cfg.ssh_enabled:
+            key_name = aws.ec2.KeyPair(
+                f"{self._name}-key",
+                key_name=ctx.names.key_pair,
+                public_key=cfg.ssh_public_key,
+                tags=ctx.tags(SERVICE, ctx.names.key_pair),
+                opts=self._child,
+            ).key_name
+        return aws.ec2.LaunchTemplate(
+            f"{self._name}-lt",
+            name_prefix=ctx.names.launch_template_prefix,
+            description=f"Ollama + Open WebUI instances of {ctx.env}",
+            image_id=self._image_id(),
+            instance_type=cfg.instance_type,
+            iam_instance_profile={"arn": args.instance_profile_arn},
+            key_name=key_name,
+            user_data=encode_user_data(self.user_data),
+            update_default_version=True,
+            ebs_optimized="true",
+            monitoring={"enabled": True},
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": METADATA_HOP_LIMIT,
+            },
+            network_interfaces=[
+                {
+                    "device_index": 0,
+                    "associate_public_ip_address": "false",
+                    "delete_on_termination": "true",
+                    "security_groups": [args.app_security_group_id],
+                }
+            ],
+            block_device_mappings=[
+                {
+                    "device_name": ROOT_DEVICE,
+                    "ebs": {
+                        "volume_size": cfg.root_volume_size_gb,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            tag_specifications=[
+                {"resource_type": "instance", "tags": ctx.tags(SERVICE, instance_name)},
+                {"resource_type": "volume", "tags": ctx.tags(SERVICE, ctx.name("root-volume"))},
+            ],
+            tags=ctx.tags(SERVICE, ctx.name("lt")),
+            opts=self._child,
+        )
+
+    def _capacity(self) -> dict[str, object]:
+        """Launch template, or a Spot mixed-instances policy (dev only, config-checked)."""
+        cfg = self._args.compute
+        template = {
+            "launch_template_id": self.launch_template.id,
+            "version": self.launch_template.latest_version.apply(str),
+        }
+        if not cfg.spot_enabled:
+            return {
+                "launch_template": {
+                    "id": template["launch_template_id"],
+                    "version": template["version"],
+                }
+            }
+        types = [cfg.instance_type, *cfg.spot_instance_types]
+        return {
+            "capacity_rebalance": True,
+            "mixed_instances_policy": {
+                "instances_distribution": {
+                    "on_demand_base_capacity": 0,
+                    "on_demand_percentage_above_base_capacity": 0,
+                    "spot_allocation_strategy": "price-capacity-optimized",
+                },
+                "launch_template": {
+                    "launch_template_specification": template,
+                    "overrides": [{"instance_type": t} for t in types],
+                },
+            },
+        }
+
+    def _group(self) -> aws.autoscaling.Group:
+        args, ctx, cfg = self._args, self._args.ctx, self._args.compute
+        single = cfg.max_size == 1
+        return aws.autoscaling.Group(
+            f"{self._name}-asg",
+            name=ctx.names.asg,
+            vpc_zone_identifiers=args.private_subnet_ids,
+            min_size=cfg.min_size,
+            max_size=cfg.max_size,
+            desired_capacity=cfg.desired_capacity,
+            target_group_arns=args.target_group_arns,
+            # ELB checks replace instances whose Open WebUI stops answering; the grace period
+            # covers boot, installs and the model pull (the API default of 0 would not).
+            health_check_type="ELB",
+            health_check_grace_period=cfg.health_check_grace_period_seconds,
+            default_instance_warmup=cfg.scaling_cooldown_seconds,
+            wait_for_capacity_timeout=f"{cfg.health_check_grace_period_seconds}s",
+            enabled_metrics=[
+                "GroupMinSize",
+                "GroupMaxSize",
+                "GroupDesiredCapacity",
+                "GroupInServiceInstances",
+                "GroupPendingInstances",
+                "GroupTerminatingInstances",
+            ],
+            instance_refresh={
+                "strategy": "Rolling",
+                "preferences": {
+                    # One instance: start the new one before stopping the old (no downtime).
+                    # Several: replace half at a time so capacity never doubles.
+                    "min_healthy_percentage": 100 if single else 50,
+                    "max_healthy_percentage": 200 if single else 100,
+                    "instance_warmup": str(cfg.health_check_grace_period_seconds),
+                    "skip_matching": True,
+                },
+            },
+            tags=ctx.tagger.asg_tags(SERVICE, ctx.names.asg),
+            # Scaling policies and schedules own the desired capacity after creation; a later
+            # `pulumi up` must not reset it to the configured starting value.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=args.depends_on, ignore_changes=["desiredCapacity"]
+            ),
+            **self._capacity(),  # type: ignore[arg-type]
+        )
+
+    def _step_policies(self) -> tuple[aws.autoscaling.Policy, aws.autoscaling.Policy]:
+        ctx, cfg = self._args.ctx, self._args.compute
+        policies = []
+        for role, adjustment, bounds in (
+            ("scale-out", 1, {"metric_interval_lower_bound": "0"}),
+            ("scale-in", -1, {"metric_interval_upper_bound": "0"}),
+        ):
+            policies.append(
+                aws.autoscaling.Policy(
+                    f"{self._name}-{role}",
+                    name=ctx.name(role),
+                    autoscaling_group_name=self.group.name,
+                    policy_type="StepScaling",
+                    adjustment_type="ChangeInCapacity",
+                    metric_aggregation_type="Average",
+                    estimated_instance_warmup=cfg.scaling_cooldown_seconds,
+                    step_adjustments=[{"scaling_adjustment": adjustment, **bounds}],
+                    opts=self._child,
+                )
+            )
+        return policies[0], policies[1]
+
+    def _cpu_alarm(
+        self,
+        role: str,
+        comparison: str,
+        threshold: float,
+        period: int,
+        evaluations: int,
+        actions: list[pulumi.Input[str]],
+    ) -> aws.cloudwatch.MetricAlarm:
+        ctx = self._args.ctx
+        alarm_name = ctx.names.alarm(role)
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{role}",
+            name=alarm_name,
+            alarm_description=f"Average CPU of {ctx.names.asg} {comparison} {threshold:g} % "
+            f"for {period * evaluations // 60} min: step scaling (compute.*_cpu_percent)",
+            namespace="AWS/EC2",
+            metric_name="CPUUtilization",
+            dimensions={"AutoScalingGroupName": self.group.name},
+            statistic="Average",
+            comparison_operator=comparison,
+            threshold=threshold,
+            period=period,
+            evaluation_periods=evaluations,
+            # No datapoints means no running instances (dev scaled to zero at night, or a
+            # group between replacements): neither a reason to scale nor to page anyone.
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            tags=ctx.tags(SERVICE, alarm_name),
+            opts=self._child,
+        )
+
+    def _request_tracking(self) -> None:
+        args, ctx, cfg = self._args, self._args.ctx, self._args.compute
+        if cfg.requests_per_target is None:
+            return
+        if args.alb_arn_suffix is None or args.target_group_arn_suffix is None:
+            pulumi.log.warn(
+                "compute.requests_per_target is set but the ALB/target group ARN suffixes are "
+                "not wired into the compute component; request-count target tracking is skipped"
+            )
+            return
+        label = pulumi.Output.concat(args.alb_arn_suffix, "/", args.target_group_arn_suffix)
+        aws.autoscaling.Policy(
+            f"{self._name}-requests",
+            name=ctx.name("requests-per-target"),
+            autoscaling_group_name=self.group.name,
+            policy_type="TargetTrackingScaling",
+            estimated_instance_warmup=cfg.scaling_cooldown_seconds,
+            target_tracking_configuration={
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ALBRequestCountPerTarget",
+                    "resource_label": label,
+                },
+                "target_value": float(cfg.requests_per_target),
+                # Scale-in stays with the CPU policy so the two never fight.
+                "disable_scale_in": True,
+            },
+            opts=self._child,
+        )
+
+    def _schedules(self) -> None:
+        ctx, cfg = self._args.ctx, self._args.compute
+        if cfg.schedule_scale_down_cron is None or cfg.schedule_scale_up_cron is None:
+            return
+        for role, cron, min_size, desired in (
+            ("scale-down", cfg.schedule_scale_down_cron, 0, 0),
+            ("scale-up", cfg.schedule_scale_up_cron, cfg.min_size, cfg.desired_capacity),
+        ):
+            aws.autoscaling.Schedule(
+                f"{self._name}-{role}",
+                scheduled_action_name=ctx.name(role),
+                autoscaling_group_name=self.group.name,
+                recurrence=cron,
+                time_zone=cfg.schedule_timezone,
+                min_size=min_size,
+                max_size=cfg.max_size,
+                desired_capacity=desired,
+                opts=self._child,
+            )

@@ -1,0 +1,240 @@
+"""The instances' IAM role and instance profile.
+
+Every inline statement is scoped to ARNs derived from the stack's shared names (parameter
+path, secret prefix, table, storage prefix, log groups), so this component depends on no
+other component's Outputs and the policy is readable in the plan as plain JSON. No statement
+uses a ``*`` action; the one ``*`` resource (CloudWatch PutMetricData, which has no resource
+ARNs) is bound by a namespace condition.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from ollama_infra.context import StackContext
+
+SERVICE = "identity"
+# Session Manager and Run Command (instead of SSH) and the CloudWatch agent's own needs.
+MANAGED_POLICIES: dict[str, str] = {
+    "ssm-core": "AmazonSSMManagedInstanceCore",
+    "cloudwatch-agent": "CloudWatchAgentServerPolicy",
+}
+STORAGE_PREFIX = "open-webui/"
+CLOUDWATCH_AGENT_NAMESPACE = "CWAgent"
+
+
+@dataclass(frozen=True)
+class IdentityArgs:
+    ctx: StackContext
+    database_enabled: bool
+    """Allow reading the RDS-managed master password secret of this stack's database."""
+    data_kms_key_arn: str | None = None
+    """Customer managed key of the table, bucket and secrets, if any (data.kms_key_arn)."""
+
+
+def _statement(
+    sid: str,
+    actions: list[str],
+    resources: list[str],
+    condition: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": resources,
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _document(statements: list[dict[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+
+
+def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
+    """Inline policy role -> statements; each statement says why it exists."""
+    ctx, names = args.ctx, args.ctx.names
+    bucket_arn = ctx.arn("s3", names.storage_bucket, region="")
+    policies: dict[str, list[dict[str, Any]]] = {
+        "config": [
+            # The boot script reads its settings (model fallback list, Open WebUI database,
+            # cache, storage and public URL) and the CloudWatch agent its config from the
+            # stack's own parameter path; nothing outside /ollama/<env>.
+            _statement(
+                "ReadStackParameters",
+                ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+                [
+                    ctx.arn("ssm", f"parameter{names.parameter_path}"),
+                    ctx.arn("ssm", f"parameter{names.parameter_path}/*"),
+                ],
+            ),
+            # Open WebUI's secret key, the initial admin, the Redis AUTH token: read at boot
+            # and written only to a 0600 env file, never into user data.
+            _statement(
+                "ReadStackSecrets",
+                ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                [ctx.arn("secretsmanager", f"secret:{names.secret_prefix}*")],
+            ),
+        ],
+        "catalog": [
+            # Boot queries the model catalog for its own environment's partition only.
+            _statement(
+                "QueryModelCatalog",
+                ["dynamodb:Query", "dynamodb:GetItem"],
+                [ctx.arn("dynamodb", f"table/{names.table}")],
+                {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ctx.env]}},
+            ),
+        ],
+        "storage": [
+            # Open WebUI lists its uploads under its prefix (STORAGE_PROVIDER=s3).
+            _statement(
+                "ListWebuiUploads",
+                ["s3:ListBucket"],
+                [bucket_arn],
+                {"StringLike": {"s3:prefix": [f"{STORAGE_PREFIX}*"]}},
+            ),
+            # ... and reads, writes and deletes the uploaded files, nothing else in the bucket.
+            _statement(
+                "ReadWriteWebuiUploads",
+                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                [f"{bucket_arn}/{STORAGE_PREFIX}*"],
+            ),
+        ],
+        "telemetry": [
+            # The CloudWatch agent ships the bootstrap log, Ollama's journal and the Open WebUI
+            # container's journal to the stack's log groups (created by observability).
+            _statement(
+                "WriteStackLogs",
+                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                [ctx.arn("logs", f"log-group:/aws/ec2/ollama-*-{ctx.env}:*")],
+            ),
+            # PutMetricData has no resource ARNs, hence "*": the condition limits it to the
+            # agent's namespace and the stack's own Ollama namespace.
+            _statement(
+                "PutStackMetrics",
+                ["cloudwatch:PutMetricData"],
+                ["*"],
+                {
+                    "StringEquals": {
+                        "cloudwatch:namespace": [
+                            CLOUDWATCH_AGENT_NAMESPACE,
+                            names.metric_namespace,
+                        ]
+                    }
+                },
+            ),
+        ],
+    }
+    if args.database_enabled:
+        # DATABASE_URL needs the master password, which RDS keeps in a secret it names itself
+        # (rds!db-...); the tag RDS puts on it ties it to this stack's database.
+        policies["config"].append(
+            _statement(
+                "ReadDatabaseMasterSecret",
+                ["secretsmanager:GetSecretValue"],
+                [ctx.arn("secretsmanager", "secret:rds!db-*")],
+                {
+                    "StringEquals": {
+                        "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": ctx.arn(
+                            "rds", f"db:{names.database}"
+                        )
+                    }
+                },
+            )
+        )
+    if args.data_kms_key_arn:
+        # The table, bucket and secrets use a customer managed key: decrypt/encrypt through
+        # those three services only.
+        policies["storage"].append(
+            _statement(
+                "UseDataKeyViaServices",
+                ["kms:Decrypt", "kms:GenerateDataKey"],
+                [args.data_kms_key_arn],
+                {
+                    "StringEquals": {
+                        "kms:ViaService": [
+                            f"s3.{ctx.region}.amazonaws.com",
+                            f"dynamodb.{ctx.region}.amazonaws.com",
+                            f"secretsmanager.{ctx.region}.amazonaws.com",
+                        ]
+                    }
+                },
+            )
+        )
+    return policies
+
+
+def trust_policy() -> str:
+    """Only EC2 may assume the role."""
+    return _document(
+        [
+            {
+                "Sid": "Ec2AssumeRole",
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    )
+
+
+class IdentityComponent(pulumi.ComponentResource):
+    """``ollama-ec2-role-<env>`` and ``ollama-ec2-profile-<env>``."""
+
+    role: aws.iam.Role
+    instance_profile: aws.iam.InstanceProfile
+
+    def __init__(
+        self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ollama:identity:Identity", name, None, opts)
+        ctx = args.ctx
+        child = pulumi.ResourceOptions(parent=self)
+        role_name = ctx.names.instance_role
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=role_name,
+            description=f"Ollama instances of {ctx.env}: SSM, CloudWatch agent, stack config",
+            assume_role_policy=trust_policy(),
+            tags=ctx.tags(SERVICE, role_name),
+            opts=child,
+        )
+        # Everything an instance needs to boot; the Auto Scaling group waits for all of it.
+        self.grants: list[pulumi.Resource] = []
+        for role, policy in MANAGED_POLICIES.items():
+            attachment = aws.iam.RolePolicyAttachment(
+                f"{name}-{role}",
+                role=self.role.name,
+                policy_arn=f"arn:{ctx.partition}:iam::aws:policy/{policy}",
+                opts=child,
+            )
+            self.grants.append(attachment)
+        for role, statements in inline_policies(args).items():
+            policy_resource = aws.iam.RolePolicy(
+                f"{name}-{role}",
+                name=ctx.name(f"ec2-{role}"),
+                role=self.role.name,
+                policy=_document(statements),
+                opts=child,
+            )
+            self.grants.append(policy_resource)
+        profile_name = ctx.names.instance_profile
+        self.instance_profile = aws.iam.InstanceProfile(
+            f"{name}-profile",
+            name=profile_name,
+            role=self.role.name,
+            tags=ctx.tags(SERVICE, profile_name),
+            opts=child,
+        )
+        self.role_arn = self.role.arn
+        self.instance_profile_arn = self.instance_profile.arn
+        self.register_outputs(
+            {"role_arn": self.role_arn, "instance_profile_arn": self.instance_profile_arn}
+        )

@@ -1,0 +1,169 @@
+"""Instance user data: a small bootstrap rendered from ``bootstrap.sh.tpl``.
+
+The user data carries names and versions only (environment, region, table, parameter and
+secret prefixes, Ollama and Open WebUI versions, install method); the boot script fetches
+every secret at boot through the instance role. It writes those settings to
+``/etc/ollama/boot.env``, unpacks ``ollama-install.sh`` (also ``scripts/ollama-install.sh``,
+for hosts and AMI builds) and ``ollama-boot.sh`` into ``/usr/local/sbin`` and runs the boot
+script. Together the two scripts are larger than the 16 KB user-data limit, so they travel
+as a deterministic gzip'd tar in base64 inside the one bootstrap script (the same bytes for
+the same sources, so the launch template only changes when a script or a setting does).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import re
+import shlex
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ollama_infra.config import OllamaConfig, WebUIConfig
+from ollama_infra.naming import StackNames
+
+TEMPLATE_DIR = Path(__file__).resolve().parent
+TEMPLATE = TEMPLATE_DIR / "bootstrap.sh.tpl"
+SCRIPTS: tuple[str, ...] = ("ollama-install.sh", "ollama-boot.sh")
+USER_DATA_LIMIT = 16 * 1024  # bytes, raw (before base64), per the EC2 API
+OLLAMA_LISTEN = "0.0.0.0:11434"  # the app security group admits the ALB only
+BOOTSTRAP_LOG = "/var/log/ollama-bootstrap.log"
+_PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+_HEREDOC_ENDS = ("BOOT_ENV", "SCRIPTS")
+
+
+class UserDataError(ValueError):
+    """The rendered user data would be rejected by EC2 or is malformed."""
+
+
+@dataclass(frozen=True)
+class BootSettings:
+    """Everything the boot script needs to know, all of it non-secret."""
+
+    env: str
+    region: str
+    catalog_table: str
+    parameter_prefix: str
+    secret_prefix: str
+    install_method: str
+    ollama_version: str
+    snap_channel: str
+    num_parallel: int
+    max_queue: int
+    keep_alive: str
+    models_dir: str
+    gpu: bool
+    webui_image: str
+    enable_signup: bool
+
+    @classmethod
+    def from_config(
+        cls,
+        names: StackNames,
+        region: str,
+        ollama: OllamaConfig,
+        webui: WebUIConfig,
+        gpu: bool,
+    ) -> BootSettings:
+        return cls(
+            env=names.env,
+            region=region,
+            catalog_table=names.table,
+            parameter_prefix=names.parameter_path,
+            secret_prefix=names.secret_prefix,
+            install_method=ollama.install_method,
+            ollama_version=ollama.version,
+            snap_channel=ollama.snap_channel,
+            num_parallel=ollama.num_parallel,
+            max_queue=ollama.max_queue,
+            keep_alive=ollama.keep_alive,
+            models_dir=ollama.models_dir,
+            gpu=gpu,
+            webui_image=webui_image(webui),
+            enable_signup=webui.enable_signup,
+        )
+
+    def boot_env(self) -> str:
+        """``/etc/ollama/boot.env``: shell assignments the boot script sources."""
+        values: dict[str, str] = {
+            "OLLAMA_ENV": self.env,
+            "AWS_REGION": self.region,
+            "CATALOG_TABLE": self.catalog_table,
+            "PARAMETER_PREFIX": self.parameter_prefix,
+            "SECRET_PREFIX": self.secret_prefix,
+            "INSTALL_METHOD": self.install_method,
+            "OLLAMA_VERSION": self.ollama_version,
+            "SNAP_CHANNEL": self.snap_channel,
+            "OLLAMA_LISTEN": OLLAMA_LISTEN,
+            "NUM_PARALLEL": str(self.num_parallel),
+            "MAX_QUEUE": str(self.max_queue),
+            "KEEP_ALIVE": self.keep_alive,
+            "MODELS_DIR": self.models_dir,
+            "GPU": "true" if self.gpu else "false",
+            "WEBUI_IMAGE": self.webui_image,
+            "ENABLE_SIGNUP": "true" if self.enable_signup else "false",
+        }
+        return "\n".join(f"{key}={shlex.quote(value)}" for key, value in values.items())
+
+
+def webui_image(webui: WebUIConfig) -> str:
+    """``image:tag`` or ``image:tag@sha256:...`` (Docker then verifies the digest)."""
+    ref = f"{webui.image}:{webui.version}"
+    return f"{ref}@{webui.digest}" if webui.digest else ref
+
+
+def script_source(name: str) -> str:
+    return (TEMPLATE_DIR / name).read_text()
+
+
+def scripts_archive() -> bytes:
+    """The boot scripts as a reproducible tar.gz (fixed mtime, owner and mode)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name in SCRIPTS:
+            data = (TEMPLATE_DIR / name).read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0)
+
+
+def _base64_lines(data: bytes, width: int = 76) -> str:
+    text = base64.b64encode(data).decode()
+    return "\n".join(text[i : i + width] for i in range(0, len(text), width))
+
+
+def render_user_data(settings: BootSettings) -> str:
+    """The user data script; raises UserDataError if EC2 would reject it."""
+    boot_env = settings.boot_env()
+    values = {
+        "ENV": settings.env,
+        "BOOT_ENV": boot_env,
+        "SCRIPTS": _base64_lines(scripts_archive()),
+    }
+    for line in boot_env.splitlines():
+        if line.strip() in _HEREDOC_ENDS:
+            raise UserDataError(f"boot setting line {line!r} would end a here-document")
+    template = TEMPLATE.read_text()
+    unknown = set(_PLACEHOLDER.findall(template)) - set(values)
+    if unknown:
+        raise UserDataError(f"bootstrap.sh.tpl uses unknown placeholders {sorted(unknown)}")
+    rendered = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+    size = len(rendered.encode())
+    if size >= USER_DATA_LIMIT:
+        raise UserDataError(
+            f"rendered user data is {size} bytes; EC2 accepts at most {USER_DATA_LIMIT} raw: "
+            "shorten the boot scripts or move them to a versioned SSM parameter"
+        )
+    return rendered
+
+
+def encode_user_data(rendered: str) -> str:
+    """Base64 as the launch template API expects."""
+    return base64.b64encode(rendered.encode()).decode()

@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Instance boot: packages, sshd hardening, CloudWatch agent, Ollama and the catalog's models,
+# Open WebUI in Docker, then a health gate. Settings (names only, no secrets) come from
+# /etc/ollama/boot.env; secrets are read from Secrets Manager through the instance role and
+# only ever written to a 0600 env file. Any failure exits non-zero with an ERROR line, so a
+# half-configured instance never passes its health checks. Safe to re-run by hand.
+# Logs: /var/log/ollama-bootstrap.log; Ollama in the journal of unit ollama; Open WebUI in the
+# journal with tag open-webui (docker --log-driver journald).
+set -euo pipefail
+
+ROOT="${OLLAMA_BOOTSTRAP_ROOT:-}"
+LOG="$ROOT/var/log/ollama-bootstrap.log"
+if [[ -z ${OLLAMA_BOOT_LOGGING:-} ]]; then
+  mkdir -p "$(dirname "$LOG")"
+  export OLLAMA_BOOT_LOGGING=1
+  set +e
+  "$0" "$@" 2>&1 | tee -a "$LOG"
+  exit "${PIPESTATUS[0]}"
+fi
+
+# shellcheck source=/dev/null
+source "$ROOT/etc/ollama/boot.env"
+: "${OLLAMA_ENV:?} ${AWS_REGION:?} ${CATALOG_TABLE:?} ${PARAMETER_PREFIX:?} ${SECRET_PREFIX:?}"
+: "${INSTALL_METHOD:?} ${OLLAMA_VERSION:?} ${SNAP_CHANNEL:?} ${OLLAMA_LISTEN:?} ${NUM_PARALLEL:?}"
+: "${MAX_QUEUE:?} ${KEEP_ALIVE:?} ${MODELS_DIR:?} ${GPU:?} ${WEBUI_IMAGE:?} ${ENABLE_SIGNUP:?}"
+export AWS_DEFAULT_REGION="$AWS_REGION"
+HEALTH_RETRIES="${OLLAMA_HEALTH_RETRIES:-90}"
+RETRY_DELAY="${OLLAMA_RETRY_DELAY:-10}"
+ENV_FILE="$ROOT/etc/open-webui/open-webui.env"
+SBIN="$ROOT/usr/local/sbin"
+MODELS=()
+
+log() { printf '%s ollama-boot: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
+die() {
+  log "ERROR: $*" >&2
+  exit 1
+}
+trap 'rc=$?; ((rc == 0)) || log "ERROR: boot failed (exit $rc); see $LOG" >&2' EXIT
+
+retry() { # retry N COMMAND...: run COMMAND up to N times
+  local n=$1 i
+  shift
+  for ((i = 1; i <= n; i++)); do
+    "$@" && return 0
+    log "attempt $i of $n failed: $*"
+    sleep "$RETRY_DELAY"
+  done
+  return 1
+}
+
+install_packages() {
+  log "installing packages"
+  export DEBIAN_FRONTEND=noninteractive
+  retry 3 apt-get update -q || die "apt-get update failed"
+  retry 3 apt-get install -y -q --no-install-recommends docker.io jq curl ||
+    die "apt-get install failed"
+  if ! command -v aws >/dev/null 2>&1; then
+    retry 3 snap install aws-cli --classic || die "installing the AWS CLI failed"
+  fi
+  systemctl enable --now docker
+}
+
+harden_sshd() {
+  # Applied even when SSH is closed in the security group: key-only, no root, no passwords.
+  local conf="$ROOT/etc/ssh/sshd_config.d/10-ollama-hardening.conf"
+  mkdir -p "$(dirname "$conf")"
+  printf '%s\n' "PasswordAuthentication no" "KbdInteractiveAuthentication no" \
+    "PermitRootLogin no" "PermitEmptyPasswords no" "PubkeyAuthentication yes" \
+    "X11Forwarding no" "MaxAuthTries 3" >"$conf"
+  chmod 0644 "$conf"
+  systemctl try-reload-or-restart ssh
+  log "sshd hardened ($conf)"
+}
+
+# get_param NAME: the value on stdout; status 3 when the parameter does not exist.
+get_param() {
+  local out
+  if out=$(aws ssm get-parameter --name "$1" --query Parameter.Value --output text 2>&1); then
+    printf '%s' "$out"
+    return 0
+  fi
+  [[ $out == *ParameterNotFound* ]] && return 3
+  log "ERROR: reading parameter $1 failed: $out" >&2
+  return 1
+}
+
+# optional_param ROLE: sets PARAM (empty when absent); dies on any other error.
+optional_param() {
+  local rc=0
+  PARAM=$(get_param "$PARAMETER_PREFIX/$1") || rc=$?
+  case $rc in
+    0) return 0 ;;
+    3) PARAM="" ;;
+    *) die "cannot read parameter $PARAMETER_PREFIX/$1" ;;
+  esac
+}
+
+get_secret() { # get_secret ID: SecretString on stdout (never logged)
+  aws secretsmanager get-secret-value --secret-id "$1" --query SecretString --output text ||
+    die "cannot read secret $1 through the instance role"
+}
+
+start_cloudwatch_agent() {
+  local ctl="$ROOT/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl" deb
+  if [[ ! -x $ctl ]]; then
+    log "installing the CloudWatch agent"
+    deb=$(mktemp --suffix=.deb)
+    retry 3 curl -fsSL -o "$deb" "https://amazoncloudwatch-agent-$AWS_REGION.s3.$AWS_REGION.amazonaws.com/ubuntu/$(dpkg --print-architecture)/latest/amazon-cloudwatch-agent.deb" ||
+      die "downloading the CloudWatch agent failed"
+    dpkg -i -E "$deb"
+    rm -f "$deb"
+  fi
+  optional_param cloudwatch-agent/config
+  if [[ -z $PARAM ]]; then
+    log "WARNING: $PARAMETER_PREFIX/cloudwatch-agent/config does not exist; the agent is installed but not started"
+    return 0
+  fi
+  "$ctl" -a fetch-config -m ec2 -s -c "ssm:$PARAMETER_PREFIX/cloudwatch-agent/config"
+  log "CloudWatch agent started"
+}
+
+read_models() {
+  local out
+  if out=$(aws dynamodb query --table-name "$CATALOG_TABLE" \
+    --key-condition-expression '#e = :e' --filter-expression '#n = :t' \
+    --expression-attribute-names '{"#e":"environment","#n":"enabled"}' \
+    --expression-attribute-values "{\":e\":{\"S\":\"$OLLAMA_ENV\"},\":t\":{\"BOOL\":true}}" \
+    --query 'Items[].model.S' --output json 2>&1); then
+    mapfile -t MODELS < <(jq -r '.[]' <<<"$out")
+  elif [[ $out != *ResourceNotFoundException* ]]; then
+    die "querying the model catalog $CATALOG_TABLE failed: $out"
+  fi
+  if ((${#MODELS[@]})); then
+    log "model catalog $CATALOG_TABLE lists: ${MODELS[*]}"
+    return 0
+  fi
+  optional_param ollama/default-models
+  [[ -n $PARAM ]] || die "the model catalog is empty and $PARAMETER_PREFIX/ollama/default-models is missing"
+  mapfile -t MODELS < <(jq -r '.[]' <<<"$PARAM")
+  ((${#MODELS[@]})) || die "no models to serve: catalog and $PARAMETER_PREFIX/ollama/default-models are empty"
+  log "model catalog empty; using $PARAMETER_PREFIX/ollama/default-models: ${MODELS[*]}"
+}
+
+install_ollama() {
+  local args=(--method "$INSTALL_METHOD" --version "$OLLAMA_VERSION" --channel "$SNAP_CHANNEL"
+    --host "$OLLAMA_LISTEN" --num-parallel "$NUM_PARALLEL" --max-queue "$MAX_QUEUE"
+    --keep-alive "$KEEP_ALIVE" --models-dir "$MODELS_DIR") model
+  [[ $GPU == true ]] && args+=(--gpu)
+  for model in "${MODELS[@]}"; do
+    args+=(--model "$model")
+  done
+  "$SBIN/ollama-install.sh" "${args[@]}" || die "installing Ollama or pulling the models failed"
+}
+
+env_line() { # env_line KEY VALUE: one env-file line; values may not span lines
+  [[ $2 != *$'\n'* ]] || die "$1 contains a newline and cannot go into the env file"
+  printf '%s=%s\n' "$1" "$2"
+}
+
+uri() { printf '%s' "$1" | jq -sRr @uri; }
+
+webui_env() {
+  local secret admin email password db host port name user pw redis auth scheme storage url
+  secret=$(get_secret "${SECRET_PREFIX}webui-secret-key")
+  admin=$(get_secret "${SECRET_PREFIX}webui-admin")
+  email=$(jq -r '.email' <<<"$admin")
+  password=$(jq -r '.password' <<<"$admin")
+  env_line OLLAMA_BASE_URL "http://host.docker.internal:11434"
+  env_line WEBUI_SECRET_KEY "$secret"
+  env_line ENABLE_SIGNUP "$ENABLE_SIGNUP"
+  env_line WEBUI_ADMIN_EMAIL "$email"
+  env_line WEBUI_ADMIN_PASSWORD "$password"
+  env_line WEBUI_SESSION_COOKIE_SECURE true
+  optional_param webui/database
+  if [[ -n $PARAM ]]; then
+    db=$PARAM
+    host=$(jq -r .host <<<"$db") port=$(jq -r .port <<<"$db") name=$(jq -r .dbname <<<"$db")
+    user=$(jq -r .username <<<"$db")
+    pw=$(get_secret "$(jq -r .secret_arn <<<"$db")" | jq -r .password)
+    env_line DATABASE_URL "postgresql://$(uri "$user"):$(uri "$pw")@$host:$port/$name"
+    env_line VECTOR_DB pgvector
+    log "Open WebUI uses PostgreSQL at $host:$port/$name with pgvector" >&2
+  else
+    log "webui/database parameter absent: single-instance mode with the local SQLite database" >&2
+  fi
+  optional_param webui/redis
+  if [[ -n $PARAM ]]; then
+    redis=$PARAM
+    auth=$(get_secret "${SECRET_PREFIX}redis-auth")
+    scheme=redis
+    [[ $(jq -r .tls <<<"$redis") == true ]] && scheme=rediss
+    url="$scheme://:$(uri "$auth")@$(jq -r .host <<<"$redis"):$(jq -r .port <<<"$redis")/0"
+    env_line REDIS_URL "$url"
+    env_line WEBSOCKET_MANAGER redis
+    env_line WEBSOCKET_REDIS_URL "$url"
+    log "Open WebUI shares sessions and websockets through Redis" >&2
+  else
+    log "webui/redis parameter absent: websockets and config stay local to this instance" >&2
+  fi
+  optional_param webui/storage
+  if [[ -n $PARAM ]]; then
+    storage=$PARAM
+    env_line STORAGE_PROVIDER s3
+    env_line S3_BUCKET_NAME "$(jq -r .bucket <<<"$storage")"
+    env_line S3_KEY_PREFIX "$(jq -r .prefix <<<"$storage")"
+    env_line S3_REGION_NAME "$(jq -r .region <<<"$storage")"
+    log "Open WebUI stores uploads in S3 with the instance role" >&2
+  else
+    log "webui/storage parameter absent: uploads stay on this instance's volume" >&2
+  fi
+  optional_param webui/public-url
+  if [[ -n $PARAM ]]; then
+    env_line WEBUI_URL "$PARAM"
+    env_line CORS_ALLOW_ORIGIN "$PARAM"
+  else
+    log "webui/public-url parameter absent: WEBUI_URL and CORS_ALLOW_ORIGIN left unset" >&2
+  fi
+}
+
+start_open_webui() {
+  local content hash current
+  content=$(webui_env)
+  mkdir -p "$(dirname "$ENV_FILE")"
+  (
+    umask 077
+    printf '%s\n' "$content" >"$ENV_FILE"
+  )
+  chmod 0600 "$ENV_FILE"
+  hash=$(printf '%s\n%s' "$WEBUI_IMAGE" "$content" | sha256sum | cut -c1-16)
+  current=$(docker inspect -f '{{index .Config.Labels "ollama-infra.config"}}' open-webui 2>/dev/null || true)
+  if [[ $current == "$hash" ]]; then
+    log "Open WebUI already runs $WEBUI_IMAGE with this configuration"
+    docker start open-webui >/dev/null
+    return 0
+  fi
+  log "starting Open WebUI $WEBUI_IMAGE"
+  retry 3 docker pull "$WEBUI_IMAGE" || die "pulling $WEBUI_IMAGE failed"
+  docker rm -f open-webui >/dev/null 2>&1 || true
+  docker run -d --name open-webui --restart unless-stopped -p 8080:8080 \
+    --add-host host.docker.internal:host-gateway -v open-webui:/app/backend/data \
+    --env-file "$ENV_FILE" --label "ollama-infra.config=$hash" \
+    --log-driver journald --log-opt tag=open-webui "$WEBUI_IMAGE" >/dev/null
+}
+
+webui_healthy() {
+  curl -fsS --max-time 5 http://127.0.0.1:8080/health | jq -e '.status == true' >/dev/null 2>&1
+}
+
+model_listed() { # model_listed NAME: /api/tags lists it (untagged names mean :latest)
+  local name=${1%@*}
+  [[ $name == *:* ]] || name="$name:latest"
+  jq -e --arg m "$name" 'any(.models[]?; .name == $m or .model == $m)' <<<"$TAGS" >/dev/null
+}
+
+health_gate() {
+  local i model missing
+  for ((i = 1; i <= HEALTH_RETRIES; i++)); do
+    if webui_healthy; then
+      break
+    fi
+    ((i < HEALTH_RETRIES)) || die "health gate: Open WebUI /health did not answer {\"status\": true} after $HEALTH_RETRIES attempts"
+    sleep "$RETRY_DELAY"
+  done
+  TAGS=$(curl -fsS --max-time 10 http://127.0.0.1:11434/api/tags) ||
+    die "health gate: Ollama /api/tags does not answer"
+  missing=()
+  for model in "${MODELS[@]}"; do
+    model_listed "$model" || missing+=("$model")
+  done
+  ((${#missing[@]} == 0)) || die "health gate: Ollama /api/tags does not list required model(s): ${missing[*]}"
+  log "health gate passed: Open WebUI /health ok; Ollama serves ${MODELS[*]}"
+}
+
+main() {
+  log "boot of environment $OLLAMA_ENV in $AWS_REGION (Ollama $OLLAMA_VERSION by $INSTALL_METHOD, $WEBUI_IMAGE)"
+  install_packages
+  harden_sshd
+  start_cloudwatch_agent
+  read_models
+  install_ollama
+  start_open_webui
+  health_gate
+  log "bootstrap complete"
+}
+
+main "$@"

@@ -1,0 +1,1 @@
+../ollama_infra/userdata/ollama-install.sh
