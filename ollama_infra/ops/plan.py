@@ -22,7 +22,8 @@ from ollama_infra.offline.evaluate import (
     evaluate,
     load_stack_values,
 )
-from ollama_infra.ops.common import EXIT_OK, EXIT_USAGE, add_stack, fail
+from ollama_infra.ops.common import EXIT_OK, EXIT_POLICY, EXIT_USAGE, add_stack, eprint, fail
+from ollama_infra.policy.evaluate import PolicyReport, evaluate_policies
 
 BANNER = (
     "OFFLINE EVALUATION of stack '{stack}': the program ran locally against placeholder "
@@ -51,9 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def plan_document(ev: Evaluation) -> dict[str, Any]:
-    """The JSON document of a plan (keys: offline, stack, region, resources, outputs, ...)."""
-    return {
+def plan_document(ev: Evaluation, policy: PolicyReport | None = None) -> dict[str, Any]:
+    """The JSON document of a plan (keys: offline, stack, region, resources, outputs, ...).
+
+    With ``policy``, the document also has a ``policy`` key: the policy pack's per-rule results.
+    """
+    doc: dict[str, Any] = {
         "offline": True,
         "notice": BANNER.format(stack=ev.stack),
         "stack": ev.stack,
@@ -65,6 +69,9 @@ def plan_document(ev: Evaluation) -> dict[str, Any]:
         },
         "warnings": ev.warnings,
     }
+    if policy is not None:
+        doc["policy"] = policy.to_json()
+    return doc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc), "create the stack file or pick an existing stack", EXIT_USAGE)
     parse_config(args.stack, values)  # fail fast, before any resource is declared
     ev = evaluate(args.stack, values)
-    doc = plan_document(ev)
+    report = evaluate_policies(ev, values)
+    doc = plan_document(ev, report)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=2, sort_keys=True, default=str)
@@ -84,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print_text(doc, time.monotonic() - started)
+    if not report.passed:
+        eprint(
+            f"error: {len(report.mandatory_violations)} mandatory policy violation(s) in stack "
+            f"'{args.stack}' (policy pack {report.pack}); see the Policy section above\n"
+            "  fix: follow each violation's 'Fix:' hint; advisory findings do not block"
+        )
+        return EXIT_POLICY
     return EXIT_OK
 
 
@@ -110,4 +125,22 @@ def print_text(doc: dict[str, Any], seconds: float) -> None:
         print(f"  {key} = {_short(value)}")
     for warning in doc["warnings"]:
         print(f"warning: {warning}")
+    if "policy" in doc:
+        print_policy(doc["policy"])
     print(f"\n(evaluated offline in {seconds:.1f}s)")
+
+
+def print_policy(policy: dict[str, Any]) -> None:
+    """The policy section of the text plan: one line per rule, then each violation."""
+    print()
+    print(
+        f"Policy pack {policy['pack']}: {len(policy['rules'])} rules, "
+        f"{policy['mandatory_violations']} mandatory and "
+        f"{policy['advisory_violations']} advisory violation(s)"
+    )
+    for rule in policy["rules"]:
+        print(f"  [{rule['status'].upper():7}] {rule['name']} ({rule['level']})")
+        for v in rule["violations"]:
+            print(f"      {v['level']}: {v['message']}")
+        for note in rule["unknown"]:
+            print(f"      advisory: {note}")

@@ -30,7 +30,9 @@ from pulumi_policy import (
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
+    ResourceValidationPolicy,
     StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
@@ -64,7 +66,7 @@ class PolicyResult:
     rule: Rule
     violations: list[Violation] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
-    checked: int = 0  # resources (or stacks) the rule ran against
+    checked: int = 0  # resources of the rule's types in the plan
 
     @property
     def level(self) -> str:
@@ -74,7 +76,9 @@ class PolicyResult:
     def status(self) -> str:
         if self.violations:
             return "fail" if self.level == "mandatory" else "warn"
-        return "unknown" if self.unknown else "pass"
+        if self.unknown:
+            return "unknown"
+        return "pass" if self.checked else "n/a"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -303,15 +307,18 @@ def evaluate_policies(
                     Violation(_r.rule.name, _r.level, message, _names.get(urn or ""), urn)
                 )
 
-            result.checked = 1
+            result.checked = sum(1 for r in stack_view if rule.applies_to(r.resource_type))
             try:
-                rule.build().validate(StackValidationArgs(stack_view, cfg), report)
+                stack_policy = rule.build()
+                assert isinstance(stack_policy, StackValidationPolicy)
+                stack_policy.validate(StackValidationArgs(stack_view, cfg), report)
             except UnknownValueError as exc:
                 result.unknown.append(
                     f"can't run policy '{rule.name}' during preview: {exc.message}"
                 )
         else:
             policy = rule.build()
+            assert isinstance(policy, ResourceValidationPolicy)
             for record in ev.resources:
                 args = resource_args(record, ev.stack, providers.for_record(record), cfg)
 
@@ -325,7 +332,8 @@ def evaluate_policies(
                         Violation(_r.rule.name, _r.level, message, _a.name, _a.urn)
                     )
 
-                result.checked += 1
+                if rule.applies_to(record.type):
+                    result.checked += 1
                 try:
                     policy.validate(args, report_resource)
                 except UnknownValueError as exc:
