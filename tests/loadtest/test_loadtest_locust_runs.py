@@ -1,0 +1,204 @@
+"""Headless locust runs against the fake Ollama server (a test double with known timing).
+
+Each run is a few seconds; locust runs in a subprocess so gevent never patches pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+from fakes.fake_ollama import FakeConfig, FakeOllama
+from locust_runner import MODEL, run_locust
+
+from loadtest import gate
+
+FAST = ("--wait-min", "0", "--wait-max", "0.05", "--task-weights", "generate=1,chat=1")
+DELAY_S, INTERVAL_S = 0.1, 0.02
+
+
+@pytest.mark.parametrize("users", [1, 50])
+def test_reported_ttft_and_decode_rate_match_the_fake_servers_ground_truth(
+    users: int, fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    """With first-token delay D and token interval I, median TTFT is within max(5 ms, 2 %) of D
+    and the median decode rate within 2 % of 1/I, at 1 and at 50 concurrent streams."""
+    run = run_locust(fake_ollama.url, tmp_path, *FAST, users=users, run_time="4s")
+    assert run.returncode == 0, run.output
+    s = run.summary
+    assert s is not None
+    assert s["errors"]["total"] == 0
+    assert s["run"]["warmup_requests_excluded"] == users  # one warm-up per user, not counted
+    assert s["latency_ms"]["ttft_ms"]["count"] >= (5 if users == 1 else 150)
+    ttft = s["latency_ms"]["ttft_ms"]["p50"]
+    assert abs(ttft - DELAY_S * 1000) <= max(5.0, 0.02 * DELAY_S * 1000), ttft
+    decode = s["server_rates"]["decode_tokens_per_s"]["p50"]
+    assert abs(decode - 1 / INTERVAL_S) <= 0.02 / INTERVAL_S, decode
+    client_rate = 1000 / s["latency_ms"]["tpot_ms"]["p50"]  # user-perceived rate agrees too
+    assert abs(client_rate - 1 / INTERVAL_S) <= 0.02 / INTERVAL_S, client_rate
+    # The fake's own record confirms it really kept the configured timing.
+    offsets = [t.first_token_offset_s for t in fake_ollama.truth]
+    assert abs(statistics.median(offsets) - DELAY_S) < 0.002
+
+
+def test_gate_fails_a_slower_run_and_passes_an_equal_one(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    """Seed 11.5: a run that regresses beyond the tolerance versus the baseline exits non-zero
+    with a table of what regressed; an equal run exits zero."""
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(
+        json.dumps(
+            {
+                "environment": "dev",
+                "status": "estimate",
+                "slo": {"ttft_ms": 1000, "tpot_ms": 100},
+                "thresholds": {"error_rate": {"max": 0.01}},
+                "tolerance_pct": 20,
+                "min_requests": 5,
+            }
+        )
+    )
+    reference = run_locust(fake_ollama.url, tmp_path / "a", *FAST, users=4)
+    assert reference.returncode == 0, reference.output
+    promoted = tmp_path / "a" / "summary.json"
+    assert gate.main(["--summary", str(promoted), "--baseline", str(baseline), "--promote"]) == 0
+
+    equal = run_locust(fake_ollama.url, tmp_path / "b", *FAST, "--baseline", str(baseline), users=4)
+    assert equal.returncode == 0, equal.output
+    assert "load-test gate for 'dev' (measured baseline): PASS" in equal.output
+
+    fake_ollama.reconfigure(first_token_delay_s=0.2, token_interval_s=0.03)
+    slower = run_locust(
+        fake_ollama.url, tmp_path / "c", *FAST, "--baseline", str(baseline), users=4
+    )
+    assert slower.returncode == gate.EXIT_GATE_FAILED, slower.output
+    assert "FAIL" in slower.output
+    for metric in ("ttft_ms.p50", "tpot_ms.p50", "decode_tokens_per_s.p50"):
+        assert f"regression  {metric}" in slower.output
+
+
+def test_baseline_shape_shortened_writes_summary_csv_and_html(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    run = run_locust(
+        fake_ollama.url,
+        tmp_path,
+        *FAST,
+        "--scenario",
+        "baseline",
+        "--time-scale",
+        "0.01",  # 300 s -> 3 s
+        "--scenario-users",
+        "10",
+        "--stack-env",
+        "staging",
+        "--csv",
+        str(tmp_path / "run"),
+        "--html",
+        str(tmp_path / "run.html"),
+        run_time="",
+    )
+    assert run.returncode == 0, run.output
+    s = run.summary
+    assert s is not None
+    assert (s["run"]["scenario"], s["run"]["users_peak"]) == ("baseline", 10)
+    assert s["run"]["scaling"]["asg"] == "ollama-asg-staging"
+    assert s["run"]["scaling"]["scale_out_alarm"] == "ollama-high-cpu-staging"
+    assert 2.0 < s["window_s"] < 6.0
+    assert s["requests"]["succeeded"] > 10
+    assert s["metrics"]["goodput_ratio"] == 1.0
+    stats_csv = (tmp_path / "run_stats.csv").read_text()
+    assert "TTFT ms" in stats_csv and "/api/generate" in stats_csv
+    assert (tmp_path / "run.html").stat().st_size > 1000
+
+
+def test_failures_are_counted_by_kind(tmp_path: Path) -> None:
+    faults = (
+        None,
+        "http_503",
+        "garbage",
+        "truncate",
+        "drop",
+        "wrong_model",
+        "empty",
+        "missing_timings",
+        "error_object",
+        "stall",
+    )
+    config = FakeConfig(
+        model=MODEL, first_token_delay_s=0.02, token_interval_s=0.01, faults=faults, stall_s=1.5
+    )
+    with FakeOllama(config) as fake:
+        run = run_locust(
+            fake.url,
+            tmp_path,
+            *FAST,
+            "--warmup-requests",
+            "0",
+            "--read-timeout",
+            "0.5",
+            users=2,
+            run_time="3s",
+        )
+    assert run.returncode == 1, run.output  # locust's own "requests failed" code without a gate
+    s = run.summary
+    assert s is not None
+    by_kind = {k: v["count"] for k, v in s["errors"]["by_kind"].items()}
+    for kind in (
+        "http_503",
+        "malformed_stream",
+        "truncated_stream",
+        "wrong_model",
+        "empty_output",
+        "server_error",
+        "timeout",
+    ):
+        assert by_kind[kind] > 0, (kind, by_kind)
+        assert kind in run.output  # locust's failure table names the kind too
+    assert by_kind["connection_error"] == 0
+    assert s["requests"]["succeeded"] > 0
+
+
+def test_step_scenario_finds_the_saturation_point(tmp_path: Path) -> None:
+    """With two parallel slots, throughput stops growing after two users."""
+    config = FakeConfig(
+        model=MODEL, first_token_delay_s=0.05, token_interval_s=0.01, num_parallel=2
+    )
+    with FakeOllama(config) as fake:
+        run = run_locust(
+            fake.url,
+            tmp_path,
+            "--wait-min",
+            "0",
+            "--wait-max",
+            "0",
+            "--task-weights",
+            "generate=1",
+            "--scenario",
+            "step",
+            "--scenario-users",
+            "4",
+            "--step-users",
+            "1",
+            "--step-duration",
+            "2",
+            run_time="",
+        )
+    assert run.returncode == 0, run.output
+    s = run.summary
+    assert s is not None
+    assert [st["users"] for st in s["stages"]] == [1, 2, 3, 4]
+    assert s["saturation"]["users"] == 2, s["stages"]
+    assert s["latency_ms"]["queue_wait_ms"]["p90"] > 50  # the queue shows up in the estimate
+
+
+def test_bad_configuration_stops_before_any_request(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    run = run_locust(fake_ollama.url, tmp_path, "--api-mode", "webui", users=1, run_time="2s")
+    assert run.returncode == 2
+    assert "OLLAMA_LOADTEST_API_KEY" in run.output
+    assert fake_ollama.truth == []
