@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -355,6 +356,7 @@ def test_dev_without_certificate_warns_in_the_plan() -> None:
 # ---------------------------------------------------------------- the API listener
 
 
+@functools.cache
 def _api_stack() -> Evaluation:
     values = override(
         values_of("staging"), "ollama_api", enabled=True, allowed_cidrs=["203.0.113.0/24"]

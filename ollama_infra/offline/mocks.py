@@ -60,6 +60,7 @@ _ID_PREFIX: dict[str, str] = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
     "aws:kms/key:Key": "",
+    "aws:cloudfront/distribution:Distribution": "E",
 }
 
 # ARN templates per type token: {p} partition, {r} region, {a} account, {n} physical name, {i} id.
@@ -295,6 +296,11 @@ class OfflineMocks(pulumi.runtime.Mocks):
             if account is None:
                 raise ValueError(f"no ELB account in {region}: use the service principal")
             return {"id": account, "arn": f"arn:{self.partition}:iam::{account}:root"}
+        if tok == "aws:s3/getCanonicalUserId:getCanonicalUserId":
+            return {"id": _hex(f"canonical::{self.account_id}", 64), "displayName": "offline-plan"}
+        if tok == "aws:cloudfront/getLogDeliveryCanonicalUserId:getLogDeliveryCanonicalUserId":
+            # The documented canonical user of CloudFront's log delivery (awslogsdelivery).
+            return {"id": "c4c1ede66af53448b93c283ce9448c4ba468c9432aa01d700d3878632f77d2d0"}
         if tok == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": json.dumps({"Version": "2012-10-17", "Statement": []}), "id": "doc"}
         return {"id": f"{tok.rsplit(':', 1)[-1]}-offline"}

@@ -1,0 +1,220 @@
+"""The access-log bucket: encryption, ownership, lifecycle, and a policy right for the region.
+
+The region cases run the real program with ``aws:region`` changed (the ALB certificate
+moves with it, as config requires), so the policy checked is the one `pulumi up` would put.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+from harness import STACKS, evaluated, override, replace_record, run_program, stack_values
+from test_edge import inputs
+
+from ollama_infra.edge import regions
+from ollama_infra.offline.evaluate import Evaluation
+
+POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+ACCOUNT = "123456789012"
+
+
+def log_bucket_name(ev: Evaluation) -> str:
+    return f"ollama-logs-{ev.stack}-{ACCOUNT}"
+
+
+def _of_bucket(ev: Evaluation, type_token: str) -> list[dict[str, Any]]:
+    """Inputs of the ``type_token`` resources that configure the log bucket."""
+    bucket = next(
+        r for r in ev.of_type("aws:s3/bucket:Bucket") if r.inputs["bucket"] == log_bucket_name(ev)
+    )
+    return [inputs(r) for r in ev.of_type(type_token) if r.inputs.get("bucket") == bucket.id]
+
+
+def log_bucket_violations(ev: Evaluation) -> list[str]:
+    """SSE-S3 only, versioned, public access blocked, expiring, TLS-only, right ALB principal."""
+    out = []
+    sse = _of_bucket(ev, SSE)
+    algorithms = [
+        rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
+        for c in sse
+        for rule in c["rules"]
+    ]
+    if algorithms != ["AES256"]:
+        out.append(f"encryption is {algorithms}; ALB access logs need SSE-S3 (AES256) only")
+    versioning = _of_bucket(ev, "aws:s3/bucketVersioning:BucketVersioning")
+    if [v["versioningConfiguration"]["status"] for v in versioning] != ["Enabled"]:
+        out.append("versioning is not enabled")
+    blocks = _of_bucket(ev, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    if len(blocks) != 1 or not all(blocks[0].get(f) is True for f in flags):
+        out.append("public access is not fully blocked")
+    lifecycle = _of_bucket(ev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    if not any(r.get("expiration", {}).get("days") for c in lifecycle for r in c["rules"]):
+        out.append("log objects never expire")
+    policies = _of_bucket(ev, POLICY)
+    if len(policies) != 1:
+        return [*out, f"expected one bucket policy, found {len(policies)}"]
+    out += policy_violations(json.loads(policies[0]["policy"]), ev.region, log_bucket_name(ev))
+    return out
+
+
+def policy_violations(policy: dict[str, Any], region: str, bucket: str) -> list[str]:
+    out = []
+    statements = policy["Statement"]
+    arn = f"arn:aws:s3:::{bucket}"
+    tls = [
+        s
+        for s in statements
+        if s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    if not tls or set(tls[0]["Resource"]) != {arn, f"{arn}/*"}:
+        out.append("no statement denies non-TLS access to the bucket and its objects")
+    writers = [s for s in statements if s["Effect"] == "Allow" and "/alb/AWSLogs/" in str(s)]
+    if len(writers) != 1:
+        return [*out, f"expected one ALB log-delivery statement, found {len(writers)}"]
+    alb = writers[0]
+    account = regions.ELB_LOG_DELIVERY_ACCOUNTS.get(region)
+    expected = (
+        {"AWS": f"arn:aws:iam::{account}:root"}
+        if account
+        else {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    )
+    if alb["Principal"] != expected:
+        out.append(f"ALB principal in {region} is {alb['Principal']}, expected {expected}")
+    if alb["Action"] != "s3:PutObject" or alb["Resource"] != f"{arn}/alb/AWSLogs/{ACCOUNT}/*":
+        out.append(f"ALB statement grants {alb['Action']} on {alb['Resource']}")
+    for s in statements:
+        if s["Effect"] == "Allow" and s.get("Principal") == "*":
+            out.append(f"statement {s.get('Sid')} allows everyone")
+    return out
+
+
+@functools.cache
+def in_region(stack: str, region: str) -> Evaluation:
+    if region == "us-east-1" and stack_values(stack)["aws:region"] == region:
+        return evaluated(stack)
+    values = stack_values(stack)
+    values["aws:region"] = region
+    edge = values.get("ollama:edge") or {}
+    if edge.get("certificate_arn"):
+        values = override(
+            values, "edge", certificate_arn=edge["certificate_arn"].replace("us-east-1", region)
+        )
+    return run_program(stack, values)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_log_bucket_is_sse_s3_versioned_private_and_expiring(stack: str) -> None:
+    ev = evaluated(stack)
+    assert ev.outputs["ollama_log_bucket_name"] == log_bucket_name(ev)
+    assert log_bucket_violations(ev) == []
+
+
+def test_log_bucket_check_catches_kms_and_a_missing_tls_deny() -> None:
+    ev = evaluated("staging")
+    sse = next(r for r in ev.of_type(SSE) if r.name == "ollama-edge-logs-sse")
+    kms = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]
+    assert any(
+        "SSE-S3" in p for p in log_bucket_violations(replace_record(ev, sse.name, rules=kms))
+    )
+    policy_record = next(r for r in ev.of_type(POLICY) if r.name == "ollama-edge-logs-policy")
+    policy = json.loads(policy_record.inputs["policy"])
+    policy["Statement"] = [s for s in policy["Statement"] if s["Effect"] != "Deny"]
+    broken = replace_record(ev, policy_record.name, policy=json.dumps(policy))
+    assert any("non-TLS" in p for p in log_bucket_violations(broken))
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_older_region_grants_the_regional_elb_account(region: str) -> None:
+    ev = in_region("staging", region)
+    assert log_bucket_violations(ev) == []
+    policy = json.loads(_of_bucket(ev, POLICY)[0]["policy"])
+    alb = next(s for s in policy["Statement"] if s.get("Sid") == "AlbAccessLogs")
+    account = {"us-east-1": "127311923021", "eu-west-1": "156460612806"}[region]
+    assert alb["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+
+
+@pytest.mark.parametrize("region", ["ap-southeast-3", "me-central-1"])
+def test_newer_region_grants_the_log_delivery_service_principal(region: str) -> None:
+    ev = in_region("staging", region)
+    assert log_bucket_violations(ev) == []
+    policy = json.loads(_of_bucket(ev, POLICY)[0]["policy"])
+    alb = next(s for s in policy["Statement"] if s.get("Sid") == "AlbAccessLogs")
+    assert alb["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    assert "127311923021" not in json.dumps(policy)
+
+
+def test_region_check_catches_the_wrong_principal() -> None:
+    """The us-east-1 policy is wrong in Jakarta, and the service principal is wrong in us-east-1."""
+    east = json.loads(_of_bucket(evaluated("staging"), POLICY)[0]["policy"])
+    problems = policy_violations(east, "ap-southeast-3", "ollama-logs-staging-123456789012")
+    assert any("ALB principal in ap-southeast-3" in p for p in problems), problems
+    jakarta = json.loads(_of_bucket(in_region("staging", "ap-southeast-3"), POLICY)[0]["policy"])
+    problems = policy_violations(jakarta, "us-east-1", "ollama-logs-staging-123456789012")
+    assert any("ALB principal in us-east-1" in p for p in problems), problems
+
+
+def test_cloudfront_logging_follows_what_the_region_supports() -> None:
+    """CloudFront legacy logging writes through ACLs and not into opt-in regions."""
+    east = evaluated("staging")
+    ownership = _of_bucket(east, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership[0]["rule"]["objectOwnership"] == "BucketOwnerPreferred"
+    acl = _of_bucket(east, "aws:s3/bucketAcl:BucketAcl")
+    grantees = {g["grantee"]["id"] for g in acl[0]["accessControlPolicy"]["grants"]}
+    assert "c4c1ede66af53448b93c283ce9448c4ba468c9432aa01d700d3878632f77d2d0" in grantees
+    assert not any("opt-in region" in w for w in east.warnings)
+
+    jakarta = in_region("staging", "ap-southeast-3")
+    ownership = _of_bucket(jakarta, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership[0]["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    assert _of_bucket(jakarta, "aws:s3/bucketAcl:BucketAcl") == []
+    assert any("opt-in region" in w for w in jakarta.warnings)
+
+
+def test_regions_table_answers_for_both_kinds() -> None:
+    assert regions.alb_log_principal("us-west-2") == {"AWS": "arn:aws:iam::797873946194:root"}
+    assert regions.alb_log_principal("us-gov-west-1", "aws-us-gov") == {
+        "AWS": "arn:aws-us-gov:iam::048591011584:root"
+    }
+    assert regions.alb_log_principal("il-central-1") == {
+        "Service": "logdelivery.elasticloadbalancing.amazonaws.com"
+    }
+    assert regions.cloudfront_can_log_to("eu-west-1")
+    assert not regions.cloudfront_can_log_to("me-central-1")
+
+
+# ---------------------------------------------------------------- ALB depends on the policy
+
+
+def alb_dependency_violations(options: list[pulumi.ResourceOptions]) -> list[str]:
+    """The load balancer must wait for the log bucket policy (AWS checks it when logging is
+    turned on and answers "Access Denied for bucket" otherwise)."""
+    if len(options) != 1:
+        return [f"expected one load balancer, found {len(options)}"]
+    deps = options[0].depends_on or []
+    deps = deps if isinstance(deps, list) else [deps]
+    if not any(isinstance(d, aws.s3.BucketPolicy) for d in deps):
+        return ["the load balancer does not depend on the log bucket policy"]
+    return []
+
+
+def test_load_balancer_depends_on_the_log_bucket_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    captured: list[pulumi.ResourceOptions] = []
+    original = aws.lb.LoadBalancer
+
+    class Recording(original):  # type: ignore[valid-type, misc]
+        def __init__(self, resource_name: str, *args: Any, opts: Any = None, **kw: Any) -> None:
+            captured.append(opts)
+            super().__init__(resource_name, *args, opts=opts, **kw)
+
+    monkeypatch.setattr(aws.lb, "LoadBalancer", Recording)
+    run_program("dev")
+    assert alb_dependency_violations(captured) == []
+    assert alb_dependency_violations([pulumi.ResourceOptions()]) != []
