@@ -676,8 +676,44 @@ class ObservabilityConfig(_Model):
     billing_alarm_threshold_usd: float = _field(
         200.0, "Estimated monthly charges (USD) that trigger the billing alarm."
     )
+    alerts_kms_key_arn: str | None = _field(
+        None,
+        "Customer managed KMS key (stack region) for the alerts topic; its policy must let "
+        "cloudwatch.amazonaws.com use it. Unset creates a dedicated key (the AWS managed "
+        "aws/sns key cannot be used by CloudWatch alarms).",
+    )
+    memory_alarm_percent: float = _field(80.0, "High-memory alarm: ASG average mem_used_percent.")
+    alb_5xx_alarm_percent: float = _field(
+        5.0, "ALB 5xx alarm: percent of requests answered with a 5xx (target or ALB)."
+    )
+    target_response_time_alarm_seconds: float = _field(
+        30.0, "Target response time alarm: p90 of the ALB TargetResponseTime (time to headers)."
+    )
+    inference_latency_p90_alarm_seconds: int = _field(
+        60,
+        "Inference latency alarm: p90 of /api/generate and /api/chat durations; 1-59 s or a "
+        "whole number of minutes (the metric filter matches Ollama's duration text).",
+    )
+    ollama_503_alarm_percent: float = _field(
+        1.0, "Ollama 503 alarm: percent of inference requests rejected because the queue is full."
+    )
+    cloudfront_cache_hit_alarm_percent: float = _field(
+        5.0, "CloudFront low cache hit alarm: CacheHitRate below this percent."
+    )
+    cloudfront_5xx_alarm_percent: float = _field(
+        5.0, "CloudFront 5xx alarm: 5xxErrorRate above this percent."
+    )
+    rds_cpu_alarm_percent: float = _field(80.0, "Database CPU alarm (when the database exists).")
+    rds_free_storage_alarm_gb: int = _field(
+        2, "Database low storage alarm: FreeStorageSpace below this many GiB."
+    )
+    rds_connections_alarm: int = _field(
+        80, "Database connections alarm: DatabaseConnections above this count."
+    )
 
-    _kms = field_validator("log_kms_key_arn")(classmethod(lambda cls, v: _check_kms_arn(v)))
+    _kms = field_validator("log_kms_key_arn", "alerts_kms_key_arn")(
+        classmethod(lambda cls, v: _check_kms_arn(v))
+    )
 
     @field_validator("log_retention_days")
     @classmethod
@@ -702,6 +738,46 @@ class ObservabilityConfig(_Model):
     def _billing(cls, value: float) -> float:
         if not 1 <= value <= 1_000_000:
             raise ValueError("billing threshold must be 1-1,000,000 USD")
+        return value
+
+    @field_validator(
+        "memory_alarm_percent",
+        "alb_5xx_alarm_percent",
+        "ollama_503_alarm_percent",
+        "cloudfront_cache_hit_alarm_percent",
+        "cloudfront_5xx_alarm_percent",
+        "rds_cpu_alarm_percent",
+    )
+    @classmethod
+    def _alarm_percent(cls, value: float) -> float:
+        if not 0 < value < 100:
+            raise ValueError("alarm percentages must be above 0 and below 100")
+        return value
+
+    @field_validator("target_response_time_alarm_seconds")
+    @classmethod
+    def _response_time(cls, value: float) -> float:
+        if not 0 < value <= 4000:
+            raise ValueError(
+                "must be above 0 and at most 4000 s (the ALB idle timeout ceiling); use 30"
+            )
+        return value
+
+    @field_validator("inference_latency_p90_alarm_seconds")
+    @classmethod
+    def _latency(cls, value: int) -> int:
+        if not (1 <= value <= 59 or (value % 60 == 0 and 60 <= value <= 3540)):
+            raise ValueError(
+                "must be 1-59 seconds or a whole number of minutes up to 59 (60, 120, ... 3540), "
+                "the durations the latency filter can express; use 60"
+            )
+        return value
+
+    @field_validator("rds_free_storage_alarm_gb", "rds_connections_alarm")
+    @classmethod
+    def _rds_counts(cls, value: int) -> int:
+        if not 1 <= value <= 65536:
+            raise ValueError("must be 1-65536")
         return value
 
 
@@ -1238,6 +1314,24 @@ def _data_checks(cfg: StackConfig) -> list[ConfigIssue]:
     return issues
 
 
+def _observability_checks(cfg: StackConfig) -> list[ConfigIssue]:
+    obs = cfg.observability
+    issues = []
+    # Log groups and the alerts topic are regional: their keys must be in the stack's region.
+    for field in ("log_kms_key_arn", "alerts_kms_key_arn"):
+        arn = getattr(obs, field)
+        if arn is not None and arn.split(":")[3] != cfg.region:
+            issues.append(
+                _issue(
+                    f"observability.{field}",
+                    arn,
+                    f"the key must be in the stack's region ({cfg.region})",
+                    f"create or pick a KMS key in {cfg.region}, or remove the key",
+                )
+            )
+    return issues
+
+
 def cross_checks(cfg: StackConfig) -> list[ConfigIssue]:
     """Rules that involve more than one key or depend on the environment."""
     return (
@@ -1246,6 +1340,7 @@ def cross_checks(cfg: StackConfig) -> list[ConfigIssue]:
         + _compute_checks(cfg)
         + _edge_checks(cfg)
         + _data_checks(cfg)
+        + _observability_checks(cfg)
     )
 
 
