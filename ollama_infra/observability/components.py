@@ -219,10 +219,11 @@ class ObservabilityPre(pulumi.ComponentResource):
             f"{name}-cwagent-config",
             name=parameter_name,
             description="CloudWatch agent configuration the instances load at boot",
-            # Not a secret: log group names and metric settings only.
+            # Not a secret (log group names and metric settings): insecure_value keeps it
+            # readable in plans and diffs instead of masked like `value`.
             type="String",
             tier=cwagent.parameter_tier(agent_json),
-            value=agent_json,
+            insecure_value=agent_json,
             tags=ctx.tags(SERVICE, ctx.name("cwagent-config")),
             # Instances read it at boot, so the log groups it names must exist first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.log_groups.values())),

@@ -103,9 +103,11 @@ def duration_at_least_regex(seconds: int) -> str:
     ``seconds`` (1-59, or whole minutes up to 59 min)."""
     hours = "^[0-9]+h"
     if 1 <= seconds <= 59:
-        # "5s" / "5.25s" with an integer part >= seconds, or any minute or hour form.
-        # The minute form always has a digit after "m" ("1m5s"), unlike "ms".
-        parts = [*_range_alternatives(seconds, 59, "[.s]"), "^[0-9]+m[0-9]", hours]
+        # "5s" / "5.25s" with an integer part >= seconds (anchored at both ends so "5.2ms"
+        # and "9.5µs" stay out), or any minute or hour form. The minute form always has a
+        # digit after "m" ("1m5s"), unlike "ms".
+        seconds_form = r"\.?[0-9]*s$"
+        parts = [*_range_alternatives(seconds, 59, seconds_form), "^[0-9]+m[0-9]", hours]
     elif seconds % 60 == 0 and 60 <= seconds <= 3540:
         parts = [*_range_alternatives(seconds // 60, 59, "m[0-9]"), hours]
     else:
