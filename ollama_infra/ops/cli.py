@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "restore",
     "dr",
     "ami",
+    "models",
+    "state",
 )
 
 
