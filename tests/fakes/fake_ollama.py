@@ -15,7 +15,9 @@ configurable timing, so tests can compare what the load test reports with the gr
   503s, malformed, truncated, dropped, stalled, wrong-model, empty and error streams.
 
 Threaded (one thread per connection), binds 127.0.0.1 on an ephemeral port. Run standalone
-(for the client-capacity benchmark) with ``python tests/fakes/fake_ollama.py --help``.
+(for the client-capacity benchmark) with ``python tests/fakes/fake_ollama.py --help``; then
+``GET /_fake/truth`` returns each request's real arrival-to-first-token time and ``POST``
+to it clears the log.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ FAULTS = (
     "missing_timings",  # final object without eval_duration
     "error_object",  # an {"error": ...} object mid-stream
 )
+# Test-double-only endpoint: GET returns the ground-truth log, POST clears it.
+TRUTH_PATH = "/_fake/truth"
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 
 
@@ -114,7 +118,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         cfg = self.server.state.config
-        if self.path == "/":
+        if self.path == TRUTH_PATH:
+            with self.server.state.lock:
+                truth = [t.queue_s + t.first_token_offset_s for t in self.server.state.truth]
+            self._send_json(200, {"first_token_from_arrival_s": truth})
+        elif self.path == "/":
             self._send_json(200, "Ollama is running", "text/plain; charset=utf-8")
         elif self.path == "/api/version":
             self._send_json(200, {"version": "0.0.0-fake"})
@@ -126,6 +134,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         arrived = time.perf_counter()
+        if self.path == TRUTH_PATH:  # reset the ground-truth log between benchmark rounds
+            with self.server.state.lock:
+                self.server.state.truth.clear()
+            self._send_json(200, {"reset": True})
+            return
         length = int(self.headers.get("Content-Length") or 0)
         try:
             request = json.loads(self.rfile.read(length) or b"{}")
