@@ -210,7 +210,7 @@ def oidc_violations(name: str, doc: dict[str, Any]) -> list[str]:
         for step in steps_of(job):
             if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
                 role = str(step.get("with", {}).get("role-to-assume", ""))
-                if not re.fullmatch(r"\$\{\{ vars\.[A-Z_]+ \}\}", role):
+                if not re.fullmatch(r"\$\{\{ vars\.[A-Z][A-Z0-9_]* \}\}", role):
                     found.append(f"{name}.{job_id}: role-to-assume must come from vars.*: {role}")
                 if job.get("permissions", {}).get("id-token") != "write":
                     found.append(f"{name}.{job_id}: assumes a role without id-token: write")
