@@ -4,7 +4,7 @@ Item schema (one item per environment and model):
 
   environment  S     partition key: dev, staging or production
   model        S     sort key: an Ollama reference name[:tag] (validated, see below)
-  digest       S     optional pin, sha256:<64 hex>; the instance checks the pulled model
+  digest       S     optional pin, sha256:<64 hex>, recorded with the entry
   added_by     S     the AWS identity (ARN) that added or last changed the item
   added_at     S     ISO 8601 UTC time of that change
   enabled      BOOL  instances pull enabled models only

@@ -469,7 +469,7 @@ class DataComponent(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=protected,
             skip_final_snapshot=ctx.env == "dev",
-            final_snapshot_identifier=None if ctx.env == "dev" else f"{db_name}-final",
+            final_snapshot_identifier=None if ctx.env == "dev" else ctx.name("webui-db-final"),
             performance_insights_enabled=cfg.database_performance_insights,
             performance_insights_retention_period=(
                 7 if cfg.database_performance_insights else None
