@@ -48,7 +48,7 @@ PROMOTED_METRICS = (
     "output_tokens_per_s",
     "requests_per_s",
 )
-WORKLOAD_KEYS = ("model", "num_predict")
+WORKLOAD_KEYS = ("model", "num_predict", "scenario", "users_peak")
 
 
 class BaselineError(ValueError):

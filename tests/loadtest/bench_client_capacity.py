@@ -66,7 +66,7 @@ def one_round(url: str, users: int, args: argparse.Namespace, workdir: Path) -> 
         "--wait-min",
         "0",
         "--wait-max",
-        "0",
+        str(args.think_max),
         "--prompt-distribution",
         "fixed",
         "--prompt-mean-words",
@@ -107,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.2, help="fake first-token delay, s")
     parser.add_argument("--interval", type=float, default=0.05, help="fake token interval, s")
     parser.add_argument("--tokens", type=int, default=20, help="tokens per answer")
+    parser.add_argument(
+        "--think-max",
+        type=float,
+        default=0.2,
+        help="max think time, s (random think times keep streams from ticking in lockstep)",
+    )
     parser.add_argument("--limit-ms", type=float, default=5.0, help="allowed TTFT error")
     parser.add_argument("--client-cpu", type=int, default=0, help="locust's core (-1: any)")
     parser.add_argument("--server-cpu", type=int, default=1, help="fake server's core (-1: any)")
