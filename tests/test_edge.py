@@ -123,6 +123,42 @@ def rename(ev: Evaluation, logical: str, new_name: str) -> Evaluation:
     return dataclasses.replace(ev, resources=changed)
 
 
+# Two variants of the stack files, each evaluated once per session (every evaluation is a
+# full program run): dev with the optional edge features on, staging with a custom domain
+# and the dedicated API listener.
+CF_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/99999999-8888-7777-6666-555555555555"
+
+
+def dev_variant_values() -> dict[str, Any]:
+    return override(
+        values_of("dev"),
+        "edge",
+        deregistration_delay_seconds=42,
+        waf_enabled=True,
+        waf_rate_limit_per_5min=500,
+    )
+
+
+def staging_variant_values() -> dict[str, Any]:
+    values = override(
+        values_of("staging"),
+        "edge",
+        domain_aliases=["chat.example.com"],
+        cloudfront_certificate_arn=CF_CERT,
+    )
+    return override(values, "ollama_api", enabled=True, allowed_cidrs=["203.0.113.0/24"])
+
+
+@functools.cache
+def dev_variant() -> Evaluation:
+    return run_program("dev", dev_variant_values())
+
+
+@functools.cache
+def staging_variant() -> Evaluation:
+    return run_program("staging", staging_variant_values())
+
+
 def distribution(ev: Evaluation) -> dict[str, Any]:
     found = ev.of_type(DIST)
     assert len(found) == 1
@@ -344,7 +380,7 @@ def test_target_groups(stack: str) -> None:
 
 
 def test_deregistration_delay_comes_from_config() -> None:
-    ev = run_program("dev", override(values_of("dev"), "edge", deregistration_delay_seconds=42))
+    ev = dev_variant()
     assert {int(inputs(r)["deregistrationDelay"]) for r in ev.of_type(TG)} == {42}
 
 
@@ -356,16 +392,8 @@ def test_dev_without_certificate_warns_in_the_plan() -> None:
 # ---------------------------------------------------------------- the API listener
 
 
-@functools.cache
-def _api_stack() -> Evaluation:
-    values = override(
-        values_of("staging"), "ollama_api", enabled=True, allowed_cidrs=["203.0.113.0/24"]
-    )
-    return run_program("staging", values)
-
-
 def test_api_listener_needs_the_key_and_serves_inference_only() -> None:
-    ev = _api_stack()
+    ev = staging_variant()
     api = listener_on(ev, 8443)
     spec = inputs(api)
     assert spec["protocol"] == "HTTPS"
@@ -387,7 +415,7 @@ def test_api_listener_needs_the_key_and_serves_inference_only() -> None:
 
 
 def test_api_key_is_not_the_origin_header_and_neither_is_exported() -> None:
-    ev = _api_stack()
+    ev = staging_variant()
     key = header_values(ev, listener_on(ev, 8443))[API_KEY_HEADER]
     origin = header_values(ev, listener_on(ev, 443))[ORIGIN_HEADER]
     assert key != origin

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 import subprocess
 from typing import Any
 
 import pytest
-from harness import STACKS, config_for, evaluated, override, replace_record, run_program
-from harness import stack_values as values_of
+from harness import STACKS, config_for, evaluated, replace_record
 from test_edge import (
+    CF_CERT,
     DIST,
     LISTENER,
     WAF,
+    dev_variant,
+    dev_variant_values,
     distribution,
     header_values,
     inputs,
     listener_on,
     route,
+    staging_variant,
+    staging_variant_values,
 )
 
 from ollama_infra.config import StackConfig
@@ -33,7 +36,6 @@ from ollama_infra.edge.cdn import (
 )
 from ollama_infra.offline.evaluate import Evaluation
 
-CF_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/99999999-8888-7777-6666-555555555555"
 TLS13_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -199,19 +201,8 @@ def test_property_28_catches_each_unencrypted_hop() -> None:
 # ---------------------------------------------------------------- custom domain
 
 
-@functools.cache
-def _with_alias() -> Evaluation:
-    values = override(
-        values_of("staging"),
-        "edge",
-        domain_aliases=["chat.example.com"],
-        cloudfront_certificate_arn=CF_CERT,
-    )
-    return run_program("staging", values)
-
-
 def test_custom_domain_uses_the_certificate_with_tls12_2021() -> None:
-    ev = _with_alias()
+    ev = staging_variant()
     d = distribution(ev)
     assert d["aliases"] == ["chat.example.com"]
     assert d["viewerCertificate"] == {
@@ -220,20 +211,11 @@ def test_custom_domain_uses_the_certificate_with_tls12_2021() -> None:
         "minimumProtocolVersion": "TLSv1.2_2021",
     }
     assert ev.outputs["ollama_url"] == "https://chat.example.com"
-    assert in_transit_violations(ev, config_for("staging", _alias_values())) == []
+    assert in_transit_violations(ev, config_for("staging", staging_variant_values())) == []
     broken_cert = {**d["viewerCertificate"], "minimumProtocolVersion": "TLSv1"}
     broken = replace_record(ev, _dist_record(ev).name, viewerCertificate=broken_cert)
-    problems = in_transit_violations(broken, config_for("staging", _alias_values()))
+    problems = in_transit_violations(broken, config_for("staging", staging_variant_values()))
     assert any("viewer TLS minimum is TLSv1" in p for p in problems), problems
-
-
-def _alias_values() -> dict[str, Any]:
-    return override(
-        values_of("staging"),
-        "edge",
-        domain_aliases=["chat.example.com"],
-        cloudfront_certificate_arn=CF_CERT,
-    )
 
 
 # ---------------------------------------------------------------- public URL, monitoring
@@ -327,9 +309,11 @@ def test_waf_check_catches_a_regional_acl_and_a_missing_rule_group() -> None:
 
 
 def test_waf_can_be_enabled_in_dev_with_its_rate_limit() -> None:
-    values = override(values_of("dev"), "edge", waf_enabled=True, waf_rate_limit_per_5min=500)
-    ev = run_program("dev", values)
-    assert waf_violations(ev, config_for("dev", values)) == []
+    ev = dev_variant()
+    assert waf_violations(ev, config_for("dev", dev_variant_values())) == []
+    acl = inputs(ev.of_type(WAF)[0])
+    rate = next(r for r in acl["rules"] if "rateBasedStatement" in r["statement"])
+    assert rate["statement"]["rateBasedStatement"]["limit"] == 500
 
 
 # ---------------------------------------------------------------- the CloudFront Function

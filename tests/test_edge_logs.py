@@ -6,6 +6,7 @@ moves with it, as config requires), so the policy checked is the one `pulumi up`
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from typing import Any
@@ -13,10 +14,20 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pytest
-from harness import STACKS, evaluated, override, replace_record, run_program, stack_values
+from harness import (
+    STACKS,
+    config_for,
+    evaluated,
+    override,
+    replace_record,
+    run_program,
+    stack_values,
+)
 from test_edge import inputs
 
+from ollama_infra.context import StackContext
 from ollama_infra.edge import regions
+from ollama_infra.edge.log_bucket import bucket_policy
 from ollama_infra.offline.evaluate import Evaluation
 
 POLICY = "aws:s3/bucketPolicy:BucketPolicy"
@@ -131,24 +142,43 @@ def test_log_bucket_check_catches_kms_and_a_missing_tls_deny() -> None:
     assert any("non-TLS" in p for p in log_bucket_violations(broken))
 
 
-@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
-def test_older_region_grants_the_regional_elb_account(region: str) -> None:
-    ev = in_region("staging", region)
+def test_older_region_us_east_1_grants_the_regional_elb_account() -> None:
+    ev = in_region("staging", "us-east-1")
+    assert ev.region == "us-east-1"
     assert log_bucket_violations(ev) == []
     policy = json.loads(_of_bucket(ev, POLICY)[0]["policy"])
     alb = next(s for s in policy["Statement"] if s.get("Sid") == "AlbAccessLogs")
-    account = {"us-east-1": "127311923021", "eu-west-1": "156460612806"}[region]
-    assert alb["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+    assert alb["Principal"] == {"AWS": "arn:aws:iam::127311923021:root"}
 
 
-@pytest.mark.parametrize("region", ["ap-southeast-3", "me-central-1"])
-def test_newer_region_grants_the_log_delivery_service_principal(region: str) -> None:
-    ev = in_region("staging", region)
+def test_newer_region_ap_southeast_3_grants_the_log_delivery_service_principal() -> None:
+    """The whole program run in Jakarta (no ELB account there), certificate moved along."""
+    ev = in_region("staging", "ap-southeast-3")
+    assert ev.region == "ap-southeast-3"
     assert log_bucket_violations(ev) == []
     policy = json.loads(_of_bucket(ev, POLICY)[0]["policy"])
     alb = next(s for s in policy["Statement"] if s.get("Sid") == "AlbAccessLogs")
     assert alb["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
     assert "127311923021" not in json.dumps(policy)
+
+
+@pytest.mark.parametrize(
+    ("region", "principal"),
+    [
+        ("eu-west-1", {"AWS": "arn:aws:iam::156460612806:root"}),
+        ("ap-northeast-1", {"AWS": "arn:aws:iam::582318560864:root"}),
+        ("me-central-1", {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
+        ("eu-south-2", {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
+    ],
+)
+def test_policy_for_other_regions(region: str, principal: dict[str, str]) -> None:
+    """The same policy builder the program uses, for more regions without a program run each."""
+    ctx = StackContext.from_config(config_for("staging"), account_id=ACCOUNT)
+    ctx = dataclasses.replace(ctx, region=region)
+    policy = bucket_policy(ctx)
+    assert policy_violations(policy, region, "ollama-logs-staging-123456789012") == []
+    alb = next(s for s in policy["Statement"] if s.get("Sid") == "AlbAccessLogs")
+    assert alb["Principal"] == principal
 
 
 def test_region_check_catches_the_wrong_principal() -> None:

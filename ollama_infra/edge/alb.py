@@ -75,7 +75,8 @@ def chunks(values: Sequence[str], size: int) -> list[list[str]]:
     return [list(values[i : i + size]) for i in range(0, len(values), size)]
 
 
-def fixed_403() -> dict[str, Any]:
+def fixed_403() -> aws.lb.ListenerRuleActionArgsDict:
+    """A fixed 403; the same shape serves listener default actions and rule actions."""
     return {
         "type": "fixed-response",
         "fixed_response": {
@@ -192,7 +193,11 @@ class AlbComponent(pulumi.ComponentResource):
         self.webui_target_group_arn_suffix = self.webui_target_group.arn_suffix
         self.api_target_group_arn = self.api_target_group.arn
         self.api_target_group_arn_suffix = self.api_target_group.arn_suffix
-        self.target_group_arns = [self.webui_target_group_arn, self.api_target_group_arn]
+        # The ASG registers with both (compute takes these).
+        self.target_group_arns: list[pulumi.Input[str]] = [
+            self.webui_target_group_arn,
+            self.api_target_group_arn,
+        ]
         self.register_outputs(
             {
                 "alb_arn": self.alb_arn,
@@ -236,8 +241,19 @@ class AlbComponent(pulumi.ComponentResource):
         tg_name: str,
         port: int,
         health_path: str,
-        stickiness: dict[str, Any] | None = None,
+        stickiness: aws.lb.TargetGroupStickinessArgsDict | None = None,
     ) -> aws.lb.TargetGroup:
+        health_check: aws.lb.TargetGroupHealthCheckArgsDict = {
+            "enabled": True,
+            "path": health_path,
+            "protocol": "HTTP",
+            "port": "traffic-port",
+            "matcher": "200",
+            "interval": 15,
+            "timeout": 5,
+            "healthy_threshold": 2,
+            "unhealthy_threshold": 3,
+        }
         ctx = self._args.ctx
         return aws.lb.TargetGroup(
             f"{self._name}-{role}",
@@ -249,17 +265,7 @@ class AlbComponent(pulumi.ComponentResource):
             load_balancing_algorithm_type="least_outstanding_requests",
             deregistration_delay=self._args.config.deregistration_delay_seconds,
             stickiness=stickiness or {"type": "lb_cookie", "enabled": False},
-            health_check={
-                "enabled": True,
-                "path": health_path,
-                "protocol": "HTTP",
-                "port": "traffic-port",
-                "matcher": "200",
-                "interval": 15,
-                "timeout": 5,
-                "healthy_threshold": 2,
-                "unhealthy_threshold": 3,
-            },
+            health_check=health_check,
             tags=ctx.tags(SERVICE, tg_name),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -303,7 +309,7 @@ class AlbComponent(pulumi.ComponentResource):
         value: pulumi.Input[str],
         paths: list[str] | None,
     ) -> None:
-        conditions: list[dict[str, Any]] = [
+        conditions: list[aws.lb.ListenerRuleConditionArgsDict] = [
             {"http_header": {"http_header_name": header, "values": [value]}}
         ]
         if paths:

@@ -110,32 +110,29 @@ class CdnComponent(pulumi.ComponentResource):
         )
         self.web_acl = self._web_acl(name, ctx, cfg) if args.waf_enabled else None
 
-        if args.https_origin:
-            origin_domain: pulumi.Input[str] = cfg.origin_domain_name  # type: ignore[assignment]
-        else:
-            origin_domain = args.alb_dns_name
+        logging_config: aws.cloudfront.DistributionLoggingConfigArgsDict | None = None
         if args.cloudfront_logging:
-            logging_config: dict | None = {
+            logging_config = {
                 "bucket": args.log_bucket_domain_name,
                 "prefix": CLOUDFRONT_PREFIX,
                 "include_cookies": False,
             }
         else:
-            logging_config = None
             pulumi.log.warn(
                 f"CloudFront standard logging cannot deliver to a bucket in {ctx.region} "
                 "(an opt-in region); the distribution of this stack is not logged to "
                 f"{ctx.names.log_bucket}"
             )
+        viewer_certificate: aws.cloudfront.DistributionViewerCertificateArgsDict = {
+            "cloudfront_default_certificate": True
+        }
         if cfg.cloudfront_certificate_arn:
-            viewer_certificate: dict = {
+            viewer_certificate = {
                 "acm_certificate_arn": cfg.cloudfront_certificate_arn,
                 "ssl_support_method": "sni-only",
                 "minimum_protocol_version": VIEWER_TLS,
             }
-        else:
-            viewer_certificate = {"cloudfront_default_certificate": True}
-        static = [
+        static: list[aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict] = [
             {
                 "path_pattern": path,
                 "target_origin_id": ORIGIN_ID,
@@ -148,6 +145,17 @@ class CdnComponent(pulumi.ComponentResource):
             }
             for path in STATIC_PATHS
         ]
+        default: aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict = {
+            "target_origin_id": ORIGIN_ID,
+            "viewer_protocol_policy": "redirect-to-https",
+            "allowed_methods": ALL_METHODS,
+            "cached_methods": ["GET", "HEAD"],
+            "cache_policy_id": CACHING_DISABLED,
+            "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST if args.https_origin else ALL_VIEWER,
+            "response_headers_policy_id": SECURITY_HEADERS,
+            "compress": False,
+            "function_associations": [{"event_type": "viewer-request", "function_arn": block.arn}],
+        }
         dist_name = ctx.name("cdn")
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-distribution",
@@ -157,40 +165,8 @@ class CdnComponent(pulumi.ComponentResource):
             price_class=cfg.cloudfront_price_class,
             http_version="http2and3",
             is_ipv6_enabled=True,
-            origins=[
-                {
-                    "origin_id": ORIGIN_ID,
-                    "domain_name": origin_domain,
-                    "custom_headers": [
-                        {"name": args.origin_header_name, "value": args.origin_header_value}
-                    ],
-                    "custom_origin_config": {
-                        "http_port": 80,
-                        "https_port": 443,
-                        "origin_protocol_policy": "https-only"
-                        if args.https_origin
-                        else "http-only",
-                        "origin_ssl_protocols": ["TLSv1.2"],
-                        "origin_read_timeout": ORIGIN_READ_TIMEOUT,
-                        "origin_keepalive_timeout": 5,
-                    },
-                }
-            ],
-            default_cache_behavior={
-                "target_origin_id": ORIGIN_ID,
-                "viewer_protocol_policy": "redirect-to-https",
-                "allowed_methods": ALL_METHODS,
-                "cached_methods": ["GET", "HEAD"],
-                "cache_policy_id": CACHING_DISABLED,
-                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST
-                if args.https_origin
-                else ALL_VIEWER,
-                "response_headers_policy_id": SECURITY_HEADERS,
-                "compress": False,
-                "function_associations": [
-                    {"event_type": "viewer-request", "function_arn": block.arn}
-                ],
-            },
+            origins=[_origin(args)],
+            default_cache_behavior=default,
             ordered_cache_behaviors=static,
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             viewer_certificate=viewer_certificate,
@@ -243,7 +219,7 @@ class CdnComponent(pulumi.ComponentResource):
     def _web_acl(self, name: str, ctx: StackContext, cfg: EdgeConfig) -> aws.wafv2.WebAcl:
         acl_name = ctx.name("waf")
 
-        def visibility(metric: str) -> dict:
+        def visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgsDict:
             return {
                 "cloudwatch_metrics_enabled": True,
                 "metric_name": metric,
@@ -256,25 +232,25 @@ class CdnComponent(pulumi.ComponentResource):
             ("AWSManagedRulesCommonRuleSet", ["SizeRestrictions_BODY"]),
             ("AWSManagedRulesKnownBadInputsRuleSet", []),
         ]
-        rules: list[dict] = [
-            {
+        rules: list[aws.wafv2.WebAclRuleArgsDict] = []
+        for i, (group, counted) in enumerate(managed):
+            statement: aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgsDict = {
+                "vendor_name": "AWS",
                 "name": group,
-                "priority": i + 1,
-                "override_action": {"none": {}},
-                "statement": {
-                    "managed_rule_group_statement": {
-                        "vendor_name": "AWS",
-                        "name": group,
-                        "rule_action_overrides": [
-                            {"name": rule, "action_to_use": {"count": {}}} for rule in counted
-                        ]
-                        or None,
-                    }
-                },
-                "visibility_config": visibility(f"{acl_name}-{group}"),
             }
-            for i, (group, counted) in enumerate(managed)
-        ]
+            if counted:
+                statement["rule_action_overrides"] = [
+                    {"name": rule, "action_to_use": {"count": {}}} for rule in counted
+                ]
+            rules.append(
+                {
+                    "name": group,
+                    "priority": i + 1,
+                    "override_action": {"none": {}},
+                    "statement": {"managed_rule_group_statement": statement},
+                    "visibility_config": visibility(f"{acl_name}-{group}"),
+                }
+            )
         rules.append(
             {
                 "name": "per-ip-rate-limit",
@@ -301,3 +277,21 @@ class CdnComponent(pulumi.ComponentResource):
             tags=ctx.tags(SERVICE, acl_name),
             opts=pulumi.ResourceOptions(parent=self, provider=self.us_east_1),
         )
+
+
+def _origin(args: CdnArgs) -> aws.cloudfront.DistributionOriginArgsDict:
+    """The ALB origin: HTTPS to the certificate's hostname, or HTTP to the ALB's DNS name."""
+    domain = args.config.origin_domain_name if args.https_origin else None
+    return {
+        "origin_id": ORIGIN_ID,
+        "domain_name": domain or args.alb_dns_name,
+        "custom_headers": [{"name": args.origin_header_name, "value": args.origin_header_value}],
+        "custom_origin_config": {
+            "http_port": 80,
+            "https_port": 443,
+            "origin_protocol_policy": "https-only" if args.https_origin else "http-only",
+            "origin_ssl_protocols": ["TLSv1.2"],
+            "origin_read_timeout": ORIGIN_READ_TIMEOUT,
+            "origin_keepalive_timeout": 5,
+        },
+    }
