@@ -53,7 +53,17 @@ RESOURCE_NAME = re.compile(
     rf"|^ollama-ami-{_ENV}(?:-(?:\d{{14}}|<timestamp>))?$"
     rf"|^ollama-lt-{_ENV}-$"
 )
-MENTIONED_NAME = re.compile(r"(?<![\w.-])ollama-[A-Za-z0-9<>_-]+(?:<[a-z _-]+>)?", re.IGNORECASE)
+# Lower-case "ollama-" starts a name ("Ollama-specific" is prose); upper case after it is
+# captured so that a wrongly cased name is reported rather than skipped.
+MENTIONED_NAME = re.compile(r"(?<![\w.-])ollama-[A-Za-z0-9<>_-]+")
+# A name followed by a file extension is a file or a systemd unit (ollama-install.sh,
+# ollama-ebs-warm.service), not an AWS resource.
+_FILE_SUFFIX = re.compile(r"\.[a-z]")
+# Account-wide resources outside every stack: the Pulumi state bucket and its KMS alias
+# (a stack must not manage the bucket its own state lives in), named per account and region.
+ACCOUNT_WIDE_NAME = re.compile(
+    r"^ollama-pulumi-state(?:-(?:\d{12}|<account[ _-]?id>)-(?:[a-z]{2}-[a-z]+-\d|<region>))?$"
+)
 
 
 def tracked_files(root: Path = ROOT) -> list[Path]:
@@ -88,11 +98,13 @@ def resource_name_violations(text: str, source: str) -> list[str]:
     found = []
     for number, line in enumerate(text.splitlines(), start=1):
         for match in MENTIONED_NAME.finditer(line):
+            if _FILE_SUFFIX.match(line, match.end()):
+                continue
             raw = match.group(0)
             name = raw if raw.startswith("ollama-lt-") else raw.rstrip("-_")
             if name.lower() in NOT_RESOURCE_NAMES or name.lower().startswith("ollama-ops"):
                 continue
-            if not RESOURCE_NAME.match(name):
+            if not (RESOURCE_NAME.match(name) or ACCOUNT_WIDE_NAME.match(name)):
                 found.append(
                     f"{source}:{number}: {name!r} does not follow ollama-<role>-<env> "
                     "(lowercase role words, then dev/staging/production or <env>)"
@@ -147,6 +159,9 @@ def test_property_2_documented_resource_names_follow_the_scheme() -> None:
         "ollama-ami-dev-20260101120000",
         "ollama-ami-<env>-<timestamp>",
         "/aws/ec2/ollama-app-<env>",
+        "ollama-pulumi-state-<account-id>-<region>",  # account-wide, outside the stacks
+        "ollama-ebs-warm.service",  # a systemd unit, not an AWS resource
+        "Ollama-specific",  # prose
     ],
 )
 def test_property_2_scheme_accepts_real_names(name: str) -> None:
@@ -158,10 +173,11 @@ def test_property_2_scheme_accepts_real_names(name: str) -> None:
     [
         "ollama-alb-prod",  # not an environment of this project
         "ollama-alb",  # no environment
-        "Ollama-ALB-dev",  # upper case
+        "ollama-ALB-dev",  # upper case
         "ollama-dev-alb",  # environment before the role
         "ollama-storage-dev-1234",  # not a 12-digit account id
         "ollama-alb-dev-extra",  # a word after the environment
+        "ollama-pulumi-state-prod",  # not a region or account suffix either
     ],
 )
 def test_property_2_scheme_rejects_wrong_names(name: str) -> None:
