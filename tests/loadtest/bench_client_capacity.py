@@ -82,7 +82,11 @@ def one_round(url: str, users: int, args: argparse.Namespace, workdir: Path) -> 
         preexec_fn=pinned(args.client_cpu),
         timeout=args.run_time + 60,
     )
+    if not summary.exists():
+        raise SystemExit(f"locust wrote no summary at {users} users:\n{proc.stdout}{proc.stderr}")
     s = json.loads(summary.read_text())
+    if not s["requests"]["succeeded"]:
+        raise SystemExit(f"no measured requests at {users} users; raise --run-time")
     server = sorted(truth(url))
     client = s["latency_ms"]["ttft_ms"]
     server_p50 = statistics.median(server) * 1000

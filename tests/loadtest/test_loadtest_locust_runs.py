@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from fakes.fake_ollama import FakeConfig, FakeOllama
-from locust_runner import MODEL, run_locust
+from locust_runner import MODEL, ROOT, run_locust
 
 from loadtest import gate
 
@@ -207,3 +209,49 @@ def test_bad_configuration_stops_before_any_request(
     assert run.returncode == 2
     assert "OLLAMA_LOADTEST_API_KEY" in run.output
     assert fake_ollama.truth == []
+
+
+def test_distributed_workers_report_every_request_to_the_master(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    """With --processes, the per-request records reach the master's summary and gate."""
+    run = run_locust(fake_ollama.url, tmp_path, *FAST, "--processes", "2", users=4)
+    assert run.returncode == 0, run.output
+    s = run.summary
+    assert s is not None
+    served = [t for t in fake_ollama.truth if t.fault is None]
+    assert s["run"]["warmup_requests_excluded"] == 4
+    # Every generation the server finished is in the summary, except those cut off at the end.
+    assert 0 < s["requests"]["succeeded"] <= len(served) - 4
+    assert s["requests"]["succeeded"] >= len(served) - 4 - 4
+
+
+def test_client_capacity_benchmark_runs(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "loadtest" / "bench_client_capacity.py"),
+            "--users",
+            "2",
+            "--run-time",
+            "3",
+            "--tokens",
+            "5",
+            "--client-cpu",
+            "-1",
+            "--server-cpu",
+            "-1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    (row,) = result["rows"]
+    assert row["users"] == 2 and row["requests"] > 0
+    assert abs(row["server_ttft_p50_ms"] - 200) < 10  # the fake kept its configured delay
+    assert "max users with median TTFT error" in proc.stdout
