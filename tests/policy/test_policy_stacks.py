@@ -1,0 +1,103 @@
+"""The pack against the real program: every stack file and generated configs pass every
+mandatory rule, every rule finds something to check, and broken real records are caught."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from harness import STACKS, evaluated, replace_record, run_program, stack_values
+from hypothesis import Phase, given, settings
+from test_config import valid_configs
+
+from ollama_infra.offline.evaluate import Evaluation
+from ollama_infra.policy.evaluate import PolicyReport, evaluate_policies
+from ollama_infra.policy.pack import RULES
+
+
+def report_for(stack: str) -> PolicyReport:
+    return evaluate_policies(evaluated(stack), stack_values(stack))
+
+
+def _messages(report: PolicyReport) -> list[str]:
+    return [v.message for v in report.mandatory_violations]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_passes_every_mandatory_rule(stack: str) -> None:
+    report = report_for(stack)
+    assert report.passed, _messages(report)
+
+
+def test_every_rule_checks_something_in_some_stack() -> None:
+    """A rule whose type token matches nothing in any stack is either dead or misspelt."""
+    checked = {r.name: 0 for r in RULES}
+    for stack in STACKS:
+        for result in report_for(stack).results:
+            checked[result.rule.name] += result.checked
+    assert [name for name, n in checked.items() if n == 0] == []
+
+
+# Each example runs the whole program (about a second), so keep the count small and skip
+# shrinking: a failure already prints its config, and shrinking one would take minutes.
+@settings(max_examples=10, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(valid_configs())
+def test_generated_configs_pass_every_mandatory_rule(case: tuple[str, dict[str, Any]]) -> None:
+    env, values = case
+    report = evaluate_policies(run_program(env, values), values)
+    assert report.passed, _messages(report)
+
+
+def _first(ev: Evaluation, type_token: str) -> str:
+    records = ev.of_type(type_token)
+    assert records, f"{type_token} is not in the plan"
+    return records[0].name
+
+
+# (type of the record to break, input changes, rule that must catch it)
+BREAKS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        {"metadataOptions": {"httpTokens": "optional"}},
+        "launch-template-imdsv2",
+    ),
+    ("aws:dynamodb/table:Table", {"pointInTimeRecovery": {"enabled": False}}, "dynamodb-pitr"),
+    (
+        "aws:lb/loadBalancer:LoadBalancer",
+        {"dropInvalidHeaderFields": False},
+        "alb-drop-invalid-headers",
+    ),
+    ("aws:cloudfront/distribution:Distribution", {"webAclId": None}, "cloudfront-waf-production"),
+    ("aws:rds/instance:Instance", {"publiclyAccessible": True}, "rds-not-public"),
+    (
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        {"transitEncryptionEnabled": False},
+        "elasticache-encryption-in-transit",
+    ),
+    ("aws:sns/topic:Topic", {"kmsMasterKeyId": None}, "sns-encryption"),
+    ("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": None}, "log-group-retention"),
+    ("aws:ec2/vpc:Vpc", {"tags": {"Name": "ollama-vpc-production"}}, "required-tags"),
+    (
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        {
+            "cidrIpv4": "0.0.0.0/0",
+            "fromPort": 22.0,
+            "toPort": 22.0,
+            "prefixListId": None,
+            "referencedSecurityGroupId": None,
+        },
+        "sg-no-world-admin-ports",
+    ),
+]
+
+
+@pytest.mark.parametrize(("type_token", "changes", "rule_name"), BREAKS, ids=[b[2] for b in BREAKS])
+def test_broken_real_record_is_caught(
+    type_token: str, changes: dict[str, Any], rule_name: str
+) -> None:
+    ev = evaluated("production")
+    name = _first(ev, type_token)
+    report = evaluate_policies(replace_record(ev, name, **changes), stack_values("production"))
+    hits = [v for v in report.result(rule_name).violations if v.resource == name]
+    assert hits and all("Fix:" in v.message for v in hits)
+    assert not report.passed
