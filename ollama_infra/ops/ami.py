@@ -135,7 +135,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
         )
     if not args.region and not args.stack:
         raise OpsError("--region or --stack is required", "pass --region us-east-1", EXIT_USAGE)
-    region = aws.stack_region(args.stack, args.region) if args.stack else args.region
+    region = aws.stack_region(args.stack or "", args.region)  # validates --region too
     ec2 = aws.client("ec2", region)
     with aws.aws_errors("listing AMIs"):
         plan = plan_cleanup(ec2, args.prefix, args.keep)

@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = dsub.add_parser("schedule", help="create or remove the scale-down/up scheduled actions")
     envs.add_stack_args(s)
     add_region(s)
+    add_yes(s)
     add_dry_run(s)
     s.add_argument("--down-cron", default="0 19 * * 1-5", help="cron of the scale-down")
     s.add_argument("--up-cron", default="0 7 * * 1-5", help="cron of the scale-up")
@@ -199,6 +200,7 @@ def run_schedule(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(f"dry run: would delete {down} and {up} from {asg}")
             return EXIT_OK
+        confirm(f"Delete the scheduled actions {down} and {up} of {asg}?", yes=args.yes)
         with aws.aws_errors(f"deleting the scheduled actions of {asg}"):
             existing = {
                 a["ScheduledActionName"]
@@ -226,6 +228,11 @@ def run_schedule(args: argparse.Namespace) -> int:
             f"in {args.timezone}, restoring {current}"
         )
         return EXIT_OK
+    confirm(
+        f"Scale {asg} to zero at '{args.down_cron}' and back to {current} at '{args.up_cron}' "
+        f"({args.timezone})?",
+        yes=args.yes,
+    )
     with aws.aws_errors(f"creating the scheduled actions of {asg}"):
         autoscaling.put_scheduled_update_group_action(
             AutoScalingGroupName=asg,

@@ -63,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="ACM certificate in the DR region for the ALB (needed when the stack has one)",
     )
     d.add_argument("--ami-id", help="baked AMI to copy (default: compute.ami_id of the stack)")
+    d.add_argument(
+        "--config-dir",
+        type=Path,
+        default=PROJECT_ROOT,
+        metavar="DIR",
+        help="directory of the Pulumi.<stack>.yaml files (default: the project root)",
+    )
     add_yes(d)
     add_dry_run(d)
     add_production(d)
@@ -227,10 +234,10 @@ def copy_ami(target: aws.Target, ami: str, dr_region: str, wait: float = 1800.0)
 
 def run(args: argparse.Namespace) -> int:
     try:
-        values = load_stack_values(args.stack)
+        values = load_stack_values(args.stack, args.config_dir)
     except FileNotFoundError as exc:
         raise OpsError(str(exc), "pick an existing stack", EXIT_USAGE) from exc
-    source_region = aws.stack_region(args.stack)
+    source_region = aws.stack_region(args.stack, root=args.config_dir)
     dr_stack = validate_args(args, source_region, values)
     if not args.dry_run:
         require_production_flag(args.stack, args.production, "deploy a production DR stack")
@@ -239,14 +246,14 @@ def run(args: argparse.Namespace) -> int:
     ami = args.ami_id or cfg.compute.ami_id
     new_values = dr_values(values, args.target_region, cfg.env, args.certificate_arn, ami)
     parse_config(dr_stack, new_values)  # the DR stack file must be valid before anything runs
-    path: Path = stack_file(dr_stack, PROJECT_ROOT)
+    path: Path = stack_file(dr_stack, args.config_dir)
     if path.exists():
         raise OpsError(
             f"{path.name} already exists",
             f"deploy it with `pulumi up --stack {dr_stack}`, or remove it to regenerate",
             EXIT_USAGE,
         )
-    target = aws.resolve_target(args.stack, None)
+    target = aws.Target(args.stack, source_region, aws.account_id(source_region))
     problems = checks(target, args.target_region)
     for problem in problems:
         print(f"problem: {problem}")
