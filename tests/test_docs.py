@@ -295,3 +295,44 @@ def test_property_3_subcommand_walk_uses_nested_parsers() -> None:
     assert checker.check("ollama-ops models remove --stack dev x")
     assert checker.check("ollama-ops models add --force llama3.2:1b")
     assert checker.check("ollama-ops models --stack dev add x"), "--stack belongs to `add`"
+
+
+# --- references to tests (the production-readiness checklist points at its proofs) ---------
+
+TEST_REFERENCE = re.compile(r"`((?:tests|loadtest)/[\w/]+\.py)::(\w+)`")
+
+
+def cited_test_violations(text: str, source: str, root: Path = ROOT) -> list[str]:
+    """Every `path.py::name` a document cites names a function defined in that file."""
+    import ast
+
+    found = []
+    for path, name in TEST_REFERENCE.findall(text):
+        file = root / path
+        if not file.is_file():
+            found.append(f"{source}: {path} does not exist")
+            continue
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        if name not in defined:
+            found.append(f"{source}: {path} defines no {name}")
+    return found
+
+
+def test_cited_tests_exist() -> None:
+    """The checklist's proofs are real tests (a renamed test must update the checklist)."""
+    checklist = ROOT / "docs" / "production-readiness.md"
+    assert len(TEST_REFERENCE.findall(checklist.read_text(encoding="utf-8"))) >= 30
+    problems = []
+    for path in doc_files():
+        text = path.read_text(encoding="utf-8")
+        problems += cited_test_violations(text, str(path.relative_to(ROOT)))
+    assert problems == []
+
+
+def test_cited_test_check_can_fail() -> None:
+    text = (
+        "`tests/test_docs.py::test_cited_tests_exist` "
+        "`tests/test_docs.py::test_that_was_renamed` `tests/test_gone.py::test_x`"
+    )
+    assert len(cited_test_violations(text, "x.md")) == 2
