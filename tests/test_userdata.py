@@ -1,0 +1,594 @@
+"""The rendered user data: size, shellcheck, install method, SSH hardening, no secrets, and
+the bootstrap itself executed end to end with recording stubs (tests/stubs) in place of the
+system commands, against every stack's rendering.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shlex
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import STACKS, config_for, evaluated, override, run_program, stack_values
+from stubs.sandbox import Sandbox, make_sandbox
+
+from ollama_infra import userdata
+from ollama_infra.config import OllamaConfig, WebUIConfig
+from ollama_infra.naming import StackNames
+from ollama_infra.offline.evaluate import Evaluation
+from ollama_infra.userdata import (
+    USER_DATA_LIMIT,
+    BootSettings,
+    UserDataError,
+    render_user_data,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHELLCHECK = ROOT / ".venv" / "bin" / "shellcheck"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+SSHD_CONF = "/etc/ssh/sshd_config.d/10-ollama-hardening.conf"
+ENV_FILE = "/etc/open-webui/open-webui.env"
+BOOT_LOG = "/var/log/ollama-bootstrap.log"
+# Sentinel secret values: they must reach the 0600 env file and nothing else.
+SECRET_KEY = "sentinel-secret-key-3f9a"
+ADMIN_PASSWORD = "sentinel admin/p@ss"
+DB_PASSWORD = "sentinel-db:p@ss/word"
+REDIS_TOKEN = "sentinel-redis-token"
+DB_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-abc-AbCdEf"
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def user_data_of(ev: Evaluation) -> str:
+    (template,) = ev.of_type(LAUNCH_TEMPLATE)
+    return base64.b64decode(template.inputs["userData"]).decode()
+
+
+def heredoc(text: str, marker: str) -> str:
+    found = re.search(rf"<<'{marker}'[^\n]*\n(.*?)\n{marker}\n", text, re.S)
+    assert found, f"here-document {marker} not found"
+    return found.group(1)
+
+
+def embedded_scripts(text: str) -> dict[str, str]:
+    data = base64.b64decode(heredoc(text, "SCRIPTS"))
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}  # type: ignore[union-attr]
+
+
+def boot_env(text: str) -> dict[str, str]:
+    return dict(
+        (key, shlex.split(value)[0] if value else "")
+        for key, _, value in (
+            line.partition("=") for line in heredoc(text, "BOOT_ENV").splitlines()
+        )
+    )
+
+
+def settings(method: str = "script", gpu: bool = False, **ollama: object) -> BootSettings:
+    if method == "snap":
+        ollama.setdefault("models_dir", "/var/snap/ollama/common/models")
+    return BootSettings.from_config(
+        StackNames("dev", "123456789012"),
+        "us-east-1",
+        OllamaConfig(install_method=method, **ollama),  # type: ignore[arg-type]
+        WebUIConfig(),
+        gpu=gpu,
+    )
+
+
+def write_user_data(box: Sandbox, s: BootSettings) -> Path:
+    path = box.tmp / "user-data"
+    path.write_text(render_user_data(s))
+    path.chmod(0o755)
+    return path
+
+
+def seed_aws(
+    box: Sandbox, shared_state: bool = True, env: str = "dev", models: list[str] | None = None
+) -> None:
+    """What the data, edge and observability components leave in SSM and Secrets Manager."""
+    prefix = f"/ollama/{env}"
+    box.put_secret(f"ollama/{env}/webui-secret-key", SECRET_KEY)
+    box.put_secret(
+        f"ollama/{env}/webui-admin", {"email": "admin@example.com", "password": ADMIN_PASSWORD}
+    )
+    box.put_parameter(f"{prefix}/ollama/default-models", models or ["llama3.2:1b"])
+    box.put_parameter(f"{prefix}/cloudwatch-agent/config", {"agent": {}})
+    if not shared_state:
+        return
+    box.put_parameter(
+        f"{prefix}/webui/database",
+        {
+            "host": "db.example",
+            "port": 5432,
+            "dbname": "openwebui",
+            "username": "webui",
+            "secret_arn": DB_SECRET_ARN,
+        },
+    )
+    box.put_secret(DB_SECRET_ARN, {"username": "webui", "password": DB_PASSWORD})
+    box.put_parameter(f"{prefix}/webui/redis", {"host": "cache.example", "port": 6379, "tls": True})
+    box.put_secret(f"ollama/{env}/redis-auth", REDIS_TOKEN)
+    box.put_parameter(
+        f"{prefix}/webui/storage",
+        {
+            "bucket": f"ollama-storage-{env}-123456789012",
+            "prefix": "open-webui/",
+            "region": "us-east-1",
+        },
+    )
+    box.put_parameter(f"{prefix}/webui/public-url", "https://chat.example.com")
+
+
+def seed_for_stack(box: Sandbox, stack: str) -> Path:
+    """Seed AWS answers for ``stack`` and write its planned user data; returns the script."""
+    cfg = config_for(stack)
+    seed_aws(box, env=stack, models=list(cfg.ollama.models))
+    path = box.tmp / "user-data"
+    path.write_text(user_data_of(evaluated(stack)))
+    path.chmod(0o755)
+    return path
+
+
+def env_file(box: Sandbox) -> dict[str, str]:
+    lines = box.file(ENV_FILE).read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines)
+
+
+_STACK_BOOTS: dict[str, tuple[Sandbox, subprocess.CompletedProcess[str]]] = {}
+
+
+def stack_boot(stack: str) -> tuple[Sandbox, subprocess.CompletedProcess[str]]:
+    """One run of a stack's planned user data, shared by the tests that inspect it."""
+    if stack not in _STACK_BOOTS:
+        base = Path(tempfile.mkdtemp(prefix=f"ollama-boot-{stack}-"))
+        box = make_sandbox(base)
+        _STACK_BOOTS[stack] = (box, box.run([str(seed_for_stack(box, stack))]))
+    return _STACK_BOOTS[stack]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_stack_boots() -> Iterator[None]:
+    yield
+    for box, _ in _STACK_BOOTS.values():
+        shutil.rmtree(box.root.parent, ignore_errors=True)
+    _STACK_BOOTS.clear()
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Sandbox:
+    return make_sandbox(tmp_path)
+
+
+def boot(
+    box: Sandbox, s: BootSettings | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return box.run([str(write_user_data(box, s or settings()))], **env)
+
+
+# ------------------------------------------------------------------ invariants
+
+
+SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
+    "AWS access key id": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "AWS secret access key": re.compile(r"aws_secret_access_key|AWS_SECRET_ACCESS_KEY\s*=", re.I),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "literal secret assignment": re.compile(
+        r"^\s*(export\s+)?(?![A-Z_]*_(PREFIX|ARN|NAME|ID)=)"
+        r"[A-Z_]*(PASSWORD|SECRET|TOKEN|AUTH)[A-Z_]*=['\"]?[^$'\"\s(]",
+        re.M,
+    ),
+    "credentials in a URL": re.compile(r"[a-z]+://[^/\s:@$]*:[^@\s$]+@"),
+}
+
+
+def secret_violations(text: str) -> list[str]:
+    """Property 32: anything in user data that looks like a secret value."""
+    out = []
+    for what, pattern in SECRET_PATTERNS.items():
+        for match in pattern.finditer(text):
+            out.append(f"{what}: {match.group(0)!r}")
+    return out
+
+
+REQUIRED_SSHD = {
+    "PasswordAuthentication": "no",
+    "KbdInteractiveAuthentication": "no",
+    "PermitRootLogin": "no",
+    "PermitEmptyPasswords": "no",
+    "PubkeyAuthentication": "yes",
+}
+
+
+def ssh_hardening_violations(conf: str) -> list[str]:
+    """Property 30: sshd is key-only, without passwords and without root login."""
+    settings_ = {}
+    for line in conf.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("#"):
+            settings_.setdefault(parts[0], parts[1])  # sshd uses the first value it reads
+    return [
+        f"{key} is {settings_.get(key)!r}, must be {value!r}"
+        for key, value in REQUIRED_SSHD.items()
+        if settings_.get(key) != value
+    ]
+
+
+def install_method_violations(calls: list[str], method: str) -> list[str]:
+    """Property 8: Ollama was installed by the configured method, and only by it."""
+    script = any(
+        c.startswith("curl") and c.endswith("https://ollama.com/install.sh") for c in calls
+    )
+    snap = any(c.startswith("snap install ollama --channel=") for c in calls)
+    held = "snap refresh --hold ollama" in calls
+    out = []
+    if method == "script" and (not script or snap):
+        out.append(f"script method: install script run={script}, snap install={snap}")
+    if method == "snap" and (not snap or not held or script):
+        out.append(f"snap method: snap install={snap}, refresh held={held}, script={script}")
+    return out
+
+
+# ------------------------------------------------------------------ every stack
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_launch_template_carries_the_rendered_user_data(stack: str) -> None:
+    cfg = config_for(stack)
+    expected = render_user_data(
+        BootSettings.from_config(
+            StackNames(stack, "123456789012"),
+            cfg.region,
+            cfg.ollama,
+            cfg.webui,
+            cfg.compute.gpu_enabled,
+        )
+    )
+    text = user_data_of(evaluated(stack))
+    assert text == expected
+    assert len(text.encode()) < USER_DATA_LIMIT
+    env = boot_env(text)
+    assert env["OLLAMA_ENV"] == stack
+    assert env["CATALOG_TABLE"] == f"ollama-data-table-{stack}"
+    assert env["PARAMETER_PREFIX"] == f"/ollama/{stack}"
+    assert env["WEBUI_IMAGE"] == f"{cfg.webui.image}:{cfg.webui.version}"
+    assert env["OLLAMA_VERSION"] == cfg.ollama.version
+    assert env["NUM_PARALLEL"] == str(cfg.ollama.num_parallel)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_user_data_is_shellcheck_clean(stack: str, tmp_path: Path) -> None:
+    text = user_data_of(evaluated(stack))
+    files = {"user-data.sh": text, "boot.env": "#!/bin/bash\n" + heredoc(text, "BOOT_ENV") + "\n"}
+    files.update(embedded_scripts(text))
+    assert set(files) == {"user-data.sh", "boot.env", "ollama-install.sh", "ollama-boot.sh"}
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_text(content)
+        # boot.env only assigns; the boot script that sources it uses the variables (SC2034).
+        extra = ["--exclude=SC2034"] if name == "boot.env" else []
+        result = subprocess.run(
+            [str(SHELLCHECK), *extra, str(path)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"{name}:\n{result.stdout}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_property_8_installs_ollama_by_the_configured_method(stack: str) -> None:
+    """Property 8 (Ollama installation): the user data installs Ollama by the configured
+    method (snap with a pinned channel and held refresh, or the official script with a pinned
+    OLLAMA_VERSION), checked by running the stack's own user data against stubs."""
+    cfg = config_for(stack)
+    text = user_data_of(evaluated(stack))
+    assert boot_env(text)["INSTALL_METHOD"] == cfg.ollama.install_method
+    box, result = stack_boot(stack)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert install_method_violations(box.calls(), cfg.ollama.install_method) == []
+    assert (box.state / "ollama-version").read_text().strip() == cfg.ollama.version
+
+
+def test_property_8_snap_method(box: Sandbox) -> None:
+    """Property 8 with install_method: snap (the seed's method)."""
+    seed_aws(box)
+    result = boot(box, settings("snap", snap_channel="latest/stable"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert install_method_violations(box.calls(), "snap") == []
+    # the check fails for the wrong method
+    assert install_method_violations(box.calls(), "script") != []
+
+
+def test_snap_method_and_image_digest_reach_the_plan() -> None:
+    """Property 8 for a snap-configured stack, and the Open WebUI image pinned by digest."""
+    digest = "sha256:" + "ab" * 32
+    image = userdata.webui_image(WebUIConfig(version="v0.9.6", digest=digest))
+    assert image == f"ghcr.io/open-webui/open-webui:v0.9.6@{digest}"
+    values = override(
+        stack_values("dev"),
+        "ollama",
+        install_method="snap",
+        snap_channel="latest/stable",
+        models_dir="/var/snap/ollama/common/models",
+    )
+    values = override(values, "webui", digest=digest)
+    env = boot_env(user_data_of(run_program("dev", values)))
+    assert env["INSTALL_METHOD"] == "snap"
+    assert env["MODELS_DIR"] == "/var/snap/ollama/common/models"
+    assert env["WEBUI_IMAGE"] == image
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_property_30_ssh_hardening(stack: str) -> None:
+    """Property 30 (SSH hardening): every instance makes sshd key-only, with no password
+    or keyboard-interactive login and no root login, even when SSH is closed."""
+    box, result = stack_boot(stack)
+    assert result.returncode == 0, result.stdout
+    assert ssh_hardening_violations(box.file(SSHD_CONF).read_text()) == []
+    assert box.index("systemctl try-reload-or-restart ssh") < box.index("docker run")
+
+
+def test_property_30_catches_weak_sshd_settings() -> None:
+    good = "\n".join(f"{k} {v}" for k, v in REQUIRED_SSHD.items())
+    assert ssh_hardening_violations(good) == []
+    assert ssh_hardening_violations(good.replace("PermitRootLogin no", "PermitRootLogin yes"))
+    assert ssh_hardening_violations("PasswordAuthentication yes\n" + good)  # first value wins
+    assert ssh_hardening_violations(good.replace("PubkeyAuthentication yes", ""))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_property_32_no_secret_values_in_user_data(stack: str) -> None:
+    """Property 32 (no secrets in user data): the user data, its boot settings and the
+    scripts it carries contain names only; secrets are fetched at boot."""
+    text = user_data_of(evaluated(stack))
+    assert secret_violations(text) == []
+    for name, script in embedded_scripts(text).items():
+        assert secret_violations(script) == [], name
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        "WEBUI_SECRET_KEY=0123456789abcdef",
+        "export AWS_SECRET_ACCESS_KEY=abc",
+        "key=AKIAABCDEFGHIJKLMNOP",
+        "REDIS_URL=rediss://:hunter2@cache:6379",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "WEBUI_ADMIN_PASSWORD='changeme'",
+    ],
+)
+def test_property_32_catches_a_leaked_secret(leak: str) -> None:
+    text = render_user_data(settings())
+    assert secret_violations(text.replace("set -euo pipefail", f"set -euo pipefail\n{leak}")) != []
+
+
+def test_property_32_secrets_only_reach_the_0600_env_file() -> None:
+    """At boot, secret values go to the Open WebUI env file (mode 0600) and nowhere else:
+    not on any command line (the stubs record every argv) and not in the logs."""
+    box, result = stack_boot("dev")
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = env_file(box)
+    assert env["WEBUI_SECRET_KEY"] == SECRET_KEY
+    assert env["WEBUI_ADMIN_PASSWORD"] == ADMIN_PASSWORD
+    assert box.file(ENV_FILE).stat().st_mode & 0o777 == 0o600
+    exposed = "\n".join(
+        [result.stdout, result.stderr, "\n".join(box.calls()), box.file(BOOT_LOG).read_text()]
+    )
+    for secret in (SECRET_KEY, ADMIN_PASSWORD, DB_PASSWORD, REDIS_TOKEN, "sentinel"):
+        assert secret not in exposed
+    docker_run = next(c for c in box.calls() if c.startswith("docker run"))
+    assert f"--env-file {box.file(ENV_FILE)}" in docker_run
+    assert " -e " not in docker_run
+
+
+# ------------------------------------------------------------------ the boot, step by step
+
+
+def test_boot_steps_run_in_order() -> None:
+    box, result = stack_boot("dev")
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = [
+        "apt-get install",
+        "systemctl try-reload-or-restart ssh",
+        "dpkg -i",
+        "amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "
+        "ssm:/ollama/dev/cloudwatch-agent/config",
+        "aws dynamodb query --table-name ollama-data-table-dev",
+        "ollama pull llama3.2:1b",
+        "aws secretsmanager get-secret-value --secret-id ollama/dev/webui-secret-key",
+        "docker run",
+        "curl -fsS --max-time 5 http://127.0.0.1:8080/health",
+    ]
+    positions = [box.index(step) for step in steps]
+    assert positions == sorted(positions), box.calls()
+    assert box.calls()[-1] == "curl -fsS --max-time 10 http://127.0.0.1:11434/api/tags"
+    assert "bootstrap complete" in box.file(BOOT_LOG).read_text()
+    docker_run = next(c for c in box.calls() if c.startswith("docker run"))
+    for option in ("--log-driver journald", "--log-opt tag=open-webui", "--restart unless-stopped"):
+        assert option in docker_run
+    assert docker_run.endswith(" ghcr.io/open-webui/open-webui:v0.9.6")
+
+
+def test_boot_is_idempotent(box: Sandbox) -> None:
+    seed_aws(box)
+    assert boot(box).returncode == 0
+    env_before = box.file(ENV_FILE).read_text()
+    box.reset_calls()
+    result = boot(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for step in (
+        "dpkg -i",
+        "curl -fsSL",
+        "ollama pull",
+        "docker pull",
+        "docker run",
+        "systemctl restart",
+    ):
+        assert not box.called(step), f"second boot repeated {step}"
+    assert box.called("docker start open-webui")
+    assert box.file(ENV_FILE).read_text() == env_before
+    assert "Open WebUI already runs" in result.stdout
+
+    # A changed setting recreates the container (and only then).
+    box.put_parameter("/ollama/dev/webui/public-url", "https://other.example.com")
+    box.reset_calls()
+    assert boot(box).returncode == 0
+    assert box.index("docker rm -f open-webui") < box.index("docker run")
+
+
+def test_shared_state_configuration() -> None:
+    box, result = stack_boot("dev")
+    assert result.returncode == 0, result.stdout
+    env = env_file(box)
+    assert env["DATABASE_URL"] == (
+        "postgresql://webui:sentinel-db%3Ap%40ss%2Fword@db.example:5432/openwebui"
+    )
+    assert env["VECTOR_DB"] == "pgvector"
+    redis = "rediss://:sentinel-redis-token@cache.example:6379/0"
+    assert env["REDIS_URL"] == env["WEBSOCKET_REDIS_URL"] == redis
+    assert env["WEBSOCKET_MANAGER"] == "redis"
+    assert env["STORAGE_PROVIDER"] == "s3"
+    assert env["S3_BUCKET_NAME"] == "ollama-storage-dev-123456789012"
+    assert env["S3_KEY_PREFIX"] == "open-webui/"
+    assert env["S3_REGION_NAME"] == "us-east-1"
+    assert env["WEBUI_URL"] == env["CORS_ALLOW_ORIGIN"] == "https://chat.example.com"
+    assert env["WEBUI_SESSION_COOKIE_SECURE"] == "true"
+    assert env["ENABLE_SIGNUP"] == "false"
+    assert env["OLLAMA_BASE_URL"] == "http://host.docker.internal:11434"
+    assert not any(k.startswith("S3_ACCESS") or k.startswith("S3_SECRET") for k in env)
+
+
+def test_single_instance_mode_without_shared_state(box: Sandbox) -> None:
+    seed_aws(box, shared_state=False)
+    result = boot(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = env_file(box)
+    for key in ("DATABASE_URL", "REDIS_URL", "WEBSOCKET_MANAGER", "STORAGE_PROVIDER", "WEBUI_URL"):
+        assert key not in env
+    assert "single-instance mode with the local SQLite database" in result.stdout
+    assert not box.called("aws secretsmanager get-secret-value --secret-id ollama/dev/redis-auth")
+
+
+def test_catalog_models_win_over_the_fallback(box: Sandbox) -> None:
+    seed_aws(box)
+    box.put_catalog(["qwen2.5:0.5b", "phi3"])
+    result = boot(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    query = next(c for c in box.calls() if c.startswith("aws dynamodb query"))
+    assert '":e":{"S":"dev"}' in query and '":t":{"BOOL":true}' in query
+    assert box.called("ollama pull qwen2.5:0.5b") and box.called("ollama pull phi3")
+    assert not box.called("ollama pull llama3.2:1b")
+    assert not box.called("aws ssm get-parameter --name /ollama/dev/ollama/default-models")
+
+
+@pytest.mark.parametrize("catalog", [[], None], ids=["empty", "no-table"])
+def test_fallback_models_when_the_catalog_has_none(box: Sandbox, catalog: list[str] | None) -> None:
+    seed_aws(box)
+    if catalog is not None:
+        box.put_catalog(catalog)
+    result = boot(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert box.called("ollama pull llama3.2:1b")
+    assert "using /ollama/dev/ollama/default-models" in result.stdout
+
+
+def test_no_models_anywhere_fails(box: Sandbox) -> None:
+    seed_aws(box)
+    (box.state / "aws" / "ssm" / "ollama" / "dev" / "ollama" / "default-models").unlink()
+    result = boot(box)
+    assert result.returncode != 0
+    assert (
+        "the model catalog is empty and /ollama/dev/ollama/default-models is missing"
+        in result.stdout
+    )
+
+
+def test_invalid_catalog_model_is_rejected_again_in_the_shell(box: Sandbox) -> None:
+    seed_aws(box)
+    box.put_catalog(["llama3;reboot"])
+    result = boot(box)
+    assert result.returncode != 0
+    assert "--model 'llama3;reboot' is invalid" in result.stdout
+    assert not box.called("ollama pull")
+    assert not box.called("docker run")
+
+
+def test_failing_model_pull_fails_the_boot_with_a_clear_line(box: Sandbox) -> None:
+    seed_aws(box)
+    result = boot(box, STUB_FAIL_PULL="llama3.2:1b")
+    assert result.returncode != 0
+    log = box.file(BOOT_LOG).read_text()
+    assert "ERROR: model pull failed: llama3.2:1b after 2 attempts" in log
+    assert "ERROR: boot failed" in log
+    assert not box.called("docker run"), "Open WebUI started without its model"
+
+
+def test_failing_health_check_fails_the_boot_with_a_clear_line(box: Sandbox) -> None:
+    seed_aws(box)
+    result = boot(box, STUB_WEBUI_DOWN="1")
+    assert result.returncode != 0
+    assert box.calls().count("curl -fsS --max-time 5 http://127.0.0.1:8080/health") == 3
+    assert "health gate: Open WebUI /health did not answer" in box.file(BOOT_LOG).read_text()
+    assert "bootstrap complete" not in box.file(BOOT_LOG).read_text()
+
+
+def test_missing_model_in_tags_fails_the_health_gate(box: Sandbox) -> None:
+    """A pull that "succeeds" without the model showing in /api/tags still fails the boot."""
+    seed_aws(box)
+    result = boot(box, STUB_PULL_NOOP="1")
+    assert result.returncode != 0
+    assert "health gate: Ollama /api/tags does not list required model(s): llama3.2:1b" in (
+        box.file(BOOT_LOG).read_text()
+    )
+
+
+def test_aws_errors_other_than_not_found_fail_the_boot(box: Sandbox) -> None:
+    seed_aws(box)
+    result = boot(box, STUB_FAIL="aws")
+    assert result.returncode != 0
+    assert "cannot read parameter /ollama/dev/cloudwatch-agent/config" in result.stdout
+
+
+def test_missing_agent_config_is_a_warning_not_a_failure(box: Sandbox) -> None:
+    seed_aws(box)
+    (box.state / "aws" / "ssm" / "ollama" / "dev" / "cloudwatch-agent" / "config").unlink()
+    result = boot(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNING: /ollama/dev/cloudwatch-agent/config does not exist" in result.stdout
+    assert not box.called("amazon-cloudwatch-agent-ctl")
+
+
+def test_gpu_profile_checks_the_driver(box: Sandbox) -> None:
+    seed_aws(box)
+    result = boot(box, settings(gpu=True), STUB_FAIL="nvidia-smi")
+    assert result.returncode != 0
+    assert "GPU profile: nvidia-smi fails" in result.stdout
+
+
+# ------------------------------------------------------------------ renderer
+
+
+def test_rendering_is_deterministic() -> None:
+    assert render_user_data(settings()) == render_user_data(settings())
+    assert userdata.scripts_archive() == userdata.scripts_archive()
+
+
+def test_oversized_user_data_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(userdata, "USER_DATA_LIMIT", 4096)
+    with pytest.raises(UserDataError, match="EC2 accepts at most 4096"):
+        render_user_data(settings())
+
+
+def test_a_setting_cannot_end_a_here_document() -> None:
+    s = settings()
+    broken = BootSettings(**{**s.__dict__, "webui_image": "x\nBOOT_ENV\ny"})
+    with pytest.raises(UserDataError, match="here-document"):
+        render_user_data(broken)
