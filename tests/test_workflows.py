@@ -397,3 +397,48 @@ def test_ollama_ops_and_make_commands_in_run_steps_exist(
                     problems += [f"{where}: {p}" for p in checker.check(" ".join(words))]
     assert checked >= 8
     assert problems == []
+
+
+# --- pre-commit mirrors CI ----------------------------------------------------------------
+
+PRE_COMMIT = ROOT / ".pre-commit-config.yaml"
+CI_TOOLS = ("ruff check", "ruff format", "mypy", "shellcheck", "actionlint", "zizmor", "packer")
+
+
+def pre_commit_violations(config: dict[str, Any]) -> list[str]:
+    """Local hooks only (nothing to download), every CI tool present, `make test` on push."""
+    found = []
+    hooks = []
+    for repo in config.get("repos", []):
+        if repo.get("repo") != "local":
+            found.append(f"hook repository {repo.get('repo')} would be fetched; use local hooks")
+        hooks += repo.get("hooks", [])
+    entries = " | ".join(str(h.get("entry", "")) for h in hooks)
+    found += [f"no hook runs {tool}" for tool in CI_TOOLS if tool not in entries]
+    if not any(h.get("entry") == "make test" and "pre-push" in h.get("stages", []) for h in hooks):
+        found.append("no pre-push hook runs `make test`")
+    return found
+
+
+def test_pre_commit_config_is_valid_and_runs_the_ci_checks() -> None:
+    pre_commit = VENV_BIN / "pre-commit"
+    _require_tool(pre_commit.exists(), "pre-commit", "run `make install-dev`")
+    proc = subprocess.run(
+        [str(pre_commit), "validate-config", str(PRE_COMMIT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert pre_commit_violations(yaml.safe_load(PRE_COMMIT.read_text(encoding="utf-8"))) == []
+
+
+def test_pre_commit_rules_catch_a_drifted_config() -> None:
+    config = yaml.safe_load(PRE_COMMIT.read_text(encoding="utf-8"))
+    drifted = copy.deepcopy(config)
+    drifted["repos"][0]["hooks"] = [
+        h for h in drifted["repos"][0]["hooks"] if h["id"] not in ("zizmor", "make-test")
+    ]
+    drifted["repos"].append({"repo": "https://example.invalid/hooks", "rev": "v1", "hooks": []})
+    problems = pre_commit_violations(drifted)
+    assert len(problems) == 3, problems
