@@ -159,6 +159,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             alb_security_group_id=security.alb_sg_id,
             log_bucket_name=log_bucket.bucket_name,
             log_bucket_policy=log_bucket.policy,
+            secrets_kms_key_arn=cfg.data.kms_key_arn,
         ),
     )
 

@@ -129,14 +129,18 @@ def rename(ev: Evaluation, logical: str, new_name: str) -> Evaluation:
 CF_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/99999999-8888-7777-6666-555555555555"
 
 
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
 def dev_variant_values() -> dict[str, Any]:
-    return override(
+    values = override(
         values_of("dev"),
         "edge",
         deregistration_delay_seconds=42,
         waf_enabled=True,
         waf_rate_limit_per_5min=500,
     )
+    return override(values, "data", kms_key_arn=KMS_KEY)
 
 
 def staging_variant_values() -> dict[str, Any]:
@@ -422,6 +426,17 @@ def test_api_key_is_not_the_origin_header_and_neither_is_exported() -> None:
     rendered = repr(ev.outputs)
     assert key not in rendered
     assert origin not in rendered
+
+
+def test_edge_secrets_use_the_data_kms_key_when_one_is_set() -> None:
+    def keys(ev: Evaluation) -> dict[str, Any]:
+        return {
+            inputs(r)["name"]: inputs(r).get("kmsKeyId")
+            for r in ev.of_type("aws:secretsmanager/secret:Secret")
+        }
+
+    assert keys(dev_variant())["ollama/dev/origin-header"] == KMS_KEY
+    assert keys(evaluated("dev"))["ollama/dev/origin-header"] is None  # aws/secretsmanager
 
 
 def test_without_api_listener_the_endpoint_is_the_webui_proxy() -> None:

@@ -99,6 +99,8 @@ class AlbArgs:
     log_bucket_name: pulumi.Input[str]
     log_bucket_policy: pulumi.Resource
     """The load balancer depends on it: enabling access logs checks the policy."""
+    secrets_kms_key_arn: str | None = None
+    """Key for the edge secrets (data.kms_key_arn); None uses aws/secretsmanager."""
 
 
 class AlbComponent(pulumi.ComponentResource):
@@ -223,7 +225,9 @@ class AlbComponent(pulumi.ComponentResource):
             f"{self._name}-{role}",
             name=secret_name,
             description=f"Ollama {ctx.env}: {description}",
-            recovery_window_in_days=0 if ctx.env == "dev" else 7,
+            kms_key_id=self._args.secrets_kms_key_arn,
+            # dev is rebuilt under the same names; elsewhere keep a window to undo a deletion.
+            recovery_window_in_days=0 if ctx.env == "dev" else 30,
             tags=ctx.tags(SERVICE, ctx.name(role)),
             opts=child,
         )
