@@ -228,10 +228,13 @@ def test_the_seed_alarms_exist_with_their_names(stack: str) -> None:
 
 
 def test_rds_alarms_follow_the_database() -> None:
-    values = override(stack_values("dev"), "data", database_enabled=True)
-    ev = run_program("dev", values)
+    """dev has no database and no RDS alarms; staging's watch its database instance."""
+    assert not [
+        a for a in evaluated("dev").of_type(ALARM) if a.inputs.get("namespace") == "AWS/RDS"
+    ]
+    ev = evaluated("staging")
     rds = [a for a in ev.of_type(ALARM) if a.inputs.get("namespace") == "AWS/RDS"]
-    assert {a.inputs["name"] for a in rds} == {f"ollama-{r}-dev" for r in RDS_ROLES}
+    assert {a.inputs["name"] for a in rds} == {f"ollama-{r}-staging" for r in RDS_ROLES}
     db = ev.of_type("aws:rds/instance:Instance")[0]
     assert {a.inputs["dimensions"]["DBInstanceIdentifier"] for a in rds} == {
         db.inputs["identifier"]
