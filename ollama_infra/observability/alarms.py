@@ -10,6 +10,7 @@ period x evaluation periods stays within one day (periods under an hour) or seve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,7 @@ class AlarmSpec:
     metric_name: str | None = None
     statistic: str | None = None
     extended_statistic: str | None = None
-    dimensions: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    dimensions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     queries: list[dict[str, Any]] = field(default_factory=list)
     # Alarms on us-east-1 metrics (CloudFront, billing) live in us-east-1.
     us_east_1: bool = False
@@ -81,7 +82,7 @@ def _metric(
     qid: str,
     namespace: str,
     metric: str,
-    dimensions: dict[str, pulumi.Input[str]],
+    dimensions: Mapping[str, pulumi.Input[str]],
     period: int,
     stat: str = "Sum",
 ) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def memory_alarm(
 def alb_alarms(
     cfg: ObservabilityConfig,
     alb_suffix: pulumi.Input[str],
-    target_groups: dict[str, pulumi.Input[str]],
+    target_groups: Mapping[str, pulumi.Input[str]],
 ) -> list[AlarmSpec]:
     """Unhealthy targets per target group, the 5xx rate and the p90 target response time."""
     lb = {"LoadBalancer": alb_suffix}

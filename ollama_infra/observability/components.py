@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -231,16 +231,15 @@ class ObservabilityPre(pulumi.ComponentResource):
         self.agent_config_parameter_name = parameter_name
 
         for spec in filters.metric_filters(cfg.inference_latency_p90_alarm_seconds):
-            transformation: dict[str, Any] = {
-                "name": spec.metric,
-                "namespace": names.metric_namespace,
-                "value": spec.value,
-                "unit": spec.unit,
-            }
-            if spec.dimensions:
-                transformation["dimensions"] = spec.dimensions
-            if spec.default_value is not None:
-                transformation["default_value"] = spec.default_value
+            transformation = aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                name=spec.metric,
+                namespace=names.metric_namespace,
+                value=spec.value,
+                unit=spec.unit,
+                # CloudWatch refuses a default value on a filter with dimensions.
+                dimensions=spec.dimensions or None,
+                default_value=spec.default_value,
+            )
             aws.cloudwatch.LogMetricFilter(
                 f"{name}-filter-{spec.role}",
                 name=ctx.name(spec.role),
@@ -273,7 +272,7 @@ class ObservabilityPostArgs:
     us_east_1: aws.Provider | None = None
     asg_name: pulumi.Input[str] | None = None
     alb_arn_suffix: pulumi.Input[str] | None = None
-    target_group_arn_suffixes: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    target_group_arn_suffixes: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     table_name: pulumi.Input[str] | None = None
     storage_bucket_name: pulumi.Input[str] | None = None
     storage_metrics_filter_id: str | None = None
