@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,3 +67,38 @@ def run_locust(
     )
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     return LocustRun(proc.returncode, proc.stdout + proc.stderr, summary)
+
+
+@contextmanager
+def fake_ollama_process(
+    first_token_delay_s: float, token_interval_s: float, token_count: int
+) -> Iterator[str]:
+    """TEST DOUBLE in its own process, so its timing does not share pytest's GIL; yields its URL."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "fakes" / "fake_ollama.py"),
+            "--model",
+            MODEL,
+            "--first-token-delay",
+            str(first_token_delay_s),
+            "--token-interval",
+            str(token_interval_s),
+            "--token-count",
+            str(token_count),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def fake_truth(url: str) -> list[float]:
+    """Arrival-to-first-token times the fake server really achieved, in seconds."""
+    with urllib.request.urlopen(f"{url}/_fake/truth", timeout=10) as resp:  # noqa: S310 - loopback
+        return json.loads(resp.read())["first_token_from_arrival_s"]

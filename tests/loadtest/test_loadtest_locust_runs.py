@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from fakes.fake_ollama import FakeConfig, FakeOllama
-from locust_runner import MODEL, ROOT, run_locust
+from locust_runner import MODEL, ROOT, fake_ollama_process, fake_truth, run_locust
 
 from loadtest import gate
 
 FAST = ("--wait-min", "0", "--wait-max", "0.05", "--task-weights", "generate=1,chat=1")
-DELAY_S, INTERVAL_S, TOKENS = 0.2, 0.04, 12  # 25 tok/s: a CPU-class decode rate
+# A CPU-class stream: half a second to the first token, then 20 tokens/s.
+DELAY_S, INTERVAL_S, TOKENS = 0.5, 0.05, 10
 
 
 @pytest.mark.parametrize("users", [1, 50])
@@ -27,27 +28,27 @@ def test_reported_ttft_and_decode_rate_match_the_fake_servers_ground_truth(
 ) -> None:
     """With first-token delay D and token interval I, median TTFT is within max(5 ms, 2 %) of D
     and the median decode rate within 2 % of 1/I, at 1 and at 50 concurrent streams."""
-    config = FakeConfig(
-        model=MODEL, first_token_delay_s=DELAY_S, token_interval_s=INTERVAL_S, token_count=TOKENS
-    )
-    with FakeOllama(config) as fake_ollama:
-        run = run_locust(fake_ollama.url, tmp_path, *FAST, users=users, run_time="4s")
-        truth = fake_ollama.truth
+    with fake_ollama_process(DELAY_S, INTERVAL_S, TOKENS) as url:
+        run = run_locust(url, tmp_path, *FAST, users=users, run_time="6s")
+        truth = fake_truth(url)
     assert run.returncode == 0, run.output
     s = run.summary
     assert s is not None
     assert s["errors"]["total"] == 0
     assert s["run"]["warmup_requests_excluded"] == users  # one warm-up per user, not counted
-    assert s["latency_ms"]["ttft_ms"]["count"] >= (4 if users == 1 else 150)
+    assert s["latency_ms"]["ttft_ms"]["count"] >= (4 if users == 1 else 200)
+    tolerance_ms = max(5.0, 0.02 * DELAY_S * 1000)
     ttft = s["latency_ms"]["ttft_ms"]["p50"]
-    assert abs(ttft - DELAY_S * 1000) <= max(5.0, 0.02 * DELAY_S * 1000), ttft
+    assert abs(ttft - DELAY_S * 1000) <= tolerance_ms, ttft
     decode = s["server_rates"]["decode_tokens_per_s"]["p50"]
     assert abs(decode - 1 / INTERVAL_S) <= 0.02 / INTERVAL_S, decode
     client_rate = 1000 / s["latency_ms"]["tpot_ms"]["p50"]  # user-perceived rate agrees too
     assert abs(client_rate - 1 / INTERVAL_S) <= 0.02 / INTERVAL_S, client_rate
-    # The fake's own record confirms it really kept the configured timing.
-    offsets = [t.first_token_offset_s for t in truth]
-    assert abs(statistics.median(offsets) - DELAY_S) < 0.002
+    # The fake's own log: it really kept the delay, and the client's figure matches what the
+    # server really did (the harness's own error, apart from the machine's load on the server).
+    server_ms = statistics.median(truth) * 1000
+    assert abs(server_ms - DELAY_S * 1000) <= tolerance_ms, server_ms
+    assert abs(ttft - server_ms) <= tolerance_ms, (ttft, server_ms)
 
 
 def test_gate_fails_a_slower_run_and_passes_an_equal_one(
