@@ -40,7 +40,12 @@ from loadtest.metrics import (  # noqa: E402
     summarize,
 )
 from loadtest.prompts import PromptFactory  # noqa: E402
-from loadtest.stream import FailureKind, StreamError, StreamValidator  # noqa: E402
+from loadtest.stream import (  # noqa: E402
+    FailureKind,
+    StreamError,
+    StreamValidator,
+    normalize_model,
+)
 
 log = logging.getLogger("loadtest")
 
@@ -330,11 +335,12 @@ class OllamaUser(HttpUser):
                 resp.failure(f"HTTP {resp.status_code}")
                 return
             try:
-                names = {m.get("name") for m in resp.json().get("models", [])}
-            except (ValueError, AttributeError):
+                models = resp.json().get("models", [])
+                names = {normalize_model(str(m.get("name", ""))) for m in models}
+            except (ValueError, AttributeError, TypeError):
                 resp.failure("malformed /api/tags body")
                 return
-            if s.model not in names and f"{s.model}:latest" not in names:
+            if normalize_model(s.model) not in names:
                 resp.failure(f"model {s.model} not listed by /api/tags")
 
     def health(self) -> None:

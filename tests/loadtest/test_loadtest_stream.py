@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from loadtest.stream import TIMING_FIELDS, FailureKind, StreamError, StreamValidator
 
@@ -146,3 +148,52 @@ def test_implicit_latest_tag_is_the_same_model(asked: str, got: str) -> None:
 
 def test_blank_lines_are_ignored() -> None:
     assert validate(["", *VALID, "  "]).text_chunks == 3
+
+
+texts = st.lists(st.text(max_size=8), min_size=1, max_size=30)
+
+
+def stream_of(parts: list[str]) -> list[str]:
+    return lines(*(chunk(t) for t in parts), final(eval_count=max(len(parts), 1)))
+
+
+@given(texts)
+def test_property_12_any_valid_stream_passes(parts: list[str]) -> None:
+    """Property 12: a valid stream passes whatever its chunking; TTFT is the first text."""
+    if not any(parts):
+        parts = [*parts, "x"]
+    result = validate(stream_of(parts))
+    first = next(i for i, t in enumerate(parts) if t)
+    assert result.first_token_at == float(first)
+    assert result.text_chars == sum(len(t) for t in parts)
+
+
+@given(texts, st.data())
+def test_property_12_any_corruption_fails_with_its_kind(
+    parts: list[str], data: st.DataObject
+) -> None:
+    """Property 12: cutting a line, dropping the end, or naming another model always fails."""
+    parts = [*parts, "x"]
+    raw = stream_of(parts)
+    i = data.draw(st.integers(0, len(raw) - 1))
+    cut = data.draw(st.integers(1, len(raw[i]) - 1))
+    cases = {
+        FailureKind.MALFORMED: [*raw[:i], raw[i][:cut], *raw[i + 1 :]],
+        FailureKind.TRUNCATED: raw[:-1],
+        FailureKind.WRONG_MODEL: [
+            *raw[:i],
+            raw[i].replace(json.dumps(MODEL), json.dumps("other:1b")),
+            *raw[i + 1 :],
+        ],
+    }
+    for kind, broken in cases.items():
+        with pytest.raises(StreamError) as err:
+            validate(broken)
+        assert err.value.kind is kind
+
+
+@given(st.lists(st.just(""), min_size=1, max_size=10))
+def test_property_12_all_empty_chunks_is_empty_output(parts: list[str]) -> None:
+    with pytest.raises(StreamError) as err:
+        validate(stream_of(parts))
+    assert err.value.kind is FailureKind.EMPTY_OUTPUT
