@@ -1,0 +1,208 @@
+"""`ollama-ops dr deploy-region` against moto: config derivation, readiness checks, AMI copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import ops_support
+import pytest
+import yaml
+from ops_support import ACCOUNT, REGION, AwsRecorder, FakePulumi, cli, make_table, setup_client
+
+from ollama_infra import naming
+from ollama_infra.config import parse_config
+from ollama_infra.offline.evaluate import PROJECT_ROOT, load_stack_values
+from ollama_infra.ops import aws, dr
+from ollama_infra.ops.common import EXIT_REFUSED, EXIT_USAGE
+
+# Fixtures (test doubles) shared by the ops tests.
+aws_env = ops_support.aws_env
+pulumi = ops_support.pulumi
+
+DR_REGION = "us-west-2"
+NAMES = naming.StackNames("dev", ACCOUNT)
+CERT = f"arn:aws:acm:{DR_REGION}:{ACCOUNT}:certificate/11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    for stack in ("dev", "production"):
+        shutil.copy(PROJECT_ROOT / f"Pulumi.{stack}.yaml", tmp_path)
+    return tmp_path
+
+
+def _replicated_primary(dest: str = "ollama-dr-copy-dev") -> None:
+    s3 = setup_client("s3")
+    s3.create_bucket(Bucket=NAMES.storage_bucket)
+    s3.put_bucket_versioning(
+        Bucket=NAMES.storage_bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    s3.put_bucket_replication(
+        Bucket=NAMES.storage_bucket,
+        ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
+            "Rules": [
+                {
+                    "ID": "dr",
+                    "Status": "Enabled",
+                    "Priority": 1,
+                    "Filter": {"Prefix": ""},
+                    "DeleteMarkerReplication": {"Status": "Disabled"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{dest}"},
+                }
+            ],
+        },
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "production"])
+def test_dr_values_are_a_valid_stack_in_the_new_region(stack: str) -> None:
+    values = load_stack_values(stack)
+    cfg = parse_config(stack, values)
+    out = dr.dr_values(
+        values,
+        DR_REGION,
+        cfg.env,
+        CERT if cfg.edge.certificate_arn else None,
+        "ami-0123456789abcdef0",
+    )
+    dr_cfg = parse_config(f"{stack}-{DR_REGION}", out)
+    assert dr_cfg.region == DR_REGION and dr_cfg.env == stack
+    assert dr_cfg.data.replication_region is None and dr_cfg.backup.copy_region is None
+    assert dr_cfg.compute.ami_id == "ami-0123456789abcdef0"
+    assert dr_cfg.edge.certificate_arn in (None, CERT)
+    assert values["aws:region"] == REGION  # the primary's values are not modified
+
+
+def test_checks_report_every_missing_piece(aws_env: AwsRecorder, pulumi: FakePulumi) -> None:
+    setup_client("s3").create_bucket(Bucket=NAMES.storage_bucket)  # no replication rule
+    target = aws.Target("dev", REGION, ACCOUNT)
+    problems = dr.checks(target, DR_REGION)
+    text = "\n".join(problems)
+    assert "no replication rule" in text
+    assert f"no backups of {NAMES.table}" in text
+    assert f"{NAMES.storage_bucket} already exists" in text  # global S3 names, same account
+    assert aws_env.mutations() == []
+
+
+def test_checks_find_the_dr_bucket_and_backups(aws_env: AwsRecorder, pulumi: FakePulumi) -> None:
+    _replicated_primary()
+    setup_client("s3", DR_REGION).create_bucket(
+        Bucket="ollama-dr-copy-dev",
+        CreateBucketConfiguration={"LocationConstraint": DR_REGION},
+    )
+    make_table(NAMES.table, [])
+    setup_client("dynamodb").create_backup(TableName=NAMES.table, BackupName="drill-1")
+    problems = dr.checks(aws.Target("dev", REGION, ACCOUNT), DR_REGION)
+    # Only the global-name collision is left: in one account the DR copy cannot reuse the names.
+    assert len(problems) == 1 and "separate AWS account" in problems[0]
+
+
+def test_missing_dr_bucket_is_reported(aws_env: AwsRecorder, pulumi: FakePulumi) -> None:
+    _replicated_primary("ollama-never-created")
+    problems = dr.checks(aws.Target("dev", REGION, ACCOUNT), DR_REGION)
+    assert any("s3://ollama-never-created does not exist" in p for p in problems)
+
+
+def test_not_ready_changes_nothing(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["dr", "deploy-region", "--stack", "dev", "--target-region", DR_REGION, "--yes"]
+    assert cli(*argv, "--config-dir", str(config_dir)) == 1
+    assert "not ready" in capsys.readouterr().err
+    assert not (config_dir / f"Pulumi.dev-{DR_REGION}.yaml").exists()
+    assert aws_env.mutations() == []
+    assert not pulumi.ran("up")
+
+
+def test_ready_copies_the_ami_writes_the_stack_and_deploys(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The readiness checks are tested above; here they pass so the rest of the flow runs.
+    monkeypatch.setattr(dr, "checks", lambda target, region: [])
+    ec2 = setup_client("ec2")
+    ami = ec2.register_image(Name="ollama-base-1", RootDeviceName="/dev/sda1")["ImageId"]
+    argv = ["dr", "deploy-region", "--stack", "dev", "--target-region", DR_REGION]
+    assert cli(*argv, "--ami-id", ami, "--yes", "--config-dir", str(config_dir)) == 0
+    written = yaml.safe_load((config_dir / f"Pulumi.dev-{DR_REGION}.yaml").read_text())["config"]
+    assert written["aws:region"] == DR_REGION
+    copied = written["ollama:compute"]["ami_id"]
+    assert copied != ami
+    dr_images = setup_client("ec2", DR_REGION).describe_images(ImageIds=[copied])["Images"]
+    assert dr_images[0]["Name"] == "ollama-base-1"
+    assert pulumi.calls[-2:] == [
+        ["stack", "select", "--create", f"dev-{DR_REGION}"],
+        ["up", "--stack", f"dev-{DR_REGION}", "--yes", "--non-interactive"],
+    ]
+
+
+def test_dry_run_writes_nothing(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(dr, "checks", lambda target, region: [])
+    argv = ["dr", "deploy-region", "--stack", "dev", "--target-region", DR_REGION, "--dry-run"]
+    assert cli(*argv, "--config-dir", str(config_dir)) == 0
+    assert f"aws:region: {DR_REGION}" in capsys.readouterr().out
+    assert not (config_dir / f"Pulumi.dev-{DR_REGION}.yaml").exists()
+    assert aws_env.mutations() == [] and not pulumi.ran("up")
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "text"),
+    [
+        (["--stack", "dev", "--target-region", REGION], EXIT_USAGE, "the stack's own region"),
+        (["--stack", "dev", "--target-region", "west"], EXIT_USAGE, "not an AWS region"),
+        (
+            ["--stack", "production", "--target-region", DR_REGION, "--production"],
+            EXIT_USAGE,
+            "pass --certificate-arn",
+        ),
+        (
+            [
+                "--stack",
+                "production",
+                "--target-region",
+                DR_REGION,
+                "--production",
+                "--certificate-arn",
+                CERT.replace(DR_REGION, "us-east-1"),
+            ],
+            EXIT_USAGE,
+            f"not an ACM certificate ARN in {DR_REGION}",
+        ),
+        (
+            ["--stack", "production", "--target-region", DR_REGION, "--certificate-arn", CERT],
+            EXIT_REFUSED,
+            "without --production",
+        ),
+        (
+            ["--stack", "dev", "--target-region", DR_REGION, "--dr-stack", "Prod DR"],
+            EXIT_USAGE,
+            "--dr-stack",
+        ),
+    ],
+)
+def test_arguments_are_validated_before_any_call(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    code: int,
+    text: str,
+) -> None:
+    pulumi.selected = argv[1]
+    assert cli("dr", "deploy-region", *argv, "--yes", "--config-dir", str(config_dir)) == code
+    assert text in capsys.readouterr().err
+    assert aws_env.calls == []

@@ -1,0 +1,116 @@
+"""The shared error table (Property 16) and the pieces around it: classification, rendering,
+Pulumi version parsing, confirmation and the production guard."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+from ollama_infra.ops import aws, pulumi_cli
+from ollama_infra.ops.common import (
+    EXIT_AWS,
+    EXIT_REFUSED,
+    OpsError,
+    confirm,
+    require_production_flag,
+)
+
+# One realistic example per rule: an AWS error code and/or a line of Pulumi output.
+EXAMPLES: dict[str, tuple[str | None, str]] = {
+    "expired-credentials": ("ExpiredToken", ""),
+    "invalid-credentials": (None, "error: no valid credential sources for aws found"),
+    "stack-locked": (None, "error: the stack is currently locked by 1 lock(s)"),
+    "certificate-region": (
+        None,
+        "InvalidViewerCertificate: The specified SSL certificate doesn't exist, isn't in "
+        "us-east-1 region",
+    ),
+    "permission": (None, "User: arn:aws:iam::1:user/ci is not authorized to perform: s3:PutObject"),
+    "throttled": ("ThrottlingException", ""),
+    "quota": ("VcpuLimitExceeded", ""),
+    "not-found": ("ResourceNotFoundException", ""),
+    "conflict": ("TableAlreadyExistsException", ""),
+}
+
+
+def test_property_16_every_rule_has_an_example() -> None:
+    assert set(EXAMPLES) == {rule.key for rule in aws.ERROR_RULES}
+
+
+@pytest.mark.parametrize("key", sorted(EXAMPLES))
+def test_property_16_each_failure_maps_to_its_rule_and_remedy(key: str) -> None:
+    """Property 16: each mapped failure yields its own message, remedy and exit code."""
+    code, text = EXAMPLES[key]
+    rule = aws.classify(code, text)
+    assert rule is not None and rule.key == key
+    assert rule.remedy and rule.message
+
+
+def test_property_16_rules_have_distinct_remedies() -> None:
+    remedies = [rule.remedy for rule in aws.ERROR_RULES]
+    assert len(set(remedies)) == len(remedies)
+
+
+@pytest.mark.parametrize(
+    ("code", "text"), [("SomethingNew", ""), (None, "error: a brand new failure"), (None, "")]
+)
+def test_property_16_unknown_failures_are_not_misclassified(code: str | None, text: str) -> None:
+    assert aws.classify(code, text) is None
+
+
+def _client_error(code: str, message: str = "boom") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, "CreateBackup")
+
+
+def test_client_error_becomes_ops_error_naming_the_action() -> None:
+    err = aws.to_ops_error(_client_error("AccessDeniedException"), "backing up table t")
+    assert err.exit_code == aws.EXIT_PERMISSION
+    rendered = err.render()
+    assert rendered.startswith("error: backing up table t: the AWS identity lacks a permission")
+    assert "AccessDeniedException" in rendered and "\n  fix: grant the action" in rendered
+
+
+def test_unmapped_and_transport_errors() -> None:
+    assert aws.to_ops_error(_client_error("Weird"), "x").exit_code == EXIT_AWS
+    no_creds = aws.to_ops_error(NoCredentialsError(), "x")
+    assert no_creds.exit_code == aws.EXIT_CREDENTIALS
+    offline = aws.to_ops_error(EndpointConnectionError(endpoint_url="https://x"), "x")
+    assert offline.exit_code == EXIT_AWS and "network" in offline.remedy
+
+
+def test_aws_errors_context_manager_translates() -> None:
+    with pytest.raises(OpsError) as info, aws.aws_errors("listing AMIs"):
+        raise _client_error("RequestLimitExceeded")
+    assert info.value.exit_code == aws.EXIT_THROTTLED
+    assert info.value.message.startswith("listing AMIs: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("v3.272.0\n", (3, 272, 0)), ("3.300.1-dev", (3, 300, 1)), ("garbage", None)],
+)
+def test_parse_version(text: str, expected: tuple[int, int, int] | None) -> None:
+    assert pulumi_cli.parse_version(text) == expected
+
+
+def test_region_override_is_validated() -> None:
+    assert aws.stack_region("dev", "eu-west-1") == "eu-west-1"
+    with pytest.raises(OpsError, match="not an AWS region"):
+        aws.stack_region("dev", "Europe")
+    assert aws.stack_region("dev") == "us-east-1"  # from Pulumi.dev.yaml
+
+
+def test_production_guard() -> None:
+    require_production_flag("dev", False, "destroy")
+    require_production_flag("production", True, "destroy")
+    with pytest.raises(OpsError) as info:
+        require_production_flag("production", False, "destroy")
+    assert info.value.exit_code == EXIT_REFUSED
+
+
+def test_confirm_with_yes_never_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_prompt(*_: object) -> str:
+        raise AssertionError("prompted despite --yes")
+
+    monkeypatch.setattr("builtins.input", no_prompt)
+    confirm("do it", yes=True, typed="dev")
