@@ -7,6 +7,7 @@ case built with ``replace_record`` that proves it can fail.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -20,8 +21,11 @@ from harness import (
     run_program,
     stack_values,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ollama_infra.observability import filters
+from ollama_infra.config import ObservabilityConfig
+from ollama_infra.observability import alarms, filters
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -381,3 +385,64 @@ def test_ollama_alarms_read_the_metric_filter_metrics() -> None:
     }
     p90 = ev.named("ollama-monitoring-inference-latency-p90")
     assert p90.inputs["threshold"] == 10  # p90 >= T  <=>  more than 10 % of requests >= T
+
+
+# --------------------------------------------------------------------------- generated configs
+
+
+OBSERVABILITY_CONFIGS = st.builds(
+    ObservabilityConfig,
+    memory_alarm_percent=st.floats(1, 99),
+    alb_5xx_alarm_percent=st.floats(0.1, 99),
+    target_response_time_alarm_seconds=st.floats(0.5, 4000),
+    inference_latency_p90_alarm_seconds=st.one_of(
+        st.integers(1, 59), st.integers(1, 59).map(lambda m: m * 60)
+    ),
+    ollama_503_alarm_percent=st.floats(0.1, 99),
+    billing_alarm_threshold_usd=st.floats(1, 1_000_000),
+    rds_free_storage_alarm_gb=st.integers(1, 65536),
+)
+
+
+def spec_violations(spec: alarms.AlarmSpec) -> list[str]:
+    """The period rules of alarm_period_violations, applied to an AlarmSpec before Pulumi."""
+    periods = [q["metric"]["period"] for q in spec.queries if "metric" in q] or [spec.period]
+    out = []
+    for period in periods:
+        if period not in (10, 20, 30) and period % 60:
+            out.append(f"{spec.role}: period {period}")
+        if period * spec.evaluation_periods > (86_400 if period < 3_600 else 604_800):
+            out.append(f"{spec.role}: window too long")
+    if not 1 <= spec.datapoints_to_alarm <= spec.evaluation_periods:
+        out.append(f"{spec.role}: datapoints")
+    if spec.treat_missing_data not in TREAT_MISSING:
+        out.append(f"{spec.role}: treat_missing_data")
+    if spec.queries and sum(bool(q.get("return_data")) for q in spec.queries) != 1:
+        out.append(f"{spec.role}: metric math must return exactly one series")
+    return out
+
+
+@settings(max_examples=50)
+@given(OBSERVABILITY_CONFIGS)
+def test_every_alarm_spec_is_valid_for_any_valid_config(cfg: ObservabilityConfig) -> None:
+    specs = [
+        *alarms.ollama_alarms(cfg, "Ollama/dev"),
+        alarms.memory_alarm(cfg, "Ollama/dev", "ollama-asg-dev"),
+        *alarms.alb_alarms(cfg, "app/x/1", {"webui": "targetgroup/y/2", "api": "targetgroup/z/3"}),
+        alarms.dynamodb_alarm("ollama-data-table-dev"),
+        *alarms.s3_alarms("bucket", "EntireBucket"),
+        *alarms.cloudfront_alarms(cfg, "E123"),
+        *alarms.rds_alarms(cfg, "ollama-webui-db-dev"),
+        alarms.billing_alarm(cfg),
+    ]
+    assert [v for spec in specs for v in spec_violations(spec)] == []
+    assert len({s.role for s in specs}) == len(specs)
+    slow = filters.duration_at_least_regex(cfg.inference_latency_p90_alarm_seconds)
+    assert slow  # every accepted threshold has a filter
+
+
+def test_spec_check_catches_a_broken_spec() -> None:
+    spec = alarms.billing_alarm(ObservabilityConfig())
+    assert spec_violations(dataclasses.replace(spec, period=90))
+    assert spec_violations(dataclasses.replace(spec, evaluation_periods=29))  # 6 h x 29 > 7 d
+    assert spec_violations(dataclasses.replace(spec, datapoints_to_alarm=2))

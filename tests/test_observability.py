@@ -370,3 +370,26 @@ def test_latency_thresholds_the_filter_can_express_are_accepted(seconds: int) ->
         override(stack_values("dev"), "observability", inference_latency_p90_alarm_seconds=seconds),
     )
     assert cfg.observability.inference_latency_p90_alarm_seconds == seconds
+
+
+def test_dashboard_leaves_out_sections_the_stack_does_not_have() -> None:
+    from ollama_infra.observability.dashboard import DashboardIds, dashboard_body
+
+    minimal = dashboard_body(DashboardIds(region="eu-west-1", namespace="Ollama/dev"))
+    titles = [w["properties"]["title"] for w in minimal["widgets"]]
+    assert titles and all(t.startswith("Ollama") for t in titles)
+    full = dashboard_body(
+        DashboardIds(
+            region="eu-west-1",
+            namespace="Ollama/dev",
+            asg_name="ollama-asg-dev",
+            database_id="ollama-webui-db-dev",
+            distribution_id="E123",
+        )
+    )
+    regions = {w["properties"]["title"]: w["properties"]["region"] for w in full["widgets"]}
+    assert regions["Database (RDS)"] == "eu-west-1"
+    assert {r for t, r in regions.items() if t.startswith("CloudFront")} == {"us-east-1"}
+    # Widgets are laid out two per row without overlapping.
+    cells = {(w["x"], w["y"]) for w in full["widgets"]}
+    assert len(cells) == len(full["widgets"])
