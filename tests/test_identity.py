@@ -1,0 +1,208 @@
+"""Property 26 (IAM minimum permissions) on the instance role of every stack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from harness import STACKS, evaluated, override, replace_record, run_program, stack_values
+
+from ollama_infra.offline.evaluate import Evaluation
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+PROFILE = "aws:iam/instanceProfile:InstanceProfile"
+ALLOWED_MANAGED = {
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+}
+ACCOUNT = "123456789012"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _names_env(text: str, env: str) -> bool:
+    return f"-{env}" in text or f"/{env}" in text
+
+
+def _instance_role(ev: Evaluation) -> str:
+    (role,) = [r for r in ev.of_type(ROLE) if r.inputs.get("name") == f"ollama-ec2-role-{ev.stack}"]
+    return str(role.inputs["name"])
+
+
+def statements(ev: Evaluation) -> list[tuple[str, dict[str, Any]]]:
+    role = _instance_role(ev)
+    out = []
+    for policy in ev.of_type(ROLE_POLICY):
+        if policy.inputs.get("role") == role:
+            for statement in json.loads(policy.inputs["policy"])["Statement"]:
+                out.append((policy.name, statement))
+    return out
+
+
+def iam_violations(ev: Evaluation) -> list[str]:
+    """Everything that makes the instance role broader than it needs to be."""
+    env, out = ev.stack, []
+    role = _instance_role(ev)
+    (role_record,) = [r for r in ev.of_type(ROLE) if r.inputs.get("name") == role]
+    trust = json.loads(role_record.inputs["assumeRolePolicy"])["Statement"]
+    principals = [s.get("Principal") for s in trust]
+    if principals != [{"Service": "ec2.amazonaws.com"}]:
+        out.append(f"trust policy principals {principals}: only EC2 may assume the role")
+    for attachment in ev.of_type(ATTACHMENT):
+        if (
+            attachment.inputs.get("role") == role
+            and attachment.inputs["policyArn"] not in ALLOWED_MANAGED
+        ):
+            out.append(f"managed policy {attachment.inputs['policyArn']} is not allowed")
+    found = statements(ev)
+    if not found:
+        out.append("the instance role has no inline policy")
+    for policy, s in found:
+        where = f"{policy}/{s.get('Sid')}"
+        if s.get("Effect") != "Allow" or "NotAction" in s or "NotResource" in s:
+            out.append(f"{where}: only plain Allow statements are expected")
+        if not s.get("Sid"):
+            out.append(f"{where}: statements carry a Sid naming their purpose")
+        for action in _as_list(s.get("Action")):
+            if "*" in action:
+                out.append(f"{where}: wildcard action {action!r}")
+        for resource in _as_list(s.get("Resource")):
+            if resource == "*":
+                if not s.get("Condition"):
+                    out.append(f"{where}: resource '*' without a condition")
+            elif not (f":{ACCOUNT}:" in resource or resource.startswith("arn:aws:s3:::")):
+                out.append(f"{where}: {resource} is outside the stack's account")
+            elif resource.startswith("arn:aws:kms:"):
+                if "kms:ViaService" not in json.dumps(s.get("Condition") or {}):
+                    out.append(f"{where}: key {resource} usable outside the stack's services")
+            elif not (_names_env(resource, env) or _names_env(json.dumps(s.get("Condition")), env)):
+                # Names AWS picks (the RDS-managed secret) are tied to the stack by a condition.
+                out.append(f"{where}: {resource} is not scoped to the {env} stack")
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_property_26_iam_minimum_permissions(stack: str) -> None:
+    """Property 26 (IAM minimum permissions): the instance role has only the two AWS managed
+    policies the design allows and inline statements scoped to this stack's own ARNs; no
+    '*' action anywhere, and the only '*' resource carries a condition."""
+    ev = evaluated(stack)
+    assert iam_violations(ev) == []
+    sids = {s["Sid"] for _, s in statements(ev)}
+    assert {
+        "ReadStackParameters",
+        "ReadStackSecrets",
+        "QueryModelCatalog",
+        "PutStackMetrics",
+    } <= sids
+    profile = [
+        p for p in ev.of_type(PROFILE) if p.inputs.get("name") == f"ollama-ec2-profile-{stack}"
+    ]
+    assert len(profile) == 1 and profile[0].inputs["role"] == f"ollama-ec2-role-{stack}"
+
+
+def _break_policy(ev: Evaluation, sid: str, **changes: Any) -> Evaluation:
+    for policy, statement in statements(ev):
+        if statement.get("Sid") == sid:
+            record = ev.named(policy)
+            document = json.loads(record.inputs["policy"])
+            for s in document["Statement"]:
+                if s["Sid"] == sid:
+                    s.update(changes)
+                    for key, value in changes.items():
+                        if value is None:
+                            del s[key]
+            return replace_record(ev, policy, policy=json.dumps(document))
+    raise KeyError(sid)
+
+
+@pytest.mark.parametrize(
+    ("sid", "changes", "words"),
+    [
+        ("ReadStackSecrets", {"Action": ["secretsmanager:*"]}, "wildcard action"),
+        ("QueryModelCatalog", {"Action": "*"}, "wildcard action"),
+        ("PutStackMetrics", {"Condition": None}, "without a condition"),
+        ("ReadStackSecrets", {"Resource": "*"}, "without a condition"),
+        (
+            "ReadStackParameters",
+            {"Resource": ["arn:aws:ssm:us-east-1:123456789012:parameter/*"]},
+            "not scoped",
+        ),
+        (
+            "WriteStackLogs",
+            {"Resource": ["arn:aws:logs:us-east-1:999999999999:log-group:x-dev:*"]},
+            "outside",
+        ),
+        ("ReadWriteWebuiUploads", {"Effect": "Deny", "NotAction": ["s3:GetObject"]}, "plain Allow"),
+    ],
+)
+def test_property_26_catches_broad_statements(
+    sid: str, changes: dict[str, Any], words: str
+) -> None:
+    broken = _break_policy(evaluated("dev"), sid, **changes)
+    assert any(words in v for v in iam_violations(broken)), iam_violations(broken)
+
+
+def test_property_26_catches_extra_managed_policies_and_trust() -> None:
+    ev = evaluated("dev")
+    attachment = next(
+        a for a in ev.of_type(ATTACHMENT) if a.inputs.get("role") == "ollama-ec2-role-dev"
+    )
+    broken = replace_record(
+        ev, attachment.name, policyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+    )
+    assert any("AdministratorAccess" in v for v in iam_violations(broken))
+    role = next(r for r in ev.of_type(ROLE) if r.inputs.get("name") == "ollama-ec2-role-dev")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    trust["Statement"][0]["Principal"] = {"AWS": "*"}
+    broken = replace_record(ev, role.name, assumeRolePolicy=json.dumps(trust))
+    assert any("only EC2" in v for v in iam_violations(broken))
+
+
+def test_scopes_follow_the_contract_names() -> None:
+    by_sid = {s["Sid"]: s for _, s in statements(evaluated("staging"))}
+    assert by_sid["ReadStackSecrets"]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:ollama/staging/*"
+    ]
+    assert by_sid["QueryModelCatalog"]["Resource"] == [
+        "arn:aws:dynamodb:us-east-1:123456789012:table/ollama-data-table-staging"
+    ]
+    assert by_sid["QueryModelCatalog"]["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["staging"]}
+    }
+    assert by_sid["ReadWriteWebuiUploads"]["Resource"] == [
+        "arn:aws:s3:::ollama-storage-staging-123456789012/open-webui/*"
+    ]
+    assert by_sid["PutStackMetrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": ["CWAgent", "Ollama/staging"]}
+    }
+    # staging has a database: the RDS-managed secret is readable only for this stack's instance
+    master = by_sid["ReadDatabaseMasterSecret"]
+    assert master["Condition"]["StringEquals"] == {
+        "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": (
+            "arn:aws:rds:us-east-1:123456789012:db:ollama-webui-db-staging"
+        )
+    }
+
+
+def test_database_and_kms_statements_follow_the_config() -> None:
+    assert "ReadDatabaseMasterSecret" not in {s["Sid"] for _, s in statements(evaluated("dev"))}
+    key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    ev = run_program("dev", override(stack_values("dev"), "data", kms_key_arn=key))
+    assert iam_violations(ev) == []
+    (kms,) = [s for _, s in statements(ev) if s["Sid"] == "UseDataKeyViaServices"]
+    assert kms["Resource"] == [key]
+    assert "kms:ViaService" in kms["Condition"]["StringEquals"]
+
+
+def test_property_26_catches_unscoped_database_and_key_statements() -> None:
+    broken = _break_policy(evaluated("staging"), "ReadDatabaseMasterSecret", Condition=None)
+    assert any("not scoped to the staging stack" in v for v in iam_violations(broken))
+    key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    broken = _break_policy(evaluated("dev"), "QueryModelCatalog", Resource=[key], Condition=None)
+    assert any("usable outside the stack's services" in v for v in iam_violations(broken))
