@@ -8,6 +8,7 @@ case built with ``replace_record`` that proves it can fail.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 from typing import Any
 
@@ -49,21 +50,31 @@ def _topics(ev: Evaluation) -> dict[str, ResourceRecord]:
     return {str(t.state["arn"]): t for t in ev.of_type(TOPIC)}
 
 
-def _key_grants_cloudwatch(ev: Evaluation, key_ref: str) -> bool:
+def _key_grants_cloudwatch(ev: Evaluation, key_ref: str, alarm: ResourceRecord) -> bool:
+    """The key's policy lets CloudWatch use it on behalf of this alarm (conditions included)."""
+    alarm_arn = str(alarm.state["arn"])
     for key in ev.of_type(KEY):
-        if key_ref in (key.state.get("arn"), key.id, key.state.get("keyId")):
-            policy = json.loads(key.inputs["policy"])
-            for statement in policy["Statement"]:
-                actions = statement["Action"]
-                actions = [actions] if isinstance(actions, str) else actions
-                if (
-                    statement["Effect"] == "Allow"
-                    and statement.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
-                    and "kms:Decrypt" in actions
-                    and any(a.startswith("kms:GenerateDataKey") for a in actions)
-                ):
-                    return True
-            return False
+        if key_ref not in (key.state.get("arn"), key.id, key.state.get("keyId")):
+            continue
+        for statement in json.loads(key.inputs["policy"])["Statement"]:
+            actions = statement["Action"]
+            actions = [actions] if isinstance(actions, str) else actions
+            if not (
+                statement["Effect"] == "Allow"
+                and statement.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+                and "kms:Decrypt" in actions
+                and any(a.startswith("kms:GenerateDataKey") for a in actions)
+            ):
+                continue
+            condition = statement.get("Condition", {})
+            account = condition.get("StringEquals", {}).get("aws:SourceAccount")
+            source = condition.get("ArnLike", {}).get("aws:SourceArn")
+            if account not in (None, alarm_arn.split(":")[4]):
+                continue
+            if source is not None and not fnmatch.fnmatchcase(alarm_arn, source):
+                continue
+            return True
+        return False
     return False
 
 
@@ -91,7 +102,9 @@ def alarm_notification_violations(ev: Evaluation) -> list[str]:
                 key_ref = topic.inputs.get("kmsMasterKeyId")
                 if not key_ref:
                     out.append(f"{arn}: not encrypted")
-                elif key_ref.startswith("alias/aws/") or not _key_grants_cloudwatch(ev, key_ref):
+                elif key_ref.startswith("alias/aws/") or not _key_grants_cloudwatch(
+                    ev, key_ref, alarm
+                ):
                     out.append(f"{arn}: CloudWatch cannot use key {key_ref} (notifications drop)")
     return out
 
@@ -125,6 +138,19 @@ def test_property_22_catches_an_alarm_without_the_topic() -> None:
 def test_property_22_catches_a_topic_cloudwatch_cannot_publish_to() -> None:
     ev = evaluated("dev")
     broken = replace_record(ev, "ollama-observability-alerts", kmsMasterKeyId="alias/aws/sns")
+    assert any("CloudWatch cannot use key" in v for v in alarm_notification_violations(broken))
+
+
+def test_property_22_catches_a_key_policy_scoped_to_other_alarms() -> None:
+    ev = evaluated("dev")
+    key = ev.named("ollama-observability-alerts-key")
+    policy = json.loads(key.inputs["policy"])
+    for statement in policy["Statement"]:
+        if "ArnLike" in statement.get("Condition", {}):
+            statement["Condition"]["ArnLike"]["aws:SourceArn"] = (
+                "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ollama-*-staging"
+            )
+    broken = replace_record(ev, key.name, policy=json.dumps(policy))
     assert any("CloudWatch cannot use key" in v for v in alarm_notification_violations(broken))
 
 

@@ -54,9 +54,10 @@ def _key_policy(ctx: StackContext, region: str) -> str:
                     "Resource": "*",
                     "Condition": {
                         "StringEquals": {"aws:SourceAccount": ctx.account_id},
+                        # Only this stack's alarms (all named ollama-<role>-<env>).
                         "ArnLike": {
                             "aws:SourceArn": f"arn:{ctx.partition}:cloudwatch:{region}:"
-                            f"{ctx.account_id}:alarm:*"
+                            f"{ctx.account_id}:alarm:ollama-*-{ctx.env}"
                         },
                     },
                 },
