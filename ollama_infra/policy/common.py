@@ -181,6 +181,7 @@ def principals(statement: Mapping[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------- secrets
 
 # Content that must never appear in plain text in user data, parameters or outputs.
+_SECRET_NAME = r"[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET_KEY|SECRET|API_KEY|AUTH_TOKEN|TOKEN)"  # noqa: S105
 SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
     (
@@ -190,12 +191,17 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("private key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
     (
         "literal secret assignment",
-        # NAME=value, "NAME": "value" or NAME: value where NAME ends in a secret word and
-        # value is a literal (not a $VARIABLE, $(command), ${...} or {{...}} expansion).
+        # A literal value given to a name ending in a secret word, in the three shapes that
+        # assign in user data, env files, JSON and YAML: NAME=value (no spaces, shell),
+        # NAME = "value" / "NAME": "value" (quoted literal), and a YAML line NAME: value.
+        # Expansions ($VAR, $(cmd), ${...}, {{...}}, <...>) are not literals.
         re.compile(
-            r"(?i)(?<![A-Za-z0-9_])[A-Z0-9_]*"
-            r"(PASSWORD|PASSWD|SECRET_KEY|SECRET|API_KEY|AUTH_TOKEN|TOKEN)"
-            r"(?:['\"]?\s*=\s*|['\"]\s*:\s*|\s*:\s+)['\"]?(?![$'\"\s<{])[^\s'\"]{6,}"
+            r"(?im)(?<![A-Za-z0-9_])"
+            r"(?:"
+            rf"{_SECRET_NAME}=(?![$'\"<{{(])[^\s'\";]{{6,}}"
+            rf"|['\"]?{_SECRET_NAME}['\"]?\s*[=:]\s*(['\"])(?![$<{{%])[^'\"\s]{{6,}}\1"
+            rf"|^\s*{_SECRET_NAME}:\s+(?![$'\"<{{&*!|>#])[^\s'\"]{{6,}}\s*$"
+            r")"
         ),
     ),
     ("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
@@ -204,23 +210,28 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 # Literal values the assignment pattern matches that are references, not secrets.
 _REFERENCE_VALUES = re.compile(
-    r"(?i)^(arn:aws[a-z-]*:(secretsmanager|ssm|kms):|/ollama/|ollama/|none|null|true|false|"
-    r"required|optional|disabled|enabled|file:|secretsmanager|ssm)"
+    r"(?i)^(arn:|/ollama/|ollama/|none|null|true|false|"
+    r"required|optional|disabled|enabled|file:|secretsmanager|ssm|"
+    r"[a-z0-9]+:[a-z0-9]+/[a-z0-9]+:[a-z0-9]+$)"  # a Pulumi type token
 )
+
+
+def secret_matches(text: str) -> list[tuple[str, str]]:
+    """(pattern name, matched text) for every secret pattern found in ``text``."""
+    found: list[tuple[str, str]] = []
+    for name, pattern in SECRET_PATTERNS:
+        for match in pattern.finditer(text):
+            if name == "literal secret assignment":
+                value = re.split(r"[=:]", match.group(0).strip(), maxsplit=1)[1].strip(" '\"")
+                if _REFERENCE_VALUES.match(value):
+                    continue
+            found.append((name, match.group(0)))
+    return found
 
 
 def find_secrets(text: str) -> list[str]:
     """Names of the secret patterns found in ``text`` (empty when it looks clean)."""
-    found: list[str] = []
-    for name, pattern in SECRET_PATTERNS:
-        for match in pattern.finditer(text):
-            if name == "literal secret assignment":
-                value = re.split(r"[=:]", match.group(0), maxsplit=1)[1].strip(" '\"")
-                if _REFERENCE_VALUES.match(value):
-                    continue
-            found.append(name)
-            break
-    return found
+    return sorted({name for name, _ in secret_matches(text)})
 
 
 def decode_user_data(value: Any) -> str:

@@ -34,6 +34,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
@@ -146,6 +147,11 @@ def _opts() -> PolicyResourceOptions:
     )
 
 
+def _props(values: Mapping[str, Any]) -> Any:
+    """Props as the engine hands them to a policy: secrets unwrapped, unknowns guarded."""
+    return unknown_checking_proxy(deserialize_properties(copy.deepcopy(dict(values))))
+
+
 def _urn(stack: str, type_token: str, name: str) -> str:
     return f"urn:pulumi:{stack}::{PROJECT}::{type_token}::{name}"
 
@@ -167,7 +173,7 @@ class _Providers:
         self._by_name = {r.name: r for r in ev.resources if r.type.startswith("pulumi:providers:")}
         self._default = PolicyProviderResource(
             "pulumi:providers:aws",
-            unknown_checking_proxy(default_provider_props(stack_values)),
+            _props(default_provider_props(stack_values)),
             _urn(ev.stack, "pulumi:providers:aws", "default"),
             "default",
         )
@@ -183,7 +189,7 @@ class _Providers:
             return self._default
         return PolicyProviderResource(
             provider.type,
-            unknown_checking_proxy(copy.deepcopy(provider.inputs)),
+            _props(provider.inputs),
             _urn(self._stack, provider.type, provider.name),
             provider.name,
         )
@@ -198,7 +204,7 @@ def resource_args(
     """What a ResourceValidationPolicy receives for ``record`` (props = inputs)."""
     return ResourceValidationArgs(
         record.type,
-        unknown_checking_proxy(copy.deepcopy(record.inputs)),
+        _props(record.inputs),
         _urn(stack, record.type, record.name),
         record.name,
         _opts(),
@@ -211,11 +217,11 @@ def stack_resources(ev: Evaluation, providers: _Providers) -> list[PolicyResourc
     """What a StackValidationPolicy sees: every resource's outputs, plus the Stack's outputs."""
     out = []
     for record in ev.resources:
-        props = {**copy.deepcopy(record.state), "id": record.id}
+        props = _props({**record.state, "id": record.id})
         out.append(
             PolicyResource(
                 record.type,
-                unknown_checking_proxy(props),
+                props,
                 _urn(ev.stack, record.type, record.name),
                 record.name,
                 _opts(),
@@ -229,7 +235,7 @@ def stack_resources(ev: Evaluation, providers: _Providers) -> list[PolicyResourc
     out.append(
         PolicyResource(
             STACK_TYPE,
-            unknown_checking_proxy(copy.deepcopy(ev.outputs)),
+            _props(ev.outputs),
             _urn(ev.stack, STACK_TYPE, name),
             name,
             _opts(),

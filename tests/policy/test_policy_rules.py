@@ -34,6 +34,7 @@ from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
 from ollama_infra.policy.evaluate import PolicyResult, evaluate_policies
 from ollama_infra.policy.pack import RULES, rule
 
+# Every secret-looking value in this file is fake; they exist only to trip the rules.
 TABLE = "aws:dynamodb/table:Table"
 SG = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -187,7 +188,7 @@ def role_policy(logical: str, *statements: dict[str, Any]) -> ResourceRecord:
 
 def password() -> ResourceRecord:
     r = rec(PASSWORD, "ollama-data-admin-password", length=32.0)
-    r.state["result"] = "generated-Value-0123456789abcdef"
+    r.state["result"] = "fake-generated-0123456789abcdef"
     return r
 
 
@@ -880,7 +881,7 @@ CASES: list[Case] = [
         "secrets-not-exposed",
         "output-value",
         lambda: p(password(), ollama_admin_secret_arn=GOOD_OUTPUT),
-        lambda: p(password(), ollama_admin_password="generated-Value-0123456789abcdef"),
+        lambda: p(password(), ollama_admin_password="fake-generated-0123456789abcdef"),
         "ollama-production",
         "ARN",
     ),
@@ -890,9 +891,7 @@ CASES: list[Case] = [
         lambda: p(password(), launch_template()),
         lambda: p(
             password(),
-            launch_template(
-                userData=b64("#!/bin/bash\nADMIN='generated-Value-0123456789abcdef'\n")
-            ),
+            launch_template(userData=b64("#!/bin/bash\nADMIN='fake-generated-0123456789abcdef'\n")),
         ),
         "ollama-compute-lt",
         "ARN",
