@@ -10,6 +10,7 @@ never serves.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -36,10 +37,10 @@ class ComputeArgs:
     ollama: OllamaConfig
     webui: WebUIConfig
     data: DataConfig
-    private_subnet_ids: pulumi.Input[list[str]] | list[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
     app_security_group_id: pulumi.Input[str]
     instance_profile_arn: pulumi.Input[str]
-    target_group_arns: list[pulumi.Input[str]]
+    target_group_arns: Sequence[pulumi.Input[str]]
     """The ALB target groups the instances register in (edge component)."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """SNS topic the CPU alarms notify; None derives ollama-alerts-<env>'s ARN from its name."""
@@ -175,39 +176,47 @@ class ComputeComponent(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _capacity(self) -> dict[str, object]:
-        """Launch template, or a Spot mixed-instances policy (dev only, config-checked)."""
+    def _mixed_instances(self) -> aws.autoscaling.GroupMixedInstancesPolicyArgs | None:
+        """Spot capacity over instance_type and spot_instance_types (dev only, config-checked)."""
         cfg = self._args.compute
-        template = {
-            "launch_template_id": self.launch_template.id,
-            "version": self.launch_template.latest_version.apply(str),
-        }
         if not cfg.spot_enabled:
-            return {
-                "launch_template": {
-                    "id": template["launch_template_id"],
-                    "version": template["version"],
-                }
-            }
+            return None
         types = [cfg.instance_type, *cfg.spot_instance_types]
-        return {
-            "capacity_rebalance": True,
-            "mixed_instances_policy": {
-                "instances_distribution": {
-                    "on_demand_base_capacity": 0,
-                    "on_demand_percentage_above_base_capacity": 0,
-                    "spot_allocation_strategy": "price-capacity-optimized",
-                },
-                "launch_template": {
-                    "launch_template_specification": template,
-                    "overrides": [{"instance_type": t} for t in types],
-                },
-            },
-        }
+        return aws.autoscaling.GroupMixedInstancesPolicyArgs(
+            instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
+                on_demand_base_capacity=0,
+                on_demand_percentage_above_base_capacity=0,
+                spot_allocation_strategy="price-capacity-optimized",
+            ),
+            launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
+                launch_template_specification=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                    launch_template_id=self.launch_template.id,
+                    version=self._template_version(),
+                ),
+                overrides=[
+                    aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(
+                        instance_type=t
+                    )
+                    for t in types
+                ],
+            ),
+        )
+
+    def _template_version(self) -> pulumi.Output[str]:
+        # The explicit latest version makes every template change an instance refresh.
+        return self.launch_template.latest_version.apply(str)
 
     def _group(self) -> aws.autoscaling.Group:
         args, ctx, cfg = self._args, self._args.ctx, self._args.compute
         single = cfg.max_size == 1
+        mixed = self._mixed_instances()
+        template = (
+            None
+            if mixed
+            else aws.autoscaling.GroupLaunchTemplateArgs(
+                id=self.launch_template.id, version=self._template_version()
+            )
+        )
         return aws.autoscaling.Group(
             f"{self._name}-asg",
             name=ctx.names.asg,
@@ -216,6 +225,9 @@ class ComputeComponent(pulumi.ComponentResource):
             max_size=cfg.max_size,
             desired_capacity=cfg.desired_capacity,
             target_group_arns=args.target_group_arns,
+            launch_template=template,
+            mixed_instances_policy=mixed,
+            capacity_rebalance=True if mixed else None,
             # ELB checks replace instances whose Open WebUI stops answering; the grace period
             # covers boot, installs and the model pull (the API default of 0 would not).
             health_check_type="ELB",
@@ -223,40 +235,52 @@ class ComputeComponent(pulumi.ComponentResource):
             default_instance_warmup=cfg.scaling_cooldown_seconds,
             wait_for_capacity_timeout=f"{cfg.health_check_grace_period_seconds}s",
             enabled_metrics=[
-                "GroupMinSize",
-                "GroupMaxSize",
-                "GroupDesiredCapacity",
-                "GroupInServiceInstances",
-                "GroupPendingInstances",
-                "GroupTerminatingInstances",
+                aws.autoscaling.Metric.GROUP_MIN_SIZE,
+                aws.autoscaling.Metric.GROUP_MAX_SIZE,
+                aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+                aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+                aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
+                aws.autoscaling.Metric.GROUP_TERMINATING_INSTANCES,
             ],
-            instance_refresh={
-                "strategy": "Rolling",
-                "preferences": {
+            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
+                strategy="Rolling",
+                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
                     # One instance: start the new one before stopping the old (no downtime).
                     # Several: replace half at a time so capacity never doubles.
-                    "min_healthy_percentage": 100 if single else 50,
-                    "max_healthy_percentage": 200 if single else 100,
-                    "instance_warmup": str(cfg.health_check_grace_period_seconds),
-                    "skip_matching": True,
-                },
-            },
-            tags=ctx.tagger.asg_tags(SERVICE, ctx.names.asg),
+                    min_healthy_percentage=100 if single else 50,
+                    max_healthy_percentage=200 if single else 100,
+                    instance_warmup=str(cfg.health_check_grace_period_seconds),
+                    skip_matching=True,
+                ),
+            ),
+            tags=[
+                aws.autoscaling.GroupTagArgs(
+                    key=str(tag["key"]),
+                    value=str(tag["value"]),
+                    propagate_at_launch=bool(tag["propagate_at_launch"]),
+                )
+                for tag in ctx.tagger.asg_tags(SERVICE, ctx.names.asg)
+            ],
             # Scaling policies and schedules own the desired capacity after creation; a later
             # `pulumi up` must not reset it to the configured starting value.
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=args.depends_on, ignore_changes=["desiredCapacity"]
             ),
-            **self._capacity(),  # type: ignore[arg-type]
         )
 
     def _step_policies(self) -> tuple[aws.autoscaling.Policy, aws.autoscaling.Policy]:
         ctx, cfg = self._args.ctx, self._args.compute
         policies = []
-        for role, adjustment, bounds in (
-            ("scale-out", 1, {"metric_interval_lower_bound": "0"}),
-            ("scale-in", -1, {"metric_interval_upper_bound": "0"}),
-        ):
+        # One step each: +1 above the high-CPU threshold, -1 below the low-CPU threshold.
+        steps = {
+            "scale-out": aws.autoscaling.PolicyStepAdjustmentArgs(
+                scaling_adjustment=1, metric_interval_lower_bound="0"
+            ),
+            "scale-in": aws.autoscaling.PolicyStepAdjustmentArgs(
+                scaling_adjustment=-1, metric_interval_upper_bound="0"
+            ),
+        }
+        for role, step in steps.items():
             policies.append(
                 aws.autoscaling.Policy(
                     f"{self._name}-{role}",
@@ -266,7 +290,7 @@ class ComputeComponent(pulumi.ComponentResource):
                     adjustment_type="ChangeInCapacity",
                     metric_aggregation_type="Average",
                     estimated_instance_warmup=cfg.scaling_cooldown_seconds,
-                    step_adjustments=[{"scaling_adjustment": adjustment, **bounds}],
+                    step_adjustments=[step],
                     opts=self._child,
                 )
             )
