@@ -200,6 +200,11 @@ def dashboard_violations(ev: Evaluation) -> list[str]:
     }
     stack_namespace = f"Ollama/{ev.stack}"
     agent_metrics = {"mem_used_percent", "disk_used_percent", "swap_used_percent"}
+    group_metrics = {
+        m
+        for g in ev.of_type("aws:autoscaling/group:Group")
+        for m in g.inputs.get("enabledMetrics") or []
+    }
     out = []
     widgets = body.get("widgets") or []
     if not widgets:
@@ -219,6 +224,8 @@ def dashboard_violations(ev: Evaluation) -> list[str]:
             for key, value in zip(dims[::2], dims[1::2], strict=True):
                 if value not in known.get(key, set()):
                     out.append(f"{props['title']}: {key}={value} matches no resource in the plan")
+            if namespace == "AWS/AutoScaling" and name not in group_metrics:
+                out.append(f"{props['title']}: the ASG does not collect {name} (enabled_metrics)")
             if namespace == "AWS/CloudFront" and props["region"] != "us-east-1":
                 out.append(f"{props['title']}: CloudFront metrics are only in us-east-1")
     return out
@@ -244,6 +251,7 @@ def test_dashboard_references_real_metrics_and_dimensions(stack: str) -> None:
         ('"Ollama/', '"Ollama/x', "namespace"),
         ("InferenceSlowRequests", "InferenceP99", "published by nothing"),
         ('"Region": "us-east-1"', '"Region": "eu-west-1"', "only in us-east-1"),
+        ("GroupPendingInstances", "GroupStandbyInstances", "does not collect"),
     ],
 )
 def test_dashboard_check_catches_wrong_references(old: str, new: str, words: str) -> None:
