@@ -371,7 +371,12 @@ class ComputeConfig(_Model):
     )
     scale_out_cpu_percent: float = _field(40.0, "Scale out when average CPU is above this.")
     scale_in_cpu_percent: float = _field(30.0, "Scale in when average CPU is below this.")
-    scaling_cooldown_seconds: int = _field(300, "Cooldown of the step scaling policies.")
+    scaling_cooldown_seconds: int = _field(
+        300,
+        "Seconds a new instance's CPU is left out of the step-scaling aggregate (estimated "
+        "instance warmup; step policies have no cooldown). Keep it near the time a booted "
+        "instance needs to serve.",
+    )
     requests_per_target: int | None = _field(
         None, "Enable target tracking on ALB requests per target with this target value."
     )
@@ -384,6 +389,11 @@ class ComputeConfig(_Model):
     )
     schedule_timezone: str = _field("UTC", "IANA time zone of the scheduled actions.")
     spot_enabled: bool = _field(False, "Use Spot capacity (mixed instances policy); dev only.")
+    spot_instance_types: list[str] = _field(
+        [],
+        "Extra instance types Spot may use besides instance_type (more capacity pools, fewer "
+        "interruptions); only with spot_enabled.",
+    )
     gpu_enabled: bool = _field(
         False, "GPU profile: g5/g6 instance, NVIDIA drivers, script install."
     )
@@ -439,6 +449,33 @@ class ComputeConfig(_Model):
     def _percent(cls, value: float) -> float:
         if not 1 <= value <= 99:
             raise ValueError("CPU thresholds must be 1-99 percent")
+        return value
+
+    @field_validator("scaling_cooldown_seconds")
+    @classmethod
+    def _warmup(cls, value: int) -> int:
+        if not 0 <= value <= 3600:
+            raise ValueError("must be 0-3600 s; 300 suits a booted instance")
+        return value
+
+    @field_validator("requests_per_target")
+    @classmethod
+    def _requests(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 100_000:
+            raise ValueError(
+                "must be 1-100000 requests per target per minute, or unset to disable; "
+                "measure it with the load test"
+            )
+        return value
+
+    @field_validator("spot_instance_types")
+    @classmethod
+    def _spot_types(cls, value: list[str]) -> list[str]:
+        for instance_type in value:
+            if not INSTANCE_TYPE_RE.match(instance_type):
+                raise ValueError(
+                    f"'{instance_type}' is not an EC2 instance type; use e.g. t3a.xlarge"
+                )
         return value
 
     @field_validator("schedule_scale_down_cron", "schedule_scale_up_cron")
@@ -1079,6 +1116,36 @@ def _compute_checks(cfg: StackConfig) -> list[ConfigIssue]:
                 "the GPU profile installs Ollama with the official script "
                 "(the snap lacks CUDA libraries)",
                 "set install_method: script",
+            )
+        )
+    arm = re.match(r"^[a-z]+[0-9]+[a-z]*g[a-z]*\.", c.instance_type) is not None
+    if c.ami_id is None and arm != ("/arm64/" in c.ubuntu_ami_parameter):
+        issues.append(
+            _issue(
+                "compute.ubuntu_ami_parameter",
+                c.ubuntu_ami_parameter,
+                f"the AMI architecture does not match instance type {c.instance_type} "
+                f"({'arm64' if arm else 'amd64'})",
+                "use the Ubuntu parameter with /arm64/ for Graviton types and /amd64/ otherwise",
+            )
+        )
+    if c.spot_instance_types and not c.spot_enabled:
+        issues.append(
+            _issue(
+                "compute.spot_instance_types",
+                c.spot_instance_types,
+                "only used with Spot capacity",
+                "set spot_enabled: true (dev) or remove spot_instance_types",
+            )
+        )
+    models_dir = cfg.ollama.models_dir
+    if cfg.ollama.install_method == "snap" and not models_dir.startswith("/var/snap/ollama/"):
+        issues.append(
+            _issue(
+                "ollama.models_dir",
+                models_dir,
+                "the ollama snap is strictly confined and cannot write outside /var/snap/ollama",
+                "set models_dir: /var/snap/ollama/common/models, or install_method: script",
             )
         )
     if c.spot_enabled and cfg.env != "dev":
