@@ -87,7 +87,7 @@ class _State:
     config: FakeConfig
     lock: threading.Lock = field(default_factory=threading.Lock)
     generation_requests: int = 0
-    waiting: int = 0
+    admitted: int = 0  # requests holding or waiting for a parallel slot
     truth: list[GroundTruth] = field(default_factory=list)
     slots: threading.BoundedSemaphore | None = None
 
@@ -153,17 +153,19 @@ class _Handler(BaseHTTPRequestHandler):
             cfg = state.config
             fault = cfg.faults[state.generation_requests % len(cfg.faults)] if cfg.faults else None
             state.generation_requests += 1
-            queue_full = cfg.num_parallel > 0 and state.waiting >= cfg.max_queue
-            if not queue_full and fault != "http_503":
-                state.waiting += 1
-        if fault == "http_503" or queue_full:
+            # Like OLLAMA_MAX_QUEUE: beyond the busy slots, at most max_queue may wait.
+            queue_full = cfg.num_parallel > 0 and state.admitted >= cfg.num_parallel + cfg.max_queue
+            if queue_full or fault == "http_503":
+                rejected = True
+            else:
+                rejected = False
+                state.admitted += 1
+        if rejected:
             self._send_json(503, {"error": BUSY})
             return
         slots = state.slots
         if slots is not None:
             slots.acquire()
-        with state.lock:
-            state.waiting -= 1
         try:
             self._stream(cfg, request, fault, arrived)
         except (BrokenPipeError, ConnectionResetError):
@@ -171,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             if slots is not None:
                 slots.release()
+            with state.lock:
+                state.admitted -= 1
 
     def _chunk(self, obj: dict[str, Any] | str) -> None:
         data = (obj if isinstance(obj, str) else json.dumps(obj)).encode() + b"\n"
@@ -267,7 +271,9 @@ class FakeOllama:
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.state = _State(config or FakeConfig())
         self._apply_slots()
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
