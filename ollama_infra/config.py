@@ -768,6 +768,8 @@ class ObservabilityConfig(_Model):
     def _emails(cls, value: list[str]) -> list[str]:
         for email in value:
             check_email(email)
+        if len({e.lower() for e in value}) != len(value):
+            raise ValueError("list each address once (addresses are not case-sensitive)")
         return value
 
     @field_validator("billing_alarm_threshold_usd")

@@ -329,6 +329,11 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"log_retention_days": 45}, "ollama:observability.log_retention_days", "accepts only"),
     ({"alarm_emails": ["not-an-email"]}, "ollama:observability.alarm_emails", "valid email"),
     (
+        {"alarm_emails": ["ops@example.com", "Ops@example.com"]},
+        "ollama:observability.alarm_emails",
+        "each address once",
+    ),
+    (
         {"billing_alarm_threshold_usd": 0},
         "ollama:observability.billing_alarm_threshold_usd",
         "1-1,000,000",
@@ -401,3 +406,11 @@ def test_dashboard_leaves_out_sections_the_stack_does_not_have() -> None:
     # Widgets are laid out two per row without overlapping.
     cells = {(w["x"], w["y"]) for w in full["widgets"]}
     assert len(cells) == len(full["widgets"])
+
+
+def test_subscription_names_are_unique_per_address() -> None:
+    from ollama_infra.observability.components import _email_key
+
+    assert _email_key("a.b@example.com") != _email_key("a-b@example.com")
+    assert _email_key("Ops@Example.com") == _email_key("ops@example.com")
+    assert re.fullmatch(r"[a-z0-9-]+", _email_key("first.last+alerts@example.co.uk"))

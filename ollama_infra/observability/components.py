@@ -10,6 +10,7 @@ created, the billing alarm and its topic in us-east-1, and the dashboard.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -107,8 +108,10 @@ def _topic_policy(ctx: StackContext, topic_arn: str) -> str:
 
 
 def _email_key(email: str) -> str:
-    """Stable logical-name fragment for a subscription (keyed by address, not position)."""
-    return re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-")
+    """Stable logical-name fragment for a subscription (keyed by address, not position;
+    the digest keeps a.b@x and a-b@x apart)."""
+    readable = re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-")
+    return f"{readable}-{hashlib.sha256(email.lower().encode()).hexdigest()[:6]}"
 
 
 class _AlertTopic:
