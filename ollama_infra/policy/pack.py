@@ -426,6 +426,7 @@ RULES: tuple[Rule, ...] = (
         "ElastiCache replication groups keep automatic snapshots.",
         rules_data.elasticache_backups,
         types=(rules_data.REPLICATION_GROUP,),
+        checkov=("CKV_AWS_134",),
         trivy=("AVD-AWS-0050",),
         advisory_reason=(
             "the cache holds Open WebUI sessions and websocket state that are rebuilt after "

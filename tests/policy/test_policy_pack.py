@@ -173,3 +173,18 @@ def test_plan_exits_with_policy_code_on_a_mandatory_violation(
     assert re.search(r"\[FAIL\s*\] launch-template-imdsv2", captured.out)
     assert f"'{lt.name}'" in captured.out and "http_tokens" in captured.out
     assert "mandatory policy violation" in captured.err
+
+
+def test_security_doc_lists_every_rule_with_its_scanner_ids_and_level() -> None:
+    doc = (ROOT / "docs" / "SECURITY.md").read_text(encoding="utf-8")
+    rows = {
+        m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z0-9-]+)` \|.*\|$", doc, flags=re.M)
+    }
+    for r in RULES:
+        assert r.name in rows, f"docs/SECURITY.md has no row for {r.name}"
+        row = rows[r.name]
+        for check in (*r.checkov, *r.trivy):
+            assert check in row, f"{r.name}: {check} missing from its docs/SECURITY.md row"
+        assert row.rstrip(" |").endswith(r.level.value), f"{r.name}: level differs"
+        if r.advisory_reason:
+            assert f"- `{r.name}`:" in doc, f"{r.name}: advisory reason not documented"
