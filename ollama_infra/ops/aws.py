@@ -112,9 +112,9 @@ ERROR_RULES: tuple[ErrorRule, ...] = (
         (),
         (r"stack is currently locked", r"the stack is locked", r"conflict: Another update"),
         "the Pulumi stack is locked by another update",
-        "wait for the other update to finish; if it crashed, run "
-        "`pulumi cancel --stack <stack>` (service backend) or remove the stale lock with "
-        "`pulumi stack export`/`pulumi stack import` as in docs/runbooks/troubleshooting.md",
+        "wait for the other update to finish; if it crashed: `pulumi cancel --stack <stack>` "
+        "on Pulumi Cloud, or delete the stale lock object under .pulumi/locks/ in the state "
+        "bucket (docs/runbooks/troubleshooting.md)",
         EXIT_LOCKED,
     ),
     ErrorRule(

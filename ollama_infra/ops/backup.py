@@ -34,7 +34,7 @@ from ollama_infra.ops.common import (
     add_region,
 )
 
-BACKUP_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
+LABEL_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 STATE_PREFIX = "state-backups"
 
 
@@ -55,7 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     envs.add_stack_args(ddb)
     add_region(ddb)
     add_dry_run(ddb)
-    ddb.add_argument("--label", default="manual", help="word added to the backup name")
+    ddb.add_argument(
+        "--label",
+        default="manual",
+        help="word in the backup name ollama-data-backup-<label>-<time>-<env> (default manual)",
+    )
     ddb.add_argument(
         "--export-bucket",
         metavar="BUCKET",
@@ -108,15 +112,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def create_table_backup(target: aws.Target, label: str = "manual", wait: float = 300.0) -> str:
     """Take an on-demand backup of the stack's table and wait until it is AVAILABLE."""
-    if not BACKUP_NAME_RE.match(label) or len(label) > 40:
+    if not LABEL_RE.match(label) or len(label) > 40:
         raise OpsError(
-            f"--label {label!r}: letters, digits, '_', '.', '-' only (3-40 chars)",
+            f"--label {label!r}: lowercase letters, digits and single dashes only (1-40 chars)",
             "use e.g. --label pre-upgrade",
             EXIT_USAGE,
         )
     table = target.names.table
     ddb = target.client("dynamodb")
-    name = f"{table}-{label}-{timestamp()}"
+    # ollama-<role>-<env>, like every other name the stack owns
+    name = f"ollama-data-backup-{label}-{timestamp().lower()}-{target.stack}"
     with aws.aws_errors(f"backing up table {table}"):
         details = ddb.create_backup(TableName=table, BackupName=name)["BackupDetails"]
         arn = str(details["BackupArn"])

@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ddb.add_argument(
         "--target-table",
         metavar="NAME",
-        help="new table name (default: <table>-restored-<UTC timestamp>); must not exist",
+        help="new table name (default: ollama-data-table-restored-<time>-<env>); must not exist",
     )
     ddb.add_argument(
         "--switch", action="store_true", help="make the restored table the active table"
@@ -189,7 +189,9 @@ def run_dynamodb(args: argparse.Namespace) -> int:
     envs.guard(args.stack, args.force_cross_env)
     target = aws.resolve_target(args.stack, args.region)
     source = target.names.table
-    new = args.target_table or f"{source}-restored-{backup.timestamp().lower()}"
+    new = (
+        args.target_table or f"ollama-data-table-restored-{backup.timestamp().lower()}-{args.stack}"
+    )
     ddb = target.client("dynamodb")
     with aws.aws_errors(f"checking table {new}"):
         if new == source or _table_status(ddb, new) is not None:

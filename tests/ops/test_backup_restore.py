@@ -64,7 +64,7 @@ def test_backup_then_delete_then_restore_returns_equal_items(
     (arn,) = _backup_arns()
     _delete_all_items(TABLE)
     assert table_items(TABLE) == []
-    new = f"{TABLE}-restored-test"
+    new = "ollama-data-table-restored-test-dev"
     assert (
         cli(
             "restore",
@@ -95,7 +95,8 @@ def test_point_in_time_restore_goes_to_a_new_table(
     when = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert cli("restore", "dynamodb", "--stack", "dev", "--point-in-time", when) == 0
     tables = setup_client("dynamodb").list_tables()["TableNames"]
-    restored = [t for t in tables if t.startswith(f"{TABLE}-restored-")]
+    restored = [t for t in tables if t.startswith("ollama-data-table-restored-")]
+    assert restored and restored[0].endswith("-dev")
     assert len(restored) == 1
     assert table_items(restored[0]) == table_items(TABLE)
     assert _active_table() is None  # no --switch: the stack keeps its table
@@ -437,3 +438,22 @@ def test_state_restore_needs_the_typed_stack_name(
     answer(monkeypatch, "yes")  # not the stack name
     assert cli("restore", "state", "--stack", "dev", "--file", str(checkpoint)) == EXIT_REFUSED
     assert not pulumi.ran("stack", "import")
+
+
+@pytest.mark.parametrize("label", ["Pre Upgrade", "UPPER", "lead-", "x" * 41])
+def test_backup_label_is_validated_before_any_backup(
+    aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str], label: str
+) -> None:
+    make_table(TABLE, CATALOG)
+    assert cli("backup", "dynamodb", "--stack", "dev", "--label", label) == EXIT_USAGE
+    assert "--label" in capsys.readouterr().err
+    assert _backup_arns() == []
+
+
+def test_backup_name_follows_the_naming_scheme(aws_env: AwsRecorder, pulumi: FakePulumi) -> None:
+    make_table(TABLE, CATALOG)
+    assert cli("backup", "dynamodb", "--stack", "dev", "--label", "pre-upgrade") == 0
+    summaries = setup_client("dynamodb").list_backups(TableName=TABLE)["BackupSummaries"]
+    name = summaries[0]["BackupName"]
+    assert name.startswith("ollama-data-backup-pre-upgrade-") and name.endswith("-dev")
+    assert naming.NAME_RE.match(name)
