@@ -114,3 +114,41 @@ def test_confirm_with_yes_never_prompts(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr("builtins.input", no_prompt)
     confirm("do it", yes=True, typed="dev")
+
+
+# --- the real Pulumi runner, exercised with a harmless program instead of Pulumi -----------
+
+
+def test_subprocess_runner_captures_and_streams(capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    argv = [sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr)"]
+    captured = pulumi_cli.subprocess_runner(argv)
+    assert (captured.returncode, captured.stdout.strip(), captured.stderr.strip()) == (
+        0,
+        "out",
+        "err",
+    )
+    streamed = pulumi_cli.subprocess_runner(
+        [*argv[:2], "import sys; print('live'); sys.exit(3)"], stream=True
+    )
+    assert streamed.returncode == 3 and "live" in streamed.stdout
+    assert "live" in capsys.readouterr().out  # shown while it runs
+
+
+def test_missing_pulumi_cli_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    previous = pulumi_cli.set_runner(None)  # the real runner
+    try:
+        with pytest.raises(OpsError, match="Pulumi CLI is not on PATH"):
+            pulumi_cli.run(["version"])
+    finally:
+        pulumi_cli.set_runner(previous)
+
+
+def test_pulumi_failure_keeps_the_tail_of_the_output() -> None:
+    lines = "\n".join(f"line {i}" for i in range(20))
+    err = pulumi_cli.failure(pulumi_cli.Result(1, lines, "error: boom"), "pulumi up (dev)")
+    assert (
+        "line 19" in err.message and "error: boom" in err.message and "line 3\n" not in err.message
+    )
