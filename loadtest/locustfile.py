@@ -26,11 +26,12 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+import gevent  # noqa: E402
 import requests  # noqa: E402
 from locust import HttpUser, LoadTestShape, events, task  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
-from loadtest import gate, schedule  # noqa: E402
+from loadtest import gate, scaling, schedule  # noqa: E402
 from loadtest import settings as settings_mod  # noqa: E402
 from loadtest.metrics import (  # noqa: E402
     RequestRecord,
@@ -62,6 +63,7 @@ class RunState:
         self.warmups = 0
         self.stage_log: list[tuple[float, int]] = []  # (wall time, target users)
         self.user_ids = itertools.count()
+        self.observer: scaling.ScalingObserver | None = None
 
     def add(self, record: RequestRecord, distributed_worker: bool) -> None:
         if distributed_worker:
@@ -110,6 +112,32 @@ def _on_init(environment: Any, **_: Any) -> None:
     if STATE.settings.host and not environment.host:
         environment.host = STATE.settings.host
         OllamaUser.host = STATE.settings.host
+    if STATE.settings.observe_scaling and not isinstance(environment.runner, WorkerRunner):
+        STATE.observer = _scaling_observer(STATE.settings)
+
+
+def _scaling_observer(s: settings_mod.Settings) -> scaling.ScalingObserver:
+    """Clients for the stack's region (AWS_REGION etc.), checked with one sample up front."""
+    import boto3
+    import botocore.exceptions
+
+    assert s.stack_env is not None  # settings enforce --stack-env with --observe-scaling
+    try:
+        observer = scaling.ScalingObserver(
+            s.stack_env,
+            boto3.client("autoscaling"),
+            boto3.client("cloudwatch"),
+            interval_s=s.scaling_interval_s,
+            sleep=gevent.sleep,
+        )
+        scaling.sample(observer.autoscaling, observer.cloudwatch, s.stack_env)
+    except (scaling.ScalingError, botocore.exceptions.BotoCoreError) as exc:
+        log.error("--observe-scaling: %s", exc)
+        sys.exit(2)
+    except botocore.exceptions.ClientError as exc:
+        log.error("--observe-scaling: AWS refused the read-only describe calls: %s", exc)
+        sys.exit(2)
+    return observer
 
 
 @events.test_start.add_listener
@@ -120,6 +148,9 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     STATE.stage_log.clear()
     if _settings().scenario == "constant" and environment.parsed_options is not None:
         STATE.note_stage(int(environment.parsed_options.num_users or 1))
+    if STATE.observer is not None:
+        STATE.observer.running = True
+        gevent.spawn(STATE.observer.observe)
 
 
 @events.report_to_master.add_listener
@@ -157,6 +188,10 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     summary = summarize(STATE.with_stages(), slo, run_info, warmup_excluded=STATE.warmups)
     if s.scenario == "step":
         summary["saturation"] = find_saturation(summary["stages"])
+    if STATE.observer is not None:
+        STATE.observer.running = False
+        STATE.observer.observe_once()  # the state the run left the group in
+        summary["scaling_observed"] = STATE.observer.summary()
     print_summary(summary)
     if s.json_summary is not None:
         s.json_summary.parent.mkdir(parents=True, exist_ok=True)

@@ -134,6 +134,19 @@ OPTIONS = (
         "",
         "stack the run targets (dev/staging/production); names ollama-asg-<env> in the summary",
     ),
+    Option(
+        "--observe-scaling",
+        "OLLAMA_LOADTEST_OBSERVE_SCALING",
+        "false",
+        "sample ollama-asg-<env> and its CPU alarms during the run (needs --stack-env and "
+        "AWS credentials); true or false",
+    ),
+    Option(
+        "--scaling-interval",
+        "OLLAMA_LOADTEST_SCALING_INTERVAL",
+        30.0,
+        "seconds between scaling samples",
+    ),
     Option("--seed", "OLLAMA_LOADTEST_SEED", 1, "seed for prompts, actions and think times"),
 )
 
@@ -162,6 +175,8 @@ class Settings:
     json_summary: Path | None
     baseline: Path | None
     stack_env: str | None
+    observe_scaling: bool
+    scaling_interval_s: float
     seed: int
 
     def describe(self) -> dict[str, Any]:
@@ -370,6 +385,12 @@ def from_options(
     stack_env = _get(options, o["stack_env"]) or None
     if stack_env is not None and stack_env not in ENVIRONMENTS:
         raise _err(o["stack_env"], stack_env, f"must be one of {', '.join(ENVIRONMENTS)}")
+    observe = _choice(options, o["observe_scaling"], ("true", "false", "1", "0"))
+    observe_scaling = observe in ("true", "1")
+    if observe_scaling and stack_env is None:
+        raise _err(
+            o["observe_scaling"], observe, "needs --stack-env: which ollama-asg-<env> to watch"
+        )
     return Settings(
         model=model,
         api_mode=api_mode,
@@ -393,6 +414,8 @@ def from_options(
         json_summary=Path(json_summary) if json_summary else None,
         baseline=baseline,
         stack_env=stack_env,
+        observe_scaling=observe_scaling,
+        scaling_interval_s=_float(options, o["scaling_interval"], 0.0, strict=True),
         seed=_int(options, o["seed"], 0),
     )
 

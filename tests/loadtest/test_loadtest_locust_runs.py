@@ -69,18 +69,20 @@ def test_gate_fails_a_slower_run_and_passes_an_equal_one(
             }
         )
     )
-    reference = run_locust(fake_ollama.url, tmp_path / "a", *FAST, users=4)
+    reference = run_locust(fake_ollama.url, tmp_path / "a", *FAST, users=4, run_time="2s")
     assert reference.returncode == 0, reference.output
     promoted = tmp_path / "a" / "summary.json"
     assert gate.main(["--summary", str(promoted), "--baseline", str(baseline), "--promote"]) == 0
 
-    equal = run_locust(fake_ollama.url, tmp_path / "b", *FAST, "--baseline", str(baseline), users=4)
+    equal = run_locust(
+        fake_ollama.url, tmp_path / "b", *FAST, "--baseline", str(baseline), users=4, run_time="2s"
+    )
     assert equal.returncode == 0, equal.output
     assert "load-test gate for 'dev' (measured baseline): PASS" in equal.output
 
     fake_ollama.reconfigure(first_token_delay_s=0.2, token_interval_s=0.03)
     slower = run_locust(
-        fake_ollama.url, tmp_path / "c", *FAST, "--baseline", str(baseline), users=4
+        fake_ollama.url, tmp_path / "c", *FAST, "--baseline", str(baseline), users=4, run_time="2s"
     )
     assert slower.returncode == gate.EXIT_GATE_FAILED, slower.output
     assert "FAIL" in slower.output
