@@ -1370,16 +1370,6 @@ def _data_checks(cfg: StackConfig) -> list[ConfigIssue]:
                 "set it to at least database_storage_gb",
             )
         )
-    if d.replication_region and d.kms_key_arn:
-        issues.append(
-            _issue(
-                "data.kms_key_arn",
-                d.kms_key_arn,
-                "S3 does not replicate SSE-KMS objects without a replica key in the DR region, "
-                "and KMS keys are regional",
-                "leave kms_key_arn unset (SSE-S3) when replication_region is set",
-            )
-        )
     return issues
 
 

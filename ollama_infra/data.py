@@ -157,7 +157,7 @@ class DataComponent(pulumi.ComponentResource):
         role: str,
         bucket_name: str,
         *,
-        kms_key_arn: str | None,
+        kms_key_arn: pulumi.Input[str] | None,
         noncurrent_days: int,
         transitions: list[aws.s3.BucketLifecycleConfigurationRuleTransitionArgs],
         provider: aws.Provider | None = None,
@@ -184,7 +184,8 @@ class DataComponent(pulumi.ComponentResource):
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms" if kms_key_arn else "AES256",
+                        # SSE-KMS; without a key id S3 uses the AWS managed key aws/s3.
+                        sse_algorithm="aws:kms",
                         kms_master_key_id=kms_key_arn,
                     ),
                     bucket_key_enabled=True,
@@ -270,12 +271,22 @@ class DataComponent(pulumi.ComponentResource):
         ctx, cfg = self._args.ctx, self._args.config
         region = str(cfg.replication_region)
         provider = aws.Provider(f"{self._name}-dr-region", region=region, opts=self._child)
-        # KMS keys are regional; config refuses kms_key_arn with replication, so SSE-S3 here.
+        # KMS keys are regional, and S3 replicates SSE-KMS objects only into a key named in
+        # the rule, so the replica gets its own key in the DR region.
         # Server access logs must go to a bucket in the same region, so the replica has none.
+        dr_key_name = ctx.name("storage-dr-key")
+        dr_key = aws.kms.Key(
+            f"{self._name}-storage-dr-key",
+            description=f"Encrypts the DR replica {ctx.names.storage_dr_bucket}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=ctx.tags(SERVICE, dr_key_name),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
         replica, replica_versioning = self._bucket(
             "storage-dr",
             ctx.names.storage_dr_bucket,
-            kms_key_arn=None,
+            kms_key_arn=dr_key.arn,
             noncurrent_days=cfg.noncurrent_version_expiry_days,
             transitions=[],
             provider=provider,
@@ -335,6 +346,13 @@ class DataComponent(pulumi.ComponentResource):
                             ],
                             "Resource": pulumi.Output.concat(replica.arn, "/*"),
                         },
+                        self._source_key_statement(),
+                        {
+                            "Sid": "EncryptReplica",
+                            "Effect": "Allow",
+                            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                            "Resource": dr_key.arn,
+                        },
                     ],
                 }
             ),
@@ -351,7 +369,14 @@ class DataComponent(pulumi.ComponentResource):
                     "priority": 1,
                     "filter": {"prefix": ""},
                     "delete_marker_replication": {"status": "Enabled"},
-                    "destination": {"bucket": replica.arn, "storage_class": "STANDARD"},
+                    "source_selection_criteria": {
+                        "sse_kms_encrypted_objects": {"status": "Enabled"}
+                    },
+                    "destination": {
+                        "bucket": replica.arn,
+                        "storage_class": "STANDARD",
+                        "encryption_configuration": {"replica_kms_key_id": dr_key.arn},
+                    },
                 }
             ],
             # Both sides must be versioned before S3 accepts a replication configuration.
@@ -360,6 +385,26 @@ class DataComponent(pulumi.ComponentResource):
             ),
         )
         return replica
+
+    def _source_key_statement(self) -> dict[str, Any]:
+        """Decrypt the source objects: the configured key, or aws/s3 used through S3 only."""
+        ctx, cfg = self._args.ctx, self._args.config
+        statement: dict[str, Any] = {
+            "Sid": "DecryptSource",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": cfg.kms_key_arn or "*",
+        }
+        if cfg.kms_key_arn is None:
+            # The AWS managed key's ARN is not known in advance; scope by use instead.
+            statement["Condition"] = {
+                "StringEquals": {"kms:ViaService": f"s3.{ctx.region}.amazonaws.com"},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": f"arn:{ctx.partition}:s3:::"
+                    f"{ctx.names.storage_bucket}/*"
+                },
+            }
+        return statement
 
     # ------------------------------------------------------------------ secrets
 

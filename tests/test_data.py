@@ -143,7 +143,8 @@ def test_property_27_catches_unencrypted_resources(
 
 def test_storage_encryption_follows_the_kms_setting() -> None:
     sse = evaluated("dev").named("ollama-data-storage-sse").inputs["rules"][0]
-    assert sse["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    # SSE-KMS with the AWS managed key aws/s3 unless data.kms_key_arn names one.
+    assert sse["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms"}
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     ev = run_program("dev", override(stack_values("dev"), "data", kms_key_arn=key))
     rule = ev.named("ollama-data-storage-sse").inputs["rules"][0]
@@ -265,14 +266,34 @@ def test_production_replicates_storage_to_a_versioned_dr_bucket_in_another_regio
     assert rule["destination"]["bucket"] == "arn:aws:s3:::ollama-storage-dr-production-123456789012"
     assert rule["status"] == "Enabled"
     assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
+    # SSE-KMS objects replicate only when selected, into a key in the DR region.
+    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
+    dr_key = ev.named("ollama-data-storage-dr-key")
+    assert provider_region(ev, dr_key) == "us-west-2"
+    assert dr_key.inputs["enableKeyRotation"] is True
+    assert ":us-west-2:" in dr_key.state["arn"]
+    assert rule["destination"]["encryptionConfiguration"] == {
+        "replicaKmsKeyId": dr_key.state["arn"]
+    }
+    dr_sse = ev.named("ollama-data-storage-dr-sse").inputs["rules"][0]
+    assert dr_sse["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == dr_key.state["arn"]
     role = ev.named("ollama-data-replication-role")
     assert repl.inputs["role"] == f"arn:aws:iam::123456789012:role/{role.inputs['name']}"
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
     policy = json.loads(ev.named("ollama-data-replication-policy").inputs["policy"])
-    actions = [a for st in policy["Statement"] for a in st["Action"]]
+    statements = {st["Sid"]: st for st in policy["Statement"]}
+    actions = [
+        a
+        for st in policy["Statement"]
+        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    ]
     assert "s3:ReplicateObject" in actions
     assert not any("*" in a for a in actions)
+    assert statements["EncryptReplica"]["Resource"] == dr_key.state["arn"]
+    decrypt = statements["DecryptSource"]
+    assert decrypt["Resource"] == "*"  # the AWS managed aws/s3 key, usable only through S3:
+    assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
     assert not evaluated("staging").of_type(REPLICATION)
 
 
@@ -644,14 +665,6 @@ def test_more_than_one_instance_needs_postgres_and_redis(data: dict[str, bool]) 
             "below the allocated storage",
         ),
         ({"replication_region": "us-east-1"}, "replication_region", "same region"),
-        (
-            {
-                "replication_region": "us-west-2",
-                "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/abcd-1234",
-            },
-            "kms_key_arn",
-            "replica key in the DR region",
-        ),
     ],
 )
 def test_invalid_data_config_is_rejected(changes: dict[str, Any], key: str, words: str) -> None:
