@@ -45,6 +45,7 @@ from loadtest.stream import (  # noqa: E402
     FailureKind,
     StreamError,
     StreamValidator,
+    classify_exception,
     normalize_model,
 )
 
@@ -233,18 +234,6 @@ def _fire_metric(environment: Any, name: str, value: float | None, length: int =
             exception=None,
             context={},
         )
-
-
-def classify_exception(exc: BaseException) -> FailureKind:
-    """Timeouts (including a stream that went silent) vs. everything else on the wire."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, requests.Timeout | TimeoutError) or "timed out" in str(seen).lower():
-            return FailureKind.TIMEOUT
-        seen = seen.__cause__ or seen.__context__
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return FailureKind.TRUNCATED
-    return FailureKind.CONNECTION
 
 
 class OllamaUser(HttpUser):

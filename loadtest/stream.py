@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
+import requests
+from urllib3.exceptions import ConnectTimeoutError, ProtocolError, ReadTimeoutError
+
 Endpoint = Literal["generate", "chat"]
 
 # Fields Ollama puts on the final ``done: true`` object; all are non-negative integers.
@@ -39,6 +42,10 @@ class FailureKind(StrEnum):
     WRONG_MODEL = "wrong_model"  # a chunk names a different model than requested
     EMPTY_OUTPUT = "empty_output"  # a complete stream without any generated text
     SERVER_ERROR = "server_error"  # an ``{"error": ...}`` object inside the stream
+
+
+_TIMEOUTS = (TimeoutError, requests.Timeout, ReadTimeoutError, ConnectTimeoutError)
+_CUT_OFF = (requests.exceptions.ChunkedEncodingError, ProtocolError)
 
 
 class StreamError(Exception):
@@ -177,3 +184,16 @@ class StreamValidator:
                 )
         if obj["eval_count"] > 0 and obj["eval_duration"] == 0:
             raise StreamError(FailureKind.MALFORMED, "eval_count > 0 with eval_duration 0")
+
+
+def classify_exception(exc: BaseException) -> FailureKind:
+    """Transport errors: a timeout anywhere in the cause chain (including a stream that went
+    silent mid-body), a body cut off mid-chunk, or any other connection failure."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _TIMEOUTS):
+            return FailureKind.TIMEOUT
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, _CUT_OFF):
+        return FailureKind.TRUNCATED
+    return FailureKind.CONNECTION

@@ -6,10 +6,18 @@ import json
 from typing import Any
 
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
+from urllib3.exceptions import ReadTimeoutError
 
-from loadtest.stream import TIMING_FIELDS, FailureKind, StreamError, StreamValidator
+from loadtest.stream import (
+    TIMING_FIELDS,
+    FailureKind,
+    StreamError,
+    StreamValidator,
+    classify_exception,
+)
 
 MODEL = "llama3.2:3b"
 
@@ -197,3 +205,30 @@ def test_property_12_all_empty_chunks_is_empty_output(parts: list[str]) -> None:
     with pytest.raises(StreamError) as err:
         validate(stream_of(parts))
     assert err.value.kind is FailureKind.EMPTY_OUTPUT
+
+
+def _raised(exc: BaseException, cause: BaseException | None = None) -> BaseException:
+    try:
+        raise exc from cause
+    except BaseException as caught:
+        return caught
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (requests.ReadTimeout("no headers in time"), FailureKind.TIMEOUT),
+        (requests.ConnectTimeout("connect"), FailureKind.TIMEOUT),
+        (  # a stream that goes silent mid-body: requests wraps urllib3's read timeout
+            _raised(
+                requests.ConnectionError("read"), ReadTimeoutError(None, "/", "Read timed out.")
+            ),
+            FailureKind.TIMEOUT,
+        ),
+        (requests.exceptions.ChunkedEncodingError("Connection broken"), FailureKind.TRUNCATED),
+        (requests.ConnectionError("Connection refused"), FailureKind.CONNECTION),
+        (ConnectionResetError("reset"), FailureKind.CONNECTION),
+    ],
+)
+def test_transport_errors_are_classified(exc: BaseException, kind: FailureKind) -> None:
+    assert classify_exception(exc) is kind
