@@ -303,11 +303,8 @@ class OllamaUser(HttpUser):
                 if resp.status_code != 200:
                     if resp.status_code == 0 and resp.error is not None:
                         raise resp.error
-                    kind = (
-                        FailureKind.QUEUE_FULL
-                        if resp.status_code == 503
-                        else (FailureKind.HTTP_ERROR)
-                    )
+                    queue_full = resp.status_code == 503
+                    kind = FailureKind.QUEUE_FULL if queue_full else FailureKind.HTTP_ERROR
                     raise StreamError(kind, f"HTTP {resp.status_code}")
                 for line in resp.iter_lines():
                     validator.feed(line, time.perf_counter())
@@ -321,6 +318,7 @@ class OllamaUser(HttpUser):
                 failure = None
             ended = time.time()
             if failure is not None:
+                resp.close()  # an unread or broken body: never hand the connection back
                 resp.failure(failure)
                 if warmup:
                     STATE.warmups += 1

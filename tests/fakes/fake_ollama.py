@@ -281,10 +281,6 @@ class FakeOllama:
         return f"http://{host}:{port}"
 
     @property
-    def config(self) -> FakeConfig:
-        return self._server.state.config
-
-    @property
     def truth(self) -> list[GroundTruth]:
         with self._server.state.lock:
             return list(self._server.state.truth)
