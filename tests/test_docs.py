@@ -336,3 +336,34 @@ def test_cited_test_check_can_fail() -> None:
         "`tests/test_docs.py::test_that_was_renamed` `tests/test_gone.py::test_x`"
     )
     assert len(cited_test_violations(text, "x.md")) == 2
+
+
+# --- relative links between documents -----------------------------------------------------
+
+MARKDOWN_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def broken_link_violations(path: Path, root: Path = ROOT) -> list[str]:
+    """Relative links of a Markdown file point at files that exist (anchors and URLs skipped)."""
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for target in MARKDOWN_LINK.findall(line):
+            if "://" in target or target.startswith(("#", "mailto:")):
+                continue
+            file = (path.parent / target.split("#", 1)[0]).resolve()
+            if not file.exists():
+                found.append(f"{path.relative_to(root)}:{number}: link to {target} is broken")
+    return found
+
+
+def test_relative_links_resolve() -> None:
+    problems = [v for f in doc_files() for v in broken_link_violations(f)]
+    assert problems == []
+
+
+def test_broken_link_check_can_fail(tmp_path: Path) -> None:
+    doc = tmp_path / "docs" / "x.md"
+    doc.parent.mkdir()
+    (tmp_path / "README.md").write_text("top\n")
+    doc.write_text("[ok](../README.md) [anchor](#a) [web](https://example.com) [bad](gone.md)\n")
+    assert broken_link_violations(doc, root=tmp_path) == ["docs/x.md:1: link to gone.md is broken"]
