@@ -227,7 +227,7 @@ class EdgeConfig(_Model):
     certificate_arn: str | None = _field(
         None,
         "ACM certificate ARN in the stack's region for the ALB HTTPS listener. "
-        "Required in production; without it (dev only) the ALB serves HTTP.",
+        "Required in staging and production; without it (dev only) the ALB serves HTTP.",
     )
     cloudfront_certificate_arn: str | None = _field(
         None, "ACM certificate ARN in us-east-1 for CloudFront aliases (needs domain_aliases)."
@@ -1194,12 +1194,13 @@ def _compute_checks(cfg: StackConfig) -> list[ConfigIssue]:
 def _edge_checks(cfg: StackConfig) -> list[ConfigIssue]:
     e, api = cfg.edge, cfg.ollama_api
     issues = []
-    if cfg.is_production and e.certificate_arn is None:
+    if cfg.env != "dev" and e.certificate_arn is None:
         issues.append(
             _issue(
                 "edge.certificate_arn",
                 None,
-                "the production stack requires HTTPS at the ALB",
+                f"the {cfg.env} stack requires HTTPS at the ALB (only dev may reach its "
+                "origin over plain HTTP)",
                 "request an ACM certificate in the stack's region and set edge.certificate_arn; "
                 "see docs/runbooks/deployment.md",
             )

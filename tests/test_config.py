@@ -311,7 +311,7 @@ def valid_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         "ollama:data": {"database_enabled": shared, "cache_enabled": shared},
         "ollama:observability": {"log_retention_days": draw(st.sampled_from(LOG_RETENTION_DAYS))},
     }
-    if env == "production" or draw(st.booleans()):
+    if env != "dev" or draw(st.booleans()):
         region = values["aws:region"]
         values["ollama:edge"] = {
             "certificate_arn": CERT.replace("us-east-1", region),

@@ -457,6 +457,13 @@ EDGE_INVALID: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("production", "edge", {"certificate_arn": None}, "ollama:edge.certificate_arn", "HTTPS"),
     (
         "staging",
+        "edge",
+        {"certificate_arn": None, "origin_domain_name": None},
+        "ollama:edge.certificate_arn",
+        "only dev may reach its origin over plain HTTP",
+    ),
+    (
+        "staging",
         "ollama_api",
         {"enabled": True, "allowed_cidrs": ["0.0.0.0/0"]},
         "ollama:ollama_api.allowed_cidrs",

@@ -167,7 +167,7 @@ class AlbComponent(pulumi.ComponentResource):
         else:
             pulumi.log.warn(
                 f"{ctx.names.alb}: no edge.certificate_arn, so CloudFront reaches the ALB over "
-                "plain HTTP (allowed in dev only); set edge.certificate_arn for HTTPS to the origin"
+                "plain HTTP (config allows this in dev only); set edge.certificate_arn for HTTPS"
             )
             self.web_listener = self._listener("http", 80, "HTTP")
             self.http_listener = self.web_listener
