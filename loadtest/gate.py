@@ -221,13 +221,15 @@ def evaluate(summary: dict[str, Any], baseline: Baseline) -> list[Check]:
     for metric, bound in sorted(baseline.thresholds.items()):
         value = metrics.get(metric)
         parts = []
-        ok = value is not None
         if bound.max is not None:
             parts.append(f"<= {bound.max:g}")
-            ok = ok and value <= bound.max
         if bound.min is not None:
             parts.append(f">= {bound.min:g}")
-            ok = ok and value >= bound.min
+        ok = (
+            value is not None
+            and (bound.max is None or value <= bound.max)
+            and (bound.min is None or value >= bound.min)
+        )
         checks.append(Check("slo", metric, value, " and ".join(parts), ok))
     for metric, reference in sorted(baseline.metrics.items()):
         value = metrics.get(metric)

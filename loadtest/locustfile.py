@@ -393,6 +393,7 @@ class ScenarioShape(LoadTestShape):
         s = _settings()
         if s.scenario == "constant":
             # Locust applies -t only after a shape finishes, so the shape enforces it here.
+            assert self.runner is not None  # locust sets it before the first tick
             opts = self.runner.environment.parsed_options
             run_time = getattr(opts, "run_time", None)
             if run_time and self.get_run_time() >= run_time:

@@ -278,7 +278,7 @@ class FakeOllama:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def truth(self) -> list[GroundTruth]:
