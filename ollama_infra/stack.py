@@ -176,6 +176,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             origin_header_value=alb.origin_header_value,
             log_bucket_domain_name=log_bucket.bucket_domain_name,
             cloudfront_logging=log_bucket.cloudfront_logging,
+            log_delivery_ready=log_bucket.cloudfront_log_delivery_ready,
         ),
     )
 

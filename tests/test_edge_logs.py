@@ -223,28 +223,45 @@ def test_regions_table_answers_for_both_kinds() -> None:
 # ---------------------------------------------------------------- ALB depends on the policy
 
 
-def alb_dependency_violations(options: list[pulumi.ResourceOptions]) -> list[str]:
-    """The load balancer must wait for the log bucket policy (AWS checks it when logging is
-    turned on and answers "Access Denied for bucket" otherwise)."""
+def dependency_violations(
+    options: list[pulumi.ResourceOptions], what: str, needs: tuple[type, ...]
+) -> list[str]:
+    """``what`` (one resource, created with ``options``) depends on a resource of each type."""
     if len(options) != 1:
-        return [f"expected one load balancer, found {len(options)}"]
+        return [f"expected one {what}, found {len(options)}"]
     deps = options[0].depends_on or []
     deps = deps if isinstance(deps, list) else [deps]
-    if not any(isinstance(d, aws.s3.BucketPolicy) for d in deps):
-        return ["the load balancer does not depend on the log bucket policy"]
-    return []
+    return [
+        f"the {what} does not depend on the log bucket's {kind.__name__}"
+        for kind in needs
+        if not any(isinstance(d, kind) for d in deps)
+    ]
 
 
-def test_load_balancer_depends_on_the_log_bucket_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    captured: list[pulumi.ResourceOptions] = []
-    original = aws.lb.LoadBalancer
-
-    class Recording(original):  # type: ignore[valid-type, misc]
+def _recording(cls: type, captured: list[pulumi.ResourceOptions]) -> type:
+    class Recording(cls):  # type: ignore[valid-type, misc]
         def __init__(self, resource_name: str, *args: Any, opts: Any = None, **kw: Any) -> None:
             captured.append(opts)
             super().__init__(resource_name, *args, opts=opts, **kw)
 
-    monkeypatch.setattr(aws.lb, "LoadBalancer", Recording)
+    return Recording
+
+
+def test_alb_and_cloudfront_wait_for_the_log_bucket_permissions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AWS checks the bucket when logging is turned on: the ALB needs the policy ("Access
+    Denied for bucket" otherwise), CloudFront needs ACLs enabled and its grant."""
+    lb: list[pulumi.ResourceOptions] = []
+    dist: list[pulumi.ResourceOptions] = []
+    monkeypatch.setattr(aws.lb, "LoadBalancer", _recording(aws.lb.LoadBalancer, lb))
+    monkeypatch.setattr(
+        aws.cloudfront, "Distribution", _recording(aws.cloudfront.Distribution, dist)
+    )
     run_program("dev")
-    assert alb_dependency_violations(captured) == []
-    assert alb_dependency_violations([pulumi.ResourceOptions()]) != []
+    assert dependency_violations(lb, "load balancer", (aws.s3.BucketPolicy,)) == []
+    cloudfront_needs = (aws.s3.BucketOwnershipControls, aws.s3.BucketAcl)
+    assert dependency_violations(dist, "distribution", cloudfront_needs) == []
+    unordered = [pulumi.ResourceOptions()]
+    assert dependency_violations(unordered, "load balancer", (aws.s3.BucketPolicy,)) != []
+    assert len(dependency_violations(unordered, "distribution", cloudfront_needs)) == 2

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -83,6 +84,8 @@ class CdnArgs:
     log_bucket_domain_name: pulumi.Input[str]
     cloudfront_logging: bool
     """False where CloudFront cannot deliver standard logs to the bucket's region."""
+    log_delivery_ready: Sequence[pulumi.Resource] = ()
+    """The log bucket's ownership controls and ACL; the distribution waits for them."""
 
 
 class CdnComponent(pulumi.ComponentResource):
@@ -173,7 +176,7 @@ class CdnComponent(pulumi.ComponentResource):
             logging_config=logging_config,
             web_acl_id=self.web_acl.arn if self.web_acl else None,
             tags=ctx.tags(SERVICE, dist_name),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.log_delivery_ready)),
         )
         # Additional CloudWatch metrics (cache hit rate, origin latency, error rates by code)
         # that the cache-hit alarm and the dashboard read.

@@ -128,10 +128,13 @@ class LogBucketComponent(pulumi.ComponentResource):
             },
             opts=child,
         )
+        # CloudFront refuses a logging bucket whose ACLs are disabled, so the distribution
+        # waits for these (``cloudfront_log_delivery_ready``).
+        self.cloudfront_log_delivery_ready: list[pulumi.Resource] = [ownership]
         if self.cloudfront_logging:
             owner = aws.s3.get_canonical_user_id()
             cloudfront = aws.cloudfront.get_log_delivery_canonical_user_id()
-            aws.s3.BucketAcl(
+            acl = aws.s3.BucketAcl(
                 f"{name}-acl",
                 bucket=self.bucket.id,
                 access_control_policy={
@@ -149,6 +152,7 @@ class LogBucketComponent(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[ownership, public_access]),
             )
+            self.cloudfront_log_delivery_ready.append(acl)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=self.bucket.id,
