@@ -60,6 +60,9 @@ class FakeConfig:
     max_queue: int = 512
     faults: tuple[str | None, ...] = ()
     stall_s: float = 5.0
+    # Like Open WebUI's /ollama proxy: if set, every request needs "Authorization: Bearer <key>"
+    # (401 otherwise), and a leading /ollama is stripped from the path.
+    api_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.first_token_delay_s < self.token_interval_s or self.token_interval_s <= 0:
@@ -116,8 +119,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _authorized(self) -> bool:
+        """Proxy behaviour when an API key is configured; the test-double endpoint is exempt."""
+        key = self.server.state.config.api_key
+        if key is None or self.path == TRUTH_PATH:
+            return True
+        if self.path == "/ollama" or self.path.startswith("/ollama/"):
+            self.path = self.path[len("/ollama") :] or "/"
+        if self.headers.get("Authorization") != f"Bearer {key}":
+            self._send_json(401, {"detail": "Not authenticated"})
+            return False
+        return True
+
     def do_GET(self) -> None:
         cfg = self.server.state.config
+        if not self._authorized():
+            return
         if self.path == TRUTH_PATH:
             with self.server.state.lock:
                 truth = [t.queue_s + t.first_token_offset_s for t in self.server.state.truth]
@@ -134,12 +151,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         arrived = time.perf_counter()
+        length = int(self.headers.get("Content-Length") or 0)
+        if not self._authorized():
+            self.rfile.read(length)
+            return
         if self.path == TRUTH_PATH:  # reset the ground-truth log between benchmark rounds
             with self.server.state.lock:
                 self.server.state.truth.clear()
             self._send_json(200, {"reset": True})
             return
-        length = int(self.headers.get("Content-Length") or 0)
         try:
             request = json.loads(self.rfile.read(length) or b"{}")
         except json.JSONDecodeError:

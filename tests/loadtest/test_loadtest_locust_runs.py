@@ -16,6 +16,7 @@ from fakes.fake_ollama import FakeConfig, FakeOllama
 from locust_runner import MODEL, ROOT, fake_ollama_process, fake_truth, run_locust
 
 from loadtest import gate
+from loadtest.settings import API_KEY_ENV as API_KEY
 
 FAST = ("--wait-min", "0", "--wait-max", "0.05", "--task-weights", "generate=1,chat=1")
 # A CPU-class stream: half a second to the first token, then 20 tokens/s.
@@ -258,3 +259,51 @@ def test_client_capacity_benchmark_runs(tmp_path: Path) -> None:
     assert row["users"] == 2 and row["requests"] > 0
     assert abs(row["server_ttft_p50_ms"] - 200) < 10  # the fake kept its configured delay
     assert "max users with median TTFT error" in proc.stdout
+
+
+def test_webui_mode_takes_host_from_stack_outputs_and_key_from_environment(
+    tmp_path: Path,
+) -> None:
+    """The loadtest workflow's command, shortened: Open WebUI's /ollama proxy with a bearer key
+    that only the environment holds; a wrong key fails every request as http_error."""
+    key = "sk-test-0123456789"
+    config = FakeConfig(model=MODEL, first_token_delay_s=0.02, token_interval_s=0.005, api_key=key)
+    with FakeOllama(config) as fake:
+        outputs = tmp_path / "stack-outputs.json"
+        outputs.write_text(json.dumps({"ollama_url": fake.url + "/", "ollama_alb_dns_name": "x"}))
+        args = (
+            "--scenario",
+            "baseline",
+            "--time-scale",
+            "0.01",
+            "--scenario-users",
+            "4",
+            "--stack-outputs",
+            str(outputs),
+            "--api-mode",
+            "webui",
+            "--stack-env",
+            "dev",
+            "--wait-min",
+            "0",
+            "--wait-max",
+            "0.05",
+        )
+        good = run_locust("", tmp_path / "good", *args, run_time="", env={API_KEY: key})
+        bad = run_locust(
+            "",
+            tmp_path / "bad",
+            *args[4:],  # a short constant run is enough to see every request refused
+            users=2,
+            run_time="1s",
+            env={API_KEY: "wrong"},
+        )
+    assert good.returncode == 0, good.output
+    assert good.summary is not None and bad.summary is not None
+    assert good.summary["run"]["host"] == fake.url
+    assert good.summary["errors"]["total"] == 0 and good.summary["requests"]["succeeded"] > 5
+    assert key not in good.output + json.dumps(good.summary)
+    assert bad.returncode == 1
+    assert bad.summary["requests"]["succeeded"] == 0
+    assert bad.summary["errors"]["by_kind"]["http_error"]["count"] == bad.summary["errors"]["total"]
+    assert "HTTP 401" in bad.output
