@@ -217,7 +217,8 @@ def stack_resources(ev: Evaluation, providers: _Providers) -> list[PolicyResourc
     """What a StackValidationPolicy sees: every resource's outputs, plus the Stack's outputs."""
     out = []
     for record in ev.resources:
-        props = _props({**record.state, "id": record.id})
+        # Outputs = the inputs plus what the provider computes (id, arn, dns names...).
+        props = _props({**record.state, **record.inputs, "id": record.id})
         out.append(
             PolicyResource(
                 record.type,
