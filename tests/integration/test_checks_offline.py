@@ -39,6 +39,8 @@ from moto import mock_aws
 
 REGION = "us-east-1"
 KEY = "sk-test-key"
+# One of moto's built-in AMIs; describe_images would load moto's whole catalogue (slow).
+MOTO_AMI = "ami-12c6146b"
 
 
 class FakeEdge(BaseHTTPRequestHandler):
@@ -163,8 +165,7 @@ def test_target_health(aws: None) -> None:
     ec2 = boto3.client("ec2", region_name=REGION)
     elbv2 = boto3.client("elbv2", region_name=REGION)
     vpc = ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"]
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]
+    instance = ec2.run_instances(ImageId=MOTO_AMI, MinCount=1, MaxCount=1)["Instances"][0]
     for name in ("ollama-tg-dev", "ollama-api-tg-dev"):
         elbv2.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=vpc)
     tg = elbv2.describe_target_groups(Names=["ollama-tg-dev"])["TargetGroups"][0]
@@ -194,9 +195,8 @@ def test_scaling_policies_must_be_alarm_actions(aws: None) -> None:
     ec2 = boto3.client("ec2", region_name=REGION)
     asg = boto3.client("autoscaling", region_name=REGION)
     cw = boto3.client("cloudwatch", region_name=REGION)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     ec2.create_launch_template(
-        LaunchTemplateName="ollama-lt-dev-1", LaunchTemplateData={"ImageId": image}
+        LaunchTemplateName="ollama-lt-dev-1", LaunchTemplateData={"ImageId": MOTO_AMI}
     )
     asg.create_auto_scaling_group(
         AutoScalingGroupName="ollama-asg-dev",
