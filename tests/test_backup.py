@@ -38,14 +38,10 @@ MANAGED = {
 
 def protected_arns(ev: Evaluation) -> set[str]:
     """ARNs the plan must cover: the catalog table, the storage bucket, the database."""
-    arns = {
-        t.state["arn"]
-        for t in ev.resources
-        if t.type == "aws:dynamodb/table:Table"
-        or (t.type == "aws:rds/instance:Instance")
-        or (t.name == "ollama-data-storage")
+    data = ("aws:dynamodb/table:Table", "aws:rds/instance:Instance")
+    return {
+        r.state["arn"] for r in ev.resources if r.type in data or r.name == "ollama-data-storage"
     }
-    return arns
 
 
 def backup_violations(ev: Evaluation, cfg: BackupConfig) -> list[str]:

@@ -7,6 +7,7 @@ empty for every stack and non-empty for a deliberately broken record.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -501,19 +502,27 @@ def generated_secrets(ev: Evaluation) -> dict[str, str]:
 _SECRET_CONSUMERS = {SECRET_VERSION: "secretString", CACHE: "authToken"}
 
 
+def _searchable(record: ResourceRecord) -> str:
+    """A record's inputs as text, user data decoded, its legitimate secret consumer left out."""
+    inputs = {k: v for k, v in record.inputs.items() if k != _SECRET_CONSUMERS.get(record.type)}
+    text = json.dumps(plain(inputs), default=str)
+    user_data = inputs.get("userData")
+    if isinstance(user_data, str):
+        text += base64.b64decode(user_data).decode("utf-8", "replace")
+    return text
+
+
 def secret_leak_violations(ev: Evaluation) -> list[str]:
     out = []
     values = generated_secrets(ev)
     outputs = json.dumps(ev.outputs, default=str)
+    texts = {r.name: _searchable(r) for r in ev.resources if r.type != PASSWORD}
     for logical, value in values.items():
         if value in outputs:
             out.append(f"the value of {logical} appears in the stack outputs")
-        for r in ev.resources:
-            if r.type == PASSWORD:
-                continue
-            inputs = {k: v for k, v in r.inputs.items() if k != _SECRET_CONSUMERS.get(r.type)}
-            if value in json.dumps(plain(inputs), default=str):
-                out.append(f"the value of {logical} appears in the inputs of {r.name}")
+        for name, text in texts.items():
+            if value in text:
+                out.append(f"the value of {logical} appears in the inputs of {name}")
     return out
 
 
@@ -539,6 +548,11 @@ def test_secret_leak_check_catches_leaks() -> None:
     admin = values["ollama-data-webui-admin-password"]
     broken = replace_record(ev, "ollama-data-param-webui-storage", value=f'{{"x": "{admin}"}}')
     assert any("ollama-data-param-webui-storage" in v for v in secret_leak_violations(broken))
+    (template,) = ev.of_type(LAUNCH_TEMPLATE)
+    script = base64.b64decode(template.inputs["userData"]).decode()
+    poisoned = base64.b64encode(f"{script}\nexport WEBUI_ADMIN_PASSWORD={admin}\n".encode())
+    broken = replace_record(ev, template.name, userData=poisoned.decode())
+    assert any(template.name in v for v in secret_leak_violations(broken))
     leaky = Evaluation(
         ev.stack,
         ev.region,
