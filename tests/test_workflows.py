@@ -298,6 +298,8 @@ def test_triggers(workflows: dict[str, dict[str, Any]]) -> None:
     assert {"workflow_call", "workflow_dispatch"} <= set(on["smoke"])
     assert {"workflow_call", "workflow_dispatch"} <= set(on["loadtest"])
     assert {"schedule", "workflow_dispatch"} <= set(on["ami"])
+    ci = json.dumps(workflows["ci"])
+    assert "bash .ci/run" in ci and "make plan-all" in ci, "CI runs the README's test command"
     preview = json.dumps(workflows["preview"])
     assert "--policy-pack ollama_infra/policy" in preview and "gh pr comment" in preview
 
