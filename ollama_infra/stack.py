@@ -139,8 +139,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             deletion_protection=cfg.deletion_protection,
             multi_az=cfg.is_production,
             private_subnet_ids=network.private_subnet_ids,
-            # The access-log bucket is declared in [edge:log-bucket]; its name is fixed.
-            log_bucket=ctx.names.log_bucket,
+            log_bucket=log_bucket.bucket_name,
             database_security_group_id=db_sg.id if db_sg else None,
             cache_security_group_id=cache_sg.id if cache_sg else None,
         ),
