@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 from harness import STACKS, config_for, evaluated, override, replace_record, run_program
 from harness import stack_values as values_of
+from hypothesis import given, settings
+from test_config import valid_configs
+from test_identity import iam_violations
 
 from ollama_infra.config import ConfigError, StackConfig, parse_config
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
@@ -443,3 +446,14 @@ def test_graviton_with_the_arm64_parameter_is_valid() -> None:
         override(values_of("dev"), "compute", instance_type="m7g.xlarge", ubuntu_ami_parameter=arm),
     )
     assert cfg.compute.instance_type == "m7g.xlarge"
+
+
+@settings(max_examples=5)
+@given(valid_configs())
+def test_generated_configs_keep_the_compute_invariants(case: tuple[str, dict[str, Any]]) -> None:
+    """The compute and IAM invariants hold for generated valid configs, not only the stack
+    files (capacity, thresholds, instance families and regions vary)."""
+    env, values = case
+    ev = run_program(env, values)
+    assert compute_violations(ev, parse_config(env, values)) == []
+    assert iam_violations(ev) == []
