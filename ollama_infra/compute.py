@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from ollama_infra.config import ComputeConfig, DataConfig, OllamaConfig, WebUIConfig
+from ollama_infra.config import ComputeConfig, OllamaConfig, WebUIConfig
 from ollama_infra.context import StackContext
 from ollama_infra.userdata import BootSettings, encode_user_data, render_user_data
 
@@ -36,7 +36,6 @@ class ComputeArgs:
     compute: ComputeConfig
     ollama: OllamaConfig
     webui: WebUIConfig
-    data: DataConfig
     private_subnet_ids: Sequence[pulumi.Input[str]]
     app_security_group_id: pulumi.Input[str]
     instance_profile_arn: pulumi.Input[str]
