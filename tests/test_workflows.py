@@ -384,20 +384,24 @@ def test_shellcheck_reports_a_broken_run_step(tmp_path: Path) -> None:
     assert "SC2086" in shellcheck_findings("rm -rf build/$1\n", tmp_path)
 
 
+CHECKED_RUN_HEADS = ("make", ".venv/bin/ollama-ops", ".venv/bin/pytest", ".venv/bin/locust")
+
+
 def test_ollama_ops_and_make_commands_in_run_steps_exist(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    """`ollama-ops` subcommands/flags and make targets used by the workflows are real."""
+    """ollama-ops subcommands/flags, make targets, and the test and locust files the
+    workflows run are real."""
     checker = Checker()
     problems = []
     checked = 0
     for where, script in run_scripts(workflows):
         for line in script.replace("\\\n", " ").splitlines():
             for words in split_pipeline(line.replace('"$STACK"', "dev")):
-                if words and (words[0] in ("make", ".venv/bin/ollama-ops")):
+                if words and words[0] in CHECKED_RUN_HEADS:
                     checked += 1
                     problems += [f"{where}: {p}" for p in checker.check(" ".join(words))]
-    assert checked >= 8
+    assert checked >= 15
     assert problems == []
 
 
