@@ -23,6 +23,8 @@ AMI = ROOT / "ami"
 TEMPLATE = AMI / "ollama.pkr.hcl"
 PLUGINS = AMI / "plugins.pkr.hcl"
 CANONICAL = "099720109477"
+# No version check against HashiCorp's checkpoint service: the suite never touches the network.
+PACKER_ENV = {**os.environ, "CHECKPOINT_DISABLE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,9 @@ def packer() -> str:
 
 
 def packer_version(packer: str) -> tuple[int, int]:
-    out = subprocess.run([packer, "version"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [packer, "version"], capture_output=True, text=True, check=True, env=PACKER_ENV
+    ).stdout
     match = re.search(r"v?(\d+)\.(\d+)", out)
     assert match, out
     return int(match.group(1)), int(match.group(2))
@@ -54,7 +58,13 @@ def validate(packer: str, template: Path, *variables: str) -> subprocess.Complet
     else:
         target = str(template)
     return subprocess.run(
-        [*args, target], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        [*args, target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=PACKER_ENV,
     )
 
 
@@ -95,7 +105,11 @@ def test_packer_validate_rejects_a_broken_template(packer: str, tmp_path: Path) 
 
 def test_packer_fmt_is_clean(packer: str) -> None:
     proc = subprocess.run(
-        [packer, "fmt", "-check", str(AMI)], capture_output=True, text=True, check=False
+        [packer, "fmt", "-check", str(AMI)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=PACKER_ENV,
     )
     assert proc.returncode == 0, f"run `packer fmt ami/`: {proc.stdout}{proc.stderr}"
 
