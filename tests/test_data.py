@@ -548,11 +548,13 @@ def test_secret_leak_check_catches_leaks() -> None:
     admin = values["ollama-data-webui-admin-password"]
     broken = replace_record(ev, "ollama-data-param-webui-storage", value=f'{{"x": "{admin}"}}')
     assert any("ollama-data-param-webui-storage" in v for v in secret_leak_violations(broken))
-    (template,) = ev.of_type(LAUNCH_TEMPLATE)
-    script = base64.b64decode(template.inputs["userData"]).decode()
-    poisoned = base64.b64encode(f"{script}\nexport WEBUI_ADMIN_PASSWORD={admin}\n".encode())
-    broken = replace_record(ev, template.name, userData=poisoned.decode())
-    assert any(template.name in v for v in secret_leak_violations(broken))
+    # A launch template whose (base64) user data embeds the admin password.
+    poisoned = base64.b64encode(f"#!/bin/bash\nexport WEBUI_ADMIN_PASSWORD={admin}\n".encode())
+    template = ResourceRecord(
+        LAUNCH_TEMPLATE, "ollama-leaky-lt", {"userData": poisoned.decode()}, True, None, "lt-0", {}
+    )
+    with_template = Evaluation(ev.stack, ev.region, [*ev.resources, template], [], ev.outputs)
+    assert any("ollama-leaky-lt" in v for v in secret_leak_violations(with_template))
     leaky = Evaluation(
         ev.stack,
         ev.region,
