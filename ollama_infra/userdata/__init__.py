@@ -29,7 +29,6 @@ TEMPLATE = TEMPLATE_DIR / "bootstrap.sh.tpl"
 SCRIPTS: tuple[str, ...] = ("ollama-install.sh", "ollama-boot.sh")
 USER_DATA_LIMIT = 16 * 1024  # bytes, raw (before base64), per the EC2 API
 OLLAMA_LISTEN = "0.0.0.0:11434"  # the app security group admits the ALB only
-BOOTSTRAP_LOG = "/var/log/ollama-bootstrap.log"
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 _HEREDOC_ENDS = ("BOOT_ENV", "SCRIPTS")
 
@@ -112,10 +111,6 @@ def webui_image(webui: WebUIConfig) -> str:
     """``image:tag`` or ``image:tag@sha256:...`` (Docker then verifies the digest)."""
     ref = f"{webui.image}:{webui.version}"
     return f"{ref}@{webui.digest}" if webui.digest else ref
-
-
-def script_source(name: str) -> str:
-    return (TEMPLATE_DIR / name).read_text()
 
 
 def scripts_archive() -> bytes:
