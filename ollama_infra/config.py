@@ -1371,6 +1371,16 @@ def _data_checks(cfg: StackConfig) -> list[ConfigIssue]:
                 "set it to at least database_storage_gb",
             )
         )
+    if d.kms_key_arn and d.kms_key_arn.split(":")[3] != cfg.region:
+        issues.append(
+            _issue(
+                "data.kms_key_arn",
+                d.kms_key_arn,
+                f"the table, bucket, secrets, database and cache need a key in the stack's "
+                f"region ({cfg.region}); KMS keys are regional",
+                f"create or pick a key in {cfg.region}, or remove kms_key_arn for AWS managed keys",
+            )
+        )
     return issues
 
 

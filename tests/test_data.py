@@ -681,6 +681,11 @@ def test_more_than_one_instance_needs_postgres_and_redis(data: dict[str, bool]) 
             "below the allocated storage",
         ),
         ({"replication_region": "us-east-1"}, "replication_region", "same region"),
+        (
+            {"kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/abcd-1234"},
+            "kms_key_arn",
+            "KMS keys are regional",
+        ),
     ],
 )
 def test_invalid_data_config_is_rejected(changes: dict[str, Any], key: str, words: str) -> None:
