@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import ipaddress
 import re
-from collections.abc import Iterable
+import sys
+from pathlib import Path
 from typing import Any
 
 from ollama_infra.policy.common import (
@@ -28,6 +31,9 @@ LISTENER = "aws:lb/listener:Listener"
 LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+BUCKET = "aws:s3/bucket:Bucket"
+# The stack's access-log bucket: ollama-logs-<env>-<account> (naming.StackNames.log_bucket).
+LOG_BUCKET_RE = re.compile(r"^ollama-logs-[a-z0-9]+(-\d{12})?$")
 
 ADMIN_PORTS = {22: "SSH", 3389: "RDP"}
 DEFAULT_PUBLIC_ALB_PORTS = (80, 443)
@@ -319,15 +325,48 @@ def cloudfront_waf_production(args: Any, report: Report) -> None:
         )
 
 
+@functools.cache
+def cloudfront_log_unsupported_regions() -> frozenset[str]:
+    """Regions whose buckets CloudFront standard logging cannot write to.
+
+    The table lives in ``ollama_infra/edge/regions.py``. That file imports nothing, but the
+    ``ollama_infra.edge`` package pulls in the whole program, which the pack's own
+    virtualenv does not carry, so the file is loaded on its own when not imported yet.
+    """
+    module = sys.modules.get("ollama_infra.edge.regions")
+    if module is None:
+        path = Path(__file__).resolve().parents[1] / "edge" / "regions.py"
+        spec = importlib.util.spec_from_file_location("_ollama_edge_regions", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return frozenset(module.CLOUDFRONT_LOG_UNSUPPORTED_REGIONS)
+
+
+def _region(res: ResourceLike) -> str | None:
+    region = res.props.get("region") or get(getattr(res.provider, "props", None), "region")
+    return str(region) if region else None
+
+
 def cloudfront_logging(args: Any, report: Report) -> None:
-    resources: Iterable[ResourceLike] = args.resources
+    resources: list[ResourceLike] = list(args.resources)
     delivered = {
         str(r.props.get("resourceArn")) for r in resources if r.resource_type == LOG_DELIVERY_SOURCE
     }
-    for dist in args.resources:
+    log_regions = {
+        _region(b)
+        for b in resources
+        if b.resource_type == BUCKET and LOG_BUCKET_RE.match(str(b.props.get("bucket") or ""))
+    }
+    # Exception: the stack's log bucket sits in an opt-in region CloudFront cannot log to.
+    no_target = bool(log_regions) and log_regions <= cloudfront_log_unsupported_regions()
+    for dist in resources:
         if dist.resource_type != DISTRIBUTION:
             continue
         if get(dist.props, "loggingConfig", "bucket") or str(dist.props.get("arn")) in delivered:
+            continue
+        if no_target:
             continue
         report(
             violation(

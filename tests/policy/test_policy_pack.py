@@ -77,12 +77,15 @@ def test_pack_entry_point_loads_like_pulumi_runs_it(tmp_path: Path) -> None:
         "import runpy, sys\n"
         f"g = runpy.run_path({str(PACK_DIR)!r}, run_name='pack_check')\n"
         "print(len(g['policies']()), g['PACK_NAME'])\n"
+        "from ollama_infra.policy import rules_network\n"
+        "assert 'ollama_infra.edge' not in sys.modules\n"
+        "print('ap-southeast-3' in rules_network.cloudfront_log_unsupported_regions())\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == [str(len(RULES)), "ollama-security"]
+    assert out.stdout.split() == [str(len(RULES)), "ollama-security", "True"]
 
 
 # ---------------------------------------------------------------------------- unknowns

@@ -613,6 +613,21 @@ CASES: list[Case] = [
         "ollama-edge-cdn",
         "logging_config",
     ),
+    Case(  # opt-in region: no bucket there CloudFront standard logging can write to
+        "cloudfront-logging",
+        "opt-in-region",
+        lambda: p(
+            distribution(loggingConfig=None),
+            good_bucket(name=LOGS, logical="ollama-edge-logs", algorithm="AES256"),
+        ),
+        lambda: p(
+            distribution(loggingConfig=None),
+            good_bucket(name=LOGS, logical="ollama-edge-logs", algorithm="AES256"),
+        ),
+        "ollama-edge-cdn",
+        "logging_config",
+        stack_values={"aws:region": "ap-southeast-3"},
+    ),
     Case(
         "cloudfront-waf-production",
         "none",
