@@ -20,7 +20,7 @@ import pytest
 from harness import STACKS, config_for, evaluated, override, run_program, stack_values
 from stubs.sandbox import Sandbox, make_sandbox
 
-from ollama_infra import userdata
+from ollama_infra import cwagent, userdata
 from ollama_infra.config import OllamaConfig, WebUIConfig
 from ollama_infra.naming import StackNames
 from ollama_infra.offline.evaluate import Evaluation
@@ -59,10 +59,19 @@ def heredoc(text: str, marker: str) -> str:
     return found.group(1)
 
 
-def embedded_scripts(text: str) -> dict[str, str]:
+def embedded_files(text: str) -> dict[str, str]:
+    """The files the bootstrap unpacks, by path relative to /."""
     data = base64.b64decode(heredoc(text, "SCRIPTS"))
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         return {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}  # type: ignore[union-attr]
+
+
+def embedded_scripts(text: str) -> dict[str, str]:
+    return {
+        path.rsplit("/", 1)[-1]: content
+        for path, content in embedded_files(text).items()
+        if path.endswith(".sh")
+    }
 
 
 def boot_env(text: str) -> dict[str, str]:
@@ -578,7 +587,8 @@ def test_gpu_profile_checks_the_driver(box: Sandbox) -> None:
 
 def test_rendering_is_deterministic() -> None:
     assert render_user_data(settings()) == render_user_data(settings())
-    assert userdata.scripts_archive() == userdata.scripts_archive()
+    names = StackNames("dev", "123456789012")
+    assert userdata.scripts_archive(names) == userdata.scripts_archive(names)
 
 
 def test_oversized_user_data_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -592,3 +602,28 @@ def test_a_setting_cannot_end_a_here_document() -> None:
     broken = BootSettings(**{**s.__dict__, "webui_image": "x\nBOOT_ENV\ny"})
     with pytest.raises(UserDataError, match="here-document"):
         render_user_data(broken)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_log_forwarders_ship_with_the_user_data(stack: str) -> None:
+    """The journald forwarders and logrotate rules the CloudWatch agent config relies on are
+    in the user data, byte for byte as ollama_infra.cwagent renders them."""
+    files = embedded_files(user_data_of(evaluated(stack)))
+    names = StackNames(stack, "123456789012")
+    units = cwagent.journald_forwarders(names)
+    assert units, "no forwarders: the check would be vacuous"
+    for unit, text in units.items():
+        assert files[f"etc/systemd/system/{unit}"] == text
+    assert files["etc/logrotate.d/ollama-logs"] == cwagent.logrotate_config(names)
+    assert {"usr/local/sbin/ollama-install.sh", "usr/local/sbin/ollama-boot.sh"} <= set(files)
+
+
+def test_boot_enables_the_log_forwarders_before_the_agent() -> None:
+    box, result = stack_boot("dev")
+    assert result.returncode == 0, result.stdout
+    units = sorted(cwagent.journald_forwarders(StackNames("dev", "123456789012")))
+    enable = box.index("systemctl enable --now ollama-log-forward-")
+    assert box.calls()[enable] == "systemctl enable --now " + " ".join(units)
+    assert enable < box.index("amazon-cloudwatch-agent-ctl")
+    for unit in units:
+        assert box.file(f"/etc/systemd/system/{unit}").is_file()

@@ -21,6 +21,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ollama_infra import cwagent
 from ollama_infra.config import OllamaConfig, WebUIConfig
 from ollama_infra.naming import StackNames
 
@@ -41,6 +42,7 @@ class UserDataError(ValueError):
 class BootSettings:
     """Everything the boot script needs to know, all of it non-secret."""
 
+    names: StackNames
     env: str
     region: str
     catalog_table: str
@@ -67,6 +69,7 @@ class BootSettings:
         gpu: bool,
     ) -> BootSettings:
         return cls(
+            names=names,
             env=names.env,
             region=region,
             catalog_table=names.table,
@@ -113,15 +116,30 @@ def webui_image(webui: WebUIConfig) -> str:
     return f"{ref}@{webui.digest}" if webui.digest else ref
 
 
-def scripts_archive() -> bytes:
-    """The boot scripts as a reproducible tar.gz (fixed mtime, owner and mode)."""
+def boot_files(names: StackNames) -> dict[str, tuple[bytes, int]]:
+    """Files the bootstrap unpacks, by path relative to /: (content, mode).
+
+    The two scripts, plus the journald forwarders and their logrotate rules that the
+    CloudWatch agent config (``ollama_infra.cwagent``) relies on: the agent ships files, so
+    the Ollama and Open WebUI journals are copied to the files it follows.
+    """
+    files = {
+        f"usr/local/sbin/{name}": ((TEMPLATE_DIR / name).read_bytes(), 0o755) for name in SCRIPTS
+    }
+    for unit, text in sorted(cwagent.journald_forwarders(names).items()):
+        files[f"etc/systemd/system/{unit}"] = (text.encode(), 0o644)
+    files["etc/logrotate.d/ollama-logs"] = (cwagent.logrotate_config(names).encode(), 0o644)
+    return files
+
+
+def scripts_archive(names: StackNames) -> bytes:
+    """The boot files as a reproducible tar.gz (fixed mtime, owner and mode)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name in SCRIPTS:
-            data = (TEMPLATE_DIR / name).read_bytes()
-            info = tarfile.TarInfo(name)
+        for path, (data, mode) in boot_files(names).items():
+            info = tarfile.TarInfo(path)
             info.size = len(data)
-            info.mode = 0o755
+            info.mode = mode
             info.mtime = 0
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
@@ -140,7 +158,7 @@ def render_user_data(settings: BootSettings) -> str:
     values = {
         "ENV": settings.env,
         "BOOT_ENV": boot_env,
-        "SCRIPTS": _base64_lines(scripts_archive()),
+        "SCRIPTS": _base64_lines(scripts_archive(settings.names)),
     }
     for line in boot_env.splitlines():
         if line.strip() in _HEREDOC_ENDS:

@@ -110,6 +110,16 @@ start_cloudwatch_agent() {
     dpkg -i -E "$deb"
     rm -f "$deb"
   fi
+  # The agent ships files: the journald forwarders copy the ollama unit's and the
+  # open-webui container's journals to the files its config names.
+  local unit units=()
+  for unit in "$ROOT"/etc/systemd/system/ollama-log-forward-*.service; do
+    [[ -e $unit ]] && units+=("$(basename "$unit")")
+  done
+  if ((${#units[@]})); then
+    systemctl daemon-reload
+    systemctl enable --now "${units[@]}"
+  fi
   optional_param cloudwatch-agent/config
   if [[ -z $PARAM ]]; then
     log "WARNING: $PARAMETER_PREFIX/cloudwatch-agent/config does not exist; the agent is installed but not started"
