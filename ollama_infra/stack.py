@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ollama_infra.backup import BackupArgs, BackupComponent
+from ollama_infra.compute import ComputeArgs, ComputeComponent
 from ollama_infra.config import StackConfig, config_from_pulumi
 from ollama_infra.context import StackContext
 from ollama_infra.data import POSTGRES_PORT, REDIS_PORT, DataArgs, DataComponent
@@ -23,6 +24,7 @@ from ollama_infra.edge import (
     LogBucketArgs,
     LogBucketComponent,
 )
+from ollama_infra.identity import IdentityArgs, IdentityComponent
 from ollama_infra.network import NetworkArgs, NetworkComponent
 from ollama_infra.security import SecurityArgs, SecurityComponent
 
@@ -61,6 +63,10 @@ OUTPUT_DOCS: dict[str, str] = {
     "ollama_api_endpoint": "Base URL for programmatic Ollama API clients: the dedicated API "
     "listener when ollama_api.enabled, else Open WebUI's /ollama proxy (API key required).",
     "ollama_log_bucket_name": "Access-log bucket (ALB, CloudFront, S3 server access logs).",
+    "ollama_asg_name": "Auto Scaling group of the Ollama + Open WebUI instances.",
+    "ollama_launch_template_id": "Launch template of the instances (new version per change, "
+    "rolled out by instance refresh).",
+    "ollama_instance_role_arn": "IAM role of the instances (ollama-ec2-role-<env>).",
     "ollama_backup_vault_name": "AWS Backup vault of the stack (only with backup.enabled).",
 }
 
@@ -162,6 +168,32 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         ),
     )
 
+    # [compute]
+    instance_identity = IdentityComponent(
+        "ollama-identity",
+        IdentityArgs(
+            ctx=ctx,
+            database_enabled=cfg.data.database_enabled,
+            data_kms_key_arn=cfg.data.kms_key_arn,
+        ),
+    )
+    compute = ComputeComponent(
+        "ollama-compute",
+        ComputeArgs(
+            ctx=ctx,
+            compute=cfg.compute,
+            ollama=cfg.ollama,
+            webui=cfg.webui,
+            private_subnet_ids=network.private_subnet_ids,
+            app_security_group_id=security.app_sg_id,
+            instance_profile_arn=instance_identity.instance_profile_arn,
+            target_group_arns=alb.target_group_arns,
+            alb_arn_suffix=alb.alb_arn_suffix,
+            target_group_arn_suffix=alb.webui_target_group_arn_suffix,
+            depends_on=instance_identity.grants,
+        ),
+    )
+
     # [edge:cdn]
     cdn = CdnComponent(
         "ollama-edge-cdn",
@@ -207,6 +239,9 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             else pulumi.Output.concat(cdn.url, "/ollama")
         ),
         "ollama_log_bucket_name": log_bucket.bucket_name,
+        "ollama_asg_name": compute.asg_name,
+        "ollama_launch_template_id": compute.launch_template_id,
+        "ollama_instance_role_arn": instance_identity.role_arn,
     }
     if backup is not None:
         outputs["ollama_backup_vault_name"] = backup.vault_name
