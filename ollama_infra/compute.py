@@ -47,7 +47,8 @@ class ComputeArgs:
     target_group_arn_suffix: pulumi.Input[str] | None = None
     """Both needed for target tracking on requests per target (compute.requests_per_target)."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
-    """IAM grants the instances need at boot; the group is created after them."""
+    """IAM grants the instances need at boot; the group is created after them (and after
+    the default-models parameter the boot reads)."""
 
 
 class ComputeComponent(pulumi.ComponentResource):
@@ -263,7 +264,9 @@ class ComputeComponent(pulumi.ComponentResource):
             # Scaling policies and schedules own the desired capacity after creation; a later
             # `pulumi up` must not reset it to the configured starting value.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=args.depends_on, ignore_changes=["desiredCapacity"]
+                parent=self,
+                depends_on=[*args.depends_on, self.default_models],
+                ignore_changes=["desiredCapacity"],
             ),
         )
 
