@@ -110,14 +110,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --- dynamodb ------------------------------------------------------------------------------
 
 
-def create_table_backup(target: aws.Target, label: str = "manual", wait: float = 300.0) -> str:
-    """Take an on-demand backup of the stack's table and wait until it is AVAILABLE."""
+def check_label(label: str) -> None:
     if not LABEL_RE.match(label) or len(label) > 40:
         raise OpsError(
             f"--label {label!r}: lowercase letters, digits and single dashes only (1-40 chars)",
             "use e.g. --label pre-upgrade",
             EXIT_USAGE,
         )
+
+
+def create_table_backup(target: aws.Target, label: str = "manual", wait: float = 300.0) -> str:
+    """Take an on-demand backup of the stack's table and wait until it is AVAILABLE."""
+    check_label(label)
     table = target.names.table
     ddb = target.client("dynamodb")
     # ollama-<role>-<env>, like every other name the stack owns
@@ -167,6 +171,7 @@ def export_table(target: aws.Target, bucket: str) -> str:
 def run_dynamodb(args: argparse.Namespace) -> int:
     if args.wait_seconds < 0:
         raise OpsError("--wait-seconds must be >= 0", "pass a number of seconds", EXIT_USAGE)
+    check_label(args.label)
     envs.guard(args.stack, args.force_cross_env)
     target = aws.resolve_target(args.stack, args.region)
     table = target.names.table
@@ -265,6 +270,8 @@ def sync_missing(target: aws.Target, doc: dict[str, Any], dest_region: str | Non
 
 
 def run_s3(args: argparse.Namespace) -> int:
+    if args.dest_region:
+        aws.stack_region(args.stack, args.dest_region)  # validates the region name
     envs.guard(args.stack, args.force_cross_env)
     target = aws.resolve_target(args.stack, args.region)
     doc = s3_status(target, args.dest_bucket, args.dest_region)

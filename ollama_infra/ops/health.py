@@ -192,6 +192,7 @@ def run_checks(
 
 def report(target: aws.Target, outputs: dict[str, Any], checks: list[Check], as_json: bool) -> int:
     healthy = all(c.status != "failed" for c in checks)
+    dashboard = outputs.get("ollama_dashboard_url") or dashboard_url(target)
     models = next((c.data.get("models") for c in checks if c.name == "ollama"), None)
     if as_json:
         doc = {
@@ -199,7 +200,7 @@ def report(target: aws.Target, outputs: dict[str, Any], checks: list[Check], as_
             "healthy": healthy,
             "url": outputs.get("ollama_url"),
             "models": models,
-            "dashboard": dashboard_url(target),
+            "dashboard": dashboard,
             "checks": [asdict(c) for c in checks],
         }
         print(json.dumps(doc, indent=2, sort_keys=True, default=str))
@@ -208,7 +209,7 @@ def report(target: aws.Target, outputs: dict[str, Any], checks: list[Check], as_
             print(f"  [{c.status:>7}] {c.name}: {c.detail}")
         print(f"Open WebUI:  {outputs.get('ollama_url', 'unknown')}")
         print(f"Models:      {', '.join(models) if models else 'unknown'}")
-        print(f"Dashboard:   {dashboard_url(target)}")
+        print(f"Dashboard:   {dashboard}")
         print("HEALTHY" if healthy else "UNHEALTHY: see the failed checks above")
     return EXIT_OK if healthy else EXIT_UNHEALTHY
 

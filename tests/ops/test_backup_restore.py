@@ -447,7 +447,7 @@ def test_backup_label_is_validated_before_any_backup(
     make_table(TABLE, CATALOG)
     assert cli("backup", "dynamodb", "--stack", "dev", "--label", label) == EXIT_USAGE
     assert "--label" in capsys.readouterr().err
-    assert _backup_arns() == []
+    assert aws_env.calls == []
 
 
 def test_backup_name_follows_the_naming_scheme(aws_env: AwsRecorder, pulumi: FakePulumi) -> None:
