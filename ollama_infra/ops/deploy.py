@@ -249,6 +249,8 @@ def _pulumi_step(argv: list[str], action: str, stream: bool = True) -> None:
 
 def run(args: argparse.Namespace) -> int:
     health.timing_from(args)  # validate arguments before any call
+    if not args.dry_run:
+        require_production_flag(args.stack, args.production, "deploy")
     region = aws.stack_region(args.stack, args.region)
     values = prerequisites(args, region)
     cfg = parse_config(args.stack, values)  # offline validation before Pulumi runs
@@ -259,7 +261,6 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("dry run: preview only, nothing was changed")
         return EXIT_OK
-    require_production_flag(stack, args.production, "deploy")
     confirm(f"Apply the changes above to stack '{stack}' in {cfg.region}?", yes=args.yes)
     _pulumi_step(["up", "--stack", stack, "--yes", "--non-interactive"], f"pulumi up ({stack})")
     if args.skip_health:

@@ -245,11 +245,13 @@ def test_deploy_needs_confirmation(ready: tuple[AwsRecorder, FakePulumi, WebUISt
 def test_production_deploy_needs_the_production_flag(
     ready: tuple[AwsRecorder, FakePulumi, WebUIState], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, fake, _ = ready
+    recorder, fake, _ = ready
     fake.selected = "production"
     assert cli("deploy", "--stack", "production", "--yes", *FAST) == EXIT_REFUSED
     assert "--production" in capsys.readouterr().err
-    assert not fake.ran("up")
+    _no_change(recorder, fake)
+    assert recorder.calls == []  # refused before any AWS call
+    assert cli("deploy", "--stack", "production", "--dry-run", *FAST) == 0  # a preview is fine
 
 
 @pytest.mark.parametrize(
