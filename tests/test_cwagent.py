@@ -141,3 +141,17 @@ def test_the_parameter_is_a_plain_string_in_the_standard_tier(stack: str) -> Non
     assert record.inputs["type"] == "String"
     value = record.inputs["insecureValue"]
     assert record.inputs["tier"] == cwagent.parameter_tier(value) == "Standard"
+
+
+def test_the_shipped_files_match_what_the_instances_write() -> None:
+    """Contract with the user data: the bootstrap log path, the docker journald tag and the
+    ollama unit the forwarders select are the ones the boot scripts really use."""
+    boot = (ROOT / "ollama_infra" / "userdata" / "ollama-boot.sh").read_text()
+    install = (ROOT / "ollama_infra" / "userdata" / "ollama-install.sh").read_text()
+    assert f'LOG="$ROOT{cwagent.BOOTSTRAP_LOG_FILE}"' in boot
+    sources = {s.key: s for s in cwagent.log_sources(_names())}
+    tag = sources["open-webui"].journal_selector
+    assert tag == ("-t", "open-webui")
+    assert "--log-driver journald --log-opt tag=open-webui" in boot
+    assert sources["ollama"].journal_selector == ("-u", "ollama.service")
+    assert "systemctl enable ollama" in install
