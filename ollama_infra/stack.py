@@ -15,7 +15,13 @@ from ollama_infra.backup import BackupArgs, BackupComponent
 from ollama_infra.compute import ComputeArgs, ComputeComponent
 from ollama_infra.config import StackConfig, config_from_pulumi
 from ollama_infra.context import StackContext
-from ollama_infra.data import POSTGRES_PORT, REDIS_PORT, DataArgs, DataComponent
+from ollama_infra.data import (
+    POSTGRES_PORT,
+    REDIS_PORT,
+    REQUEST_METRICS_FILTER,
+    DataArgs,
+    DataComponent,
+)
 from ollama_infra.edge import (
     AlbArgs,
     AlbComponent,
@@ -26,6 +32,12 @@ from ollama_infra.edge import (
 )
 from ollama_infra.identity import IdentityArgs, IdentityComponent
 from ollama_infra.network import NetworkArgs, NetworkComponent
+from ollama_infra.observability import (
+    ObservabilityPost,
+    ObservabilityPostArgs,
+    ObservabilityPre,
+    ObservabilityPreArgs,
+)
 from ollama_infra.security import SecurityArgs, SecurityComponent
 
 # Every stack output, with what it is for. Output names are ollama_<snake_case>; the tests
@@ -68,6 +80,14 @@ OUTPUT_DOCS: dict[str, str] = {
     "rolled out by instance refresh).",
     "ollama_instance_role_arn": "IAM role of the instances (ollama-ec2-role-<env>).",
     "ollama_backup_vault_name": "AWS Backup vault of the stack (only with backup.enabled).",
+    "ollama_alerts_topic_arn": "SNS topic ollama-alerts-<env> every regional alarm notifies.",
+    "ollama_billing_alerts_topic_arn": "SNS topic ollama-billing-alerts-<env> in us-east-1 "
+    "(billing alarm).",
+    "ollama_dashboard_url": "CloudWatch console URL of the ollama-<env> dashboard.",
+    "ollama_app_log_group": "Log group of the Open WebUI container logs.",
+    "ollama_service_log_group": "Log group of the Ollama server logs (metric filters).",
+    "ollama_bootstrap_log_group": "Log group of the instance bootstrap log.",
+    "ollama_cloudwatch_agent_parameter": "SSM parameter holding the CloudWatch agent config.",
 }
 
 
@@ -151,6 +171,12 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         ),
     )
 
+    # [observability:pre]
+    observability = ObservabilityPre(
+        "ollama-observability",
+        ObservabilityPreArgs(ctx=ctx, config=cfg.observability),
+    )
+
     # [edge:alb]
     alb = AlbComponent(
         "ollama-edge-alb",
@@ -188,6 +214,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             app_security_group_id=security.app_sg_id,
             instance_profile_arn=instance_identity.instance_profile_arn,
             target_group_arns=alb.target_group_arns,
+            alert_topic_arn=observability.alert_topic_arn,
             alb_arn_suffix=alb.alb_arn_suffix,
             target_group_arn_suffix=alb.webui_target_group_arn_suffix,
             depends_on=instance_identity.grants,
@@ -221,6 +248,28 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         else None
     )
 
+    # [observability:post]
+    target_groups = {"webui": alb.webui_target_group_arn_suffix}
+    if cfg.ollama_api.enabled:
+        target_groups["api"] = alb.api_target_group_arn_suffix
+    monitoring = ObservabilityPost(
+        "ollama-monitoring",
+        ObservabilityPostArgs(
+            ctx=ctx,
+            config=cfg.observability,
+            alert_topic_arn=observability.alert_topic_arn,
+            us_east_1=cdn.us_east_1,
+            asg_name=compute.asg_name,
+            alb_arn_suffix=alb.alb_arn_suffix,
+            target_group_arn_suffixes=target_groups,
+            table_name=data.table_name,
+            storage_bucket_name=data.storage_bucket_name,
+            storage_metrics_filter_id=REQUEST_METRICS_FILTER,
+            distribution_id=cdn.distribution_id,
+            database_identifier=data.database.identifier if data.database else None,
+        ),
+    )
+
     outputs: dict[str, Any] = {
         "ollama_environment": cfg.env,
         "ollama_region": cfg.region,
@@ -242,6 +291,13 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         "ollama_asg_name": compute.asg_name,
         "ollama_launch_template_id": compute.launch_template_id,
         "ollama_instance_role_arn": instance_identity.role_arn,
+        "ollama_alerts_topic_arn": observability.alert_topic_arn,
+        "ollama_billing_alerts_topic_arn": monitoring.billing_topic_arn,
+        "ollama_dashboard_url": monitoring.dashboard_url,
+        "ollama_app_log_group": observability.app_log_group_name,
+        "ollama_service_log_group": observability.service_log_group_name,
+        "ollama_bootstrap_log_group": observability.bootstrap_log_group_name,
+        "ollama_cloudwatch_agent_parameter": observability.agent_config_parameter_name,
     }
     if backup is not None:
         outputs["ollama_backup_vault_name"] = backup.vault_name
