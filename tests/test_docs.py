@@ -367,3 +367,35 @@ def test_broken_link_check_can_fail(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("top\n")
     doc.write_text("[ok](../README.md) [anchor](#a) [web](https://example.com) [bad](gone.md)\n")
     assert broken_link_violations(doc, root=tmp_path) == ["docs/x.md:1: link to gone.md is broken"]
+
+
+# --- the architecture document keeps its required sections ---------------------------------
+
+ARCHITECTURE_SECTIONS = (
+    "## Components",
+    "## Network flow",
+    "## Request flow",
+    "## Ollama-specific design",
+    "### Model catalog",
+    "### Shared Open WebUI state",
+    "### API authentication",
+)
+
+
+def architecture_violations(text: str) -> list[str]:
+    headings = {line.strip() for line in text.splitlines() if line.startswith("#")}
+    found = [f"missing section {s!r}" for s in ARCHITECTURE_SECTIONS if s not in headings]
+    if text.count("```mermaid") < 2:
+        found.append("expected Mermaid diagrams of the components and the network flow")
+    return found
+
+
+def test_architecture_document_has_its_sections_and_diagrams() -> None:
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    assert architecture_violations(text) == []
+
+
+def test_architecture_check_can_fail() -> None:
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    broken = text.replace("### API authentication", "### Auth").replace("```mermaid", "```")
+    assert len(architecture_violations(broken)) == 2
