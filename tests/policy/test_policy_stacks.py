@@ -94,3 +94,16 @@ def test_broken_real_record_is_caught(
     hits = [v for v in report.result(rule_name).violations if v.resource == name]
     assert hits and all("Fix:" in v.message for v in hits)
     assert not report.passed
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_real_http_listener_that_forwards_is_caught(stack: str) -> None:
+    """With a certificate the ALB's HTTP listener may only redirect (stack rule, real records)."""
+    ev = evaluated(stack)
+    http = [r for r in ev.of_type("aws:lb/listener:Listener") if r.inputs.get("protocol") == "HTTP"]
+    assert http, f"{stack}: no HTTP listener to break"
+    forward = [{"type": "forward", "targetGroupArn": "arn:aws:elasticloadbalancing:tg/x"}]
+    broken = replace_record(ev, http[0].name, defaultActions=forward)
+    report = evaluate_policies(broken, stack_values(stack))
+    hits = report.result("alb-https-redirect").violations
+    assert [v.resource for v in hits] == [http[0].name]
