@@ -39,6 +39,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
 from ollama_infra.policy.pack import PACK_NAME, RULES, Rule
+from ollama_infra.policy.rules_network import DEFAULT_PUBLIC_ALB_PORTS
 
 PROJECT = "ollama"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -273,7 +274,7 @@ def policy_config_from_stack(stack: str, stack_values: Mapping[str, Any]) -> dic
     from ollama_infra.config import parse_config
 
     cfg = parse_config(stack, dict(stack_values))
-    ports = [80, 443]
+    ports = list(DEFAULT_PUBLIC_ALB_PORTS)
     api = cfg.ollama_api
     if api.enabled and api.acknowledge_public_access:
         ports.append(api.port)

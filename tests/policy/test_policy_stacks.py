@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from harness import STACKS, evaluated, replace_record, stack_values
+from harness import STACKS, evaluated, override, replace_record, run_program, stack_values
 
 from ollama_infra.offline.evaluate import Evaluation
 from ollama_infra.policy.evaluate import PolicyReport, evaluate_policies
@@ -107,3 +107,21 @@ def test_real_http_listener_that_forwards_is_caught(stack: str) -> None:
     report = evaluate_policies(broken, stack_values(stack))
     hits = report.result("alb-https-redirect").violations
     assert [v.resource for v in hits] == [http[0].name]
+
+
+def test_acknowledged_public_api_port_is_the_only_public_exception() -> None:
+    """ollama_api.acknowledge_public_access lets the API port take 0.0.0.0/0 on the ALB
+    security group (the stack's own config becomes the rule's config); without that config
+    the same plan is a violation naming the API ingress rule."""
+    values = override(
+        stack_values("staging"),
+        "ollama_api",
+        enabled=True,
+        allowed_cidrs=["0.0.0.0/0"],
+        acknowledge_public_access=True,
+    )
+    ev = run_program("staging", values)
+    assert evaluate_policies(ev, values).result("sg-no-world-ingress").violations == []
+    strict = evaluate_policies(ev, values, config={}).result("sg-no-world-ingress")
+    assert strict.violations and all("8443" in v.message for v in strict.violations)
+    assert all(v.resource and "api" in v.resource for v in strict.violations)
