@@ -79,6 +79,7 @@ def test_pack_entry_point_loads_like_pulumi_runs_it(tmp_path: Path) -> None:
         "print(len(g['policies']()), g['PACK_NAME'])\n"
         "from ollama_infra.policy import rules_network\n"
         "assert 'ollama_infra.edge' not in sys.modules\n"
+        "assert 'ollama_infra.config' not in sys.modules  # pydantic is not in the pack venv\n"
         "print('ap-southeast-3' in rules_network.cloudfront_log_unsupported_regions())\n"
     )
     out = subprocess.run(
