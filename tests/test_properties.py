@@ -22,6 +22,9 @@ from ollama_infra.stack import OUTPUT_DOCS
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME_RE = re.compile(r"^ollama(-[a-z0-9]+)*-(?P<env>dev|staging|production)(-\d{12})?$")
+# Secrets Manager names ollama/<env>/<role>; Parameter Store paths /ollama/<env>/<role>.
+SECRET_RE = re.compile(r"^ollama/(?P<env>dev|staging|production)/[a-z0-9][a-z0-9/-]*$")
+PARAMETER_RE = re.compile(r"^/ollama/(?P<env>dev|staging|production)/[a-z0-9][a-z0-9/._-]*$")
 LOG_GROUP_RE = re.compile(
     r"^/aws/ec2/ollama-[a-z0-9]+(-[a-z0-9]+)*-(?P<env>dev|staging|production)$"
 )
@@ -36,17 +39,32 @@ NAME_KEYS = (
     "alarmName",
 )
 PREFIX_KEYS = ("namePrefix", "bucketPrefix")
+# Types whose `name` input is an id inside another resource, not an AWS resource name.
+# S3 request metrics: the filter id "EntireBucket" is what the S3 console and alarms expect.
+SUB_RESOURCE_NAMES = {"aws:s3/bucketMetric:BucketMetric"}
+
+
+def _name_pattern(type_token: str, value: str) -> re.Pattern[str]:
+    if type_token.startswith("aws:secretsmanager/"):
+        return SECRET_RE
+    if type_token.startswith("aws:ssm/"):
+        return PARAMETER_RE
+    return LOG_GROUP_RE if value.startswith("/") else NAME_RE
 
 
 def naming_violations(ev: Evaluation) -> list[str]:
     out = []
     for r in ev.resources:
-        names = [(k, r.inputs[k]) for k in NAME_KEYS if isinstance(r.inputs.get(k), str)]
+        names = [
+            (k, r.inputs[k])
+            for k in NAME_KEYS
+            if isinstance(r.inputs.get(k), str)
+            and not (k == "name" and r.type in SUB_RESOURCE_NAMES)
+        ]
         if r.tags and "Name" in r.tags:
             names.append(("tags.Name", r.tags["Name"]))
         for key, value in names:
-            pattern = LOG_GROUP_RE if value.startswith("/") else NAME_RE
-            m = pattern.match(value)
+            m = _name_pattern(r.type if key == "name" else "", value).match(value)
             if not m:
                 out.append(f"{r.type} {r.name}: {key}={value!r} is not ollama-<role>-<env>")
             elif m.group("env") != ev.stack:
@@ -92,8 +110,8 @@ def test_property_1_resource_naming_consistency(stack: str) -> None:
 def test_property_1_catches_a_foreign_name() -> None:
     ev = evaluated("dev")
     vpc = ev.of_type("aws:ec2/vpc:Vpc")[0]
-    broken = replace_record(ev, vpc.name, tags={**vpc.inputs["tags"], "Name": "crud-app-vpc"})
-    assert any("crud-app-vpc" in v for v in naming_violations(broken))
+    broken = replace_record(ev, vpc.name, tags={**vpc.inputs["tags"], "Name": "legacy-app-vpc"})
+    assert any("legacy-app-vpc" in v for v in naming_violations(broken))
     broken = replace_record(ev, vpc.name, tags={**vpc.inputs["tags"], "Name": "ollama-vpc-staging"})
     assert any("another environment" in v for v in naming_violations(broken))
 
