@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,13 +131,19 @@ def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:
     resolved: dict[str, Any] = {}
     secret: set[str] = set()
 
-    def program() -> None:
+    def program() -> Awaitable[None]:
         outputs = run()
-        for key, value in outputs.items():
-            out = pulumi.Output.from_input(value)
-            resolved[key] = _sync_await(out.future())
-            if _sync_await(out.is_secret()):
-                secret.add(key)
+
+        # Awaited by run_pulumi_func on its own loop; a nested _sync_await per output would
+        # spin the loop while the mock monitor's executor threads work.
+        async def collect() -> None:
+            for key, value in outputs.items():
+                out = pulumi.Output.from_input(value)
+                resolved[key] = await out.future()
+                if await out.is_secret():
+                    secret.add(key)
+
+        return collect()
 
     _sync_await(run_pulumi_func(program))
 
