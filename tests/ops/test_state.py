@@ -251,3 +251,19 @@ def test_bad_region_and_us_east_1_location() -> None:
     assert commands[0] == "pulumi login 's3://b?region=us-east-1'"
     assert [c.split()[3] for c in commands[1:]] == ["dev", "staging", "production"]
     assert os.environ.get("MOTO_ACCOUNT_ID") is None
+
+
+def test_us_east_1_bucket_needs_no_location_constraint(
+    moto_aws: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["state", "bootstrap", "--region", "us-east-1", "--bucket", "team-state-bucket"]
+    assert main([*argv, "--yes"]) == 0
+    assert state_violations("team-state-bucket", "us-east-1") == []
+    location = boto3.client("s3", region_name="us-east-1").get_bucket_location(
+        Bucket="team-state-bucket"
+    )
+    assert location["LocationConstraint"] is None  # how S3 reports us-east-1
+    assert "pulumi login 's3://team-state-bucket?region=us-east-1'" in capsys.readouterr().out
+    moto_aws.calls.clear()
+    assert main([*argv, "--yes"]) == 0
+    assert mutations(moto_aws) == []
