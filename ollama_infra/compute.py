@@ -80,6 +80,7 @@ class ComputeComponent(pulumi.ComponentResource):
             SCALE_OUT_PERIOD,
             SCALE_OUT_EVALUATIONS,
             [self.scale_out_policy.arn, topic],
+            [topic],
         )
         self.low_cpu_alarm = self._cpu_alarm(
             "low-cpu",
@@ -88,6 +89,7 @@ class ComputeComponent(pulumi.ComponentResource):
             SCALE_IN_PERIOD,
             SCALE_IN_EVALUATIONS,
             [self.scale_in_policy.arn, topic],
+            [topic],
         )
         self._request_tracking()
         self._schedules()
@@ -306,6 +308,7 @@ class ComputeComponent(pulumi.ComponentResource):
         period: int,
         evaluations: int,
         actions: list[pulumi.Input[str]],
+        ok_actions: list[pulumi.Input[str]],
     ) -> aws.cloudwatch.MetricAlarm:
         ctx = self._args.ctx
         alarm_name = ctx.names.alarm(role)
@@ -326,6 +329,8 @@ class ComputeComponent(pulumi.ComponentResource):
             # group between replacements): neither a reason to scale nor to page anyone.
             treat_missing_data="notBreaching",
             alarm_actions=actions,
+            # Recovery notifies the topic only; the scaling policy acts on ALARM alone.
+            ok_actions=ok_actions,
             tags=ctx.tags(SERVICE, alarm_name),
             opts=self._child,
         )

@@ -25,7 +25,6 @@ MANAGED_POLICIES: dict[str, str] = {
     "cloudwatch-agent": "CloudWatchAgentServerPolicy",
 }
 STORAGE_PREFIX = "open-webui/"
-CLOUDWATCH_AGENT_NAMESPACE = "CWAgent"
 
 
 @dataclass(frozen=True)
@@ -116,19 +115,12 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
                 [ctx.arn("logs", f"log-group:/aws/ec2/ollama-*-{ctx.env}:*")],
             ),
             # PutMetricData has no resource ARNs, hence "*": the condition limits it to the
-            # agent's namespace and the stack's own Ollama namespace.
+            # stack's own namespace, where the agent (cwagent.py) and Ollama metrics go.
             _statement(
                 "PutStackMetrics",
                 ["cloudwatch:PutMetricData"],
                 ["*"],
-                {
-                    "StringEquals": {
-                        "cloudwatch:namespace": [
-                            CLOUDWATCH_AGENT_NAMESPACE,
-                            names.metric_namespace,
-                        ]
-                    }
-                },
+                {"StringEquals": {"cloudwatch:namespace": [names.metric_namespace]}},
             ),
         ],
     }

@@ -179,7 +179,7 @@ def test_scopes_follow_the_contract_names() -> None:
         "arn:aws:s3:::ollama-storage-staging-123456789012/open-webui/*"
     ]
     assert by_sid["PutStackMetrics"]["Condition"] == {
-        "StringEquals": {"cloudwatch:namespace": ["CWAgent", "Ollama/staging"]}
+        "StringEquals": {"cloudwatch:namespace": ["Ollama/staging"]}
     }
     # staging has a database: the RDS-managed secret is readable only for this stack's instance
     master = by_sid["ReadDatabaseMasterSecret"]

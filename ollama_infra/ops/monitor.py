@@ -157,7 +157,8 @@ def collect_metrics(target: aws.Target, minutes: int) -> dict[str, Any]:
     asg = {"AutoScalingGroupName": target.names.asg}
     queries: dict[str, tuple[str, str, dict[str, str], str]] = {
         "cpu_percent": ("AWS/EC2", "CPUUtilization", asg, "Average"),
-        "memory_percent": ("CWAgent", "mem_used_percent", asg, "Average"),
+        # The CloudWatch agent publishes into the stack's namespace (cwagent.py).
+        "memory_percent": (target.names.metric_namespace, "mem_used_percent", asg, "Average"),
     }
     with aws.aws_errors("describing the load balancer"):
         alb = _alb_dimension(target)

@@ -88,7 +88,7 @@ def test_metrics_reads_cpu_memory_and_alarms(
 ) -> None:
     asg = {"AutoScalingGroupName": NAMES.asg}
     _put("AWS/EC2", "CPUUtilization", asg, 42.5)
-    _put("CWAgent", "mem_used_percent", asg, 61.0)
+    _put("Ollama/dev", "mem_used_percent", asg, 61.0)
     make_alarm(NAMES.alarm("high-cpu"), "ALARM")
     make_alarm(NAMES.alarm("low-cpu"), "OK")
     assert cli("monitor", "metrics", "--stack", "dev", "--once", "--json") == 0
