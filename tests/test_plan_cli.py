@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness import STACKS
+from harness import STACKS, evaluated
 
+from ollama_infra.offline.evaluate import is_secret_value
 from ollama_infra.ops.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,3 +88,31 @@ def test_console_script_runs_without_credentials(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["stack"] == "dev"
+
+
+def test_plan_masks_secret_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    """Secret inputs (generated passwords, the origin header) never appear in the plan."""
+    ev = evaluated("staging")
+    secret_values = [
+        v["value"]
+        for r in ev.resources
+        for v in _walk(r.inputs)
+        # generated passwords and keys (the offline mocks answer them as mock-<hex>)
+        if is_secret_value(v) and isinstance(v.get("value"), str) and v["value"].startswith("mock-")
+    ]
+    assert secret_values, "no secret inputs found: the check would be vacuous"
+    assert main(["plan", "--stack", "staging", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "[secret]" in out
+    for value in secret_values:
+        assert value not in out
+
+
+def _walk(value: object):  # type: ignore[no-untyped-def]
+    yield value
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)

@@ -14,6 +14,7 @@ import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -21,6 +22,22 @@ from ollama_infra.offline.mocks import EXAMPLE_ACCOUNT_ID, OfflineMocks, physica
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SECRET_MASK = "[secret]"  # noqa: S105 (a mask, not a secret)
+
+
+def is_secret_value(value: Any) -> bool:
+    """Whether ``value`` is a serialized Pulumi secret (how secret inputs reach the mocks)."""
+    return isinstance(value, dict) and value.get(_special_sig_key) == _special_secret_sig
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of ``value`` with every Pulumi secret replaced by SECRET_MASK (for printing)."""
+    if is_secret_value(value):
+        return SECRET_MASK
+    if isinstance(value, dict):
+        return {k: mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -49,7 +66,7 @@ class ResourceRecord:
             "type": self.type,
             "name": self.name,
             "physical_name": self.physical_name,
-            "inputs": self.inputs,
+            "inputs": mask_secrets(self.inputs),
             "tags": self.tags,
             "provider": self.provider,
         }
