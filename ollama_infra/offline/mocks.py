@@ -17,31 +17,6 @@ import pulumi
 EXAMPLE_ACCOUNT_ID = "123456789012"
 EXAMPLE_AMI_ID = "ami-0a1b2c3d4e5f67890"
 CLOUDFRONT_PREFIX_LIST_ID = "pl-3b927c52"
-# Regions that have a dedicated ELB account for access-log delivery (older regions);
-# newer regions use the logdelivery.elasticloadbalancing.amazonaws.com service principal.
-ELB_ACCOUNTS: dict[str, str] = {
-    "us-east-1": "127311923021",
-    "us-east-2": "033677994240",
-    "us-west-1": "027434742980",
-    "us-west-2": "797873946194",
-    "af-south-1": "098369216593",
-    "ap-east-1": "754344448648",
-    "ap-south-1": "718504428378",
-    "ap-northeast-1": "582318560864",
-    "ap-northeast-2": "600734575887",
-    "ap-northeast-3": "383597477331",
-    "ap-southeast-1": "114774131450",
-    "ap-southeast-2": "783225319266",
-    "ca-central-1": "985666609251",
-    "eu-central-1": "054676820928",
-    "eu-west-1": "156460612806",
-    "eu-west-2": "652711504416",
-    "eu-west-3": "009996457667",
-    "eu-south-1": "635631232127",
-    "eu-north-1": "897822967062",
-    "me-south-1": "076674570225",
-    "sa-east-1": "507241528517",
-}
 
 # id prefix per resource type token (what AWS would return).
 _ID_PREFIX: dict[str, str] = {
@@ -291,11 +266,6 @@ class OfflineMocks(pulumi.runtime.Mocks):
             }
         if tok == "aws:ec2/getAmi:getAmi":
             return {"id": EXAMPLE_AMI_ID, "imageId": EXAMPLE_AMI_ID, "architecture": "x86_64"}
-        if tok == "aws:elb/getServiceAccount:getServiceAccount":
-            account = ELB_ACCOUNTS.get(region)
-            if account is None:
-                raise ValueError(f"no ELB account in {region}: use the service principal")
-            return {"id": account, "arn": f"arn:{self.partition}:iam::{account}:root"}
         if tok == "aws:s3/getCanonicalUserId:getCanonicalUserId":
             return {"id": _hex(f"canonical::{self.account_id}", 64), "displayName": "offline-plan"}
         if tok == "aws:cloudfront/getLogDeliveryCanonicalUserId:getLogDeliveryCanonicalUserId":
