@@ -87,7 +87,12 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
             _statement(
                 "QueryModelCatalog",
                 ["dynamodb:Query", "dynamodb:GetItem"],
-                [ctx.arn("dynamodb", f"table/{names.table}")],
+                # The stack's table, or a restored copy that `ollama-ops restore switch` made
+                # active (ollama-data-table-restored-<time>-<env>).
+                [
+                    ctx.arn("dynamodb", f"table/{names.table}"),
+                    ctx.arn("dynamodb", f"table/{names.restored_table_pattern}"),
+                ],
                 {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ctx.env]}},
             ),
         ],

@@ -202,6 +202,16 @@ class StackNames:
         return name("data-table", self.env)
 
     @property
+    def restored_table_pattern(self) -> str:
+        """Tables `ollama-ops restore dynamodb` creates: ollama-data-table-restored-<time>-<env>."""
+        return f"{PROJECT}-data-table-restored-*-{self.env}"
+
+    @property
+    def active_table_parameter(self) -> str:
+        """Names the catalog table in use when it is not ``table`` (after a restore switch)."""
+        return self.parameter("data/active-table")
+
+    @property
     def storage_bucket(self) -> str:
         return bucket_name("storage", self.env, self.account_id)
 

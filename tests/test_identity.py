@@ -170,7 +170,8 @@ def test_scopes_follow_the_contract_names() -> None:
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:ollama/staging/*"
     ]
     assert by_sid["QueryModelCatalog"]["Resource"] == [
-        "arn:aws:dynamodb:us-east-1:123456789012:table/ollama-data-table-staging"
+        "arn:aws:dynamodb:us-east-1:123456789012:table/ollama-data-table-staging",
+        "arn:aws:dynamodb:us-east-1:123456789012:table/ollama-data-table-restored-*-staging",
     ]
     assert by_sid["QueryModelCatalog"]["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["staging"]}

@@ -627,3 +627,25 @@ def test_boot_enables_the_log_forwarders_before_the_agent() -> None:
     assert enable < box.index("amazon-cloudwatch-agent-ctl")
     for unit in units:
         assert box.file(f"/etc/systemd/system/{unit}").is_file()
+
+
+def test_switched_catalog_table_is_read(box: Sandbox) -> None:
+    """After `ollama-ops restore switch`, the boot reads the restored table it names."""
+    seed_aws(box)
+    restored = "ollama-data-table-restored-20261126t1200z-dev"
+    box.put_parameter("/ollama/dev/data/active-table", restored)
+    box.put_catalog(["phi3"])
+    result = boot(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    query = next(c for c in box.calls() if c.startswith("aws dynamodb query"))
+    assert f"--table-name {restored}" in query
+    assert f"model catalog switched to {restored}" in result.stdout
+
+
+def test_switched_catalog_table_with_a_foreign_name_fails(box: Sandbox) -> None:
+    seed_aws(box)
+    box.put_parameter("/ollama/dev/data/active-table", "customer-table")
+    result = boot(box)
+    assert result.returncode != 0
+    assert "data/active-table names an unexpected table: customer-table" in result.stdout
+    assert not any(c.startswith("aws dynamodb query") for c in box.calls())

@@ -76,8 +76,17 @@ def _validated(fn_args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 def _table(args: argparse.Namespace) -> tuple[aws.Target, str]:
+    """The catalog in use: the stack's table, or the one `restore switch` made active."""
     target = aws.resolve_target(args.stack, args.region)
-    return target, target.names.table
+    name = target.names.active_table_parameter
+    with aws.aws_errors(f"reading {name}"):
+        try:
+            value = target.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ParameterNotFound":
+                raise
+            return target, target.names.table
+    return target, str(value)
 
 
 def _describe(entry: catalog.CatalogEntry) -> str:

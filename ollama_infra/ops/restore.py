@@ -37,12 +37,23 @@ from ollama_infra.ops.common import (
     require_production_flag,
 )
 
-ACTIVE_TABLE_PARAMETER = "data/active-table"
 TABLE_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 
 
 def active_table_parameter(target: aws.Target) -> str:
-    return target.names.parameter(ACTIVE_TABLE_PARAMETER)
+    return target.names.active_table_parameter
+
+
+def check_switchable(stack: str, table: str, flag: str) -> None:
+    """Only the stack's own table or one of its restored copies can become active: the
+    instance role can read no other (ollama-data-table-restored-*-<env>)."""
+    if not re.match(rf"^ollama-data-table(-restored-[a-z0-9-]+)?-{stack}$", table):
+        raise OpsError(
+            f"{flag} {table!r} cannot become the active catalog of {stack}",
+            f"use ollama-data-table-{stack} or a restored copy named "
+            f"ollama-data-table-restored-<label>-{stack} (the instances may read only those)",
+            EXIT_USAGE,
+        )
 
 
 def parse_time(value: str, flag: str) -> datetime:
@@ -184,6 +195,8 @@ def run_dynamodb(args: argparse.Namespace) -> int:
             "use 3-255 letters, digits, '_', '.', '-'",
             EXIT_USAGE,
         )
+    if args.switch and args.target_table:
+        check_switchable(args.stack, args.target_table, "--target-table")
     if args.switch:
         require_production_flag(args.stack, args.production, "switch the active table")
     envs.guard(args.stack, args.force_cross_env)
@@ -238,6 +251,7 @@ def run_switch(args: argparse.Namespace) -> int:
             "use 3-255 letters, digits, '_', '.', '-'",
             EXIT_USAGE,
         )
+    check_switchable(args.stack, args.table, "--table")
     require_production_flag(args.stack, args.production, "switch the active table")
     envs.guard(args.stack, args.force_cross_env)
     target = aws.resolve_target(args.stack, args.region)

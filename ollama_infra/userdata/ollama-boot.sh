@@ -131,6 +131,13 @@ start_cloudwatch_agent() {
 
 read_models() {
   local out
+  # After `ollama-ops restore switch`, a parameter names the restored table to read instead.
+  optional_param data/active-table
+  if [[ -n $PARAM ]]; then
+    [[ $PARAM =~ ^ollama-data-table-[a-z0-9-]+$ ]] || die "data/active-table names an unexpected table: $PARAM"
+    CATALOG_TABLE=$PARAM
+    log "model catalog switched to $CATALOG_TABLE ($PARAMETER_PREFIX/data/active-table)"
+  fi
   if out=$(aws dynamodb query --table-name "$CATALOG_TABLE" \
     --key-condition-expression '#e = :e' --filter-expression '#n = :t' \
     --expression-attribute-names '{"#e":"environment","#n":"enabled"}' \

@@ -151,10 +151,23 @@ def test_switch_command_points_back_to_the_original(
     make_table(TABLE, CATALOG)
     assert cli("restore", "switch", "--stack", "dev", "--table", TABLE, "--yes") == 0
     assert _active_table() == TABLE
-    assert cli("restore", "switch", "--stack", "dev", "--table", "missing-table", "--yes") == (
+    missing = "ollama-data-table-restored-missing-dev"
+    assert cli("restore", "switch", "--stack", "dev", "--table", missing, "--yes") == (
         aws.EXIT_NOT_FOUND
     )
     assert _active_table() == TABLE
+
+
+@pytest.mark.parametrize(
+    "table", ["customer-table", "ollama-data-table-staging", "ollama-data-table-restored-x-staging"]
+)
+def test_switch_refuses_tables_the_instances_cannot_read(
+    aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str], table: str
+) -> None:
+    """The instance role reads only the stack's table and its restored copies."""
+    make_table(table, CATALOG)
+    assert cli("restore", "switch", "--stack", "dev", "--table", table, "--yes") == EXIT_USAGE
+    assert "cannot become the active catalog of dev" in capsys.readouterr().err
 
 
 def test_backup_access_denied_is_clear_and_creates_nothing(

@@ -58,7 +58,15 @@ def test_property_19_destroy_with_the_typed_name_runs(
         ["destroy", "--stack", "production", "--yes"],
         ["deploy", "--stack", "production", "--yes", "--skip-health"],
         ["restore", "dynamodb", "--stack", "production", "--latest", "--switch", "--yes"],
-        ["restore", "switch", "--stack", "production", "--table", "t-1", "--yes"],
+        [
+            "restore",
+            "switch",
+            "--stack",
+            "production",
+            "--table",
+            "ollama-data-table-restored-t-1-production",
+            "--yes",
+        ],
         ["restore", "s3", "--stack", "production", "--key", "k", "--version-id", "v", "--yes"],
         ["restore", "state", "--stack", "production", "--file", "x.json", "--yes"],
     ],
@@ -189,7 +197,15 @@ def test_env_switch_failure_is_reported(
         ["backup", "dynamodb", "--stack", "staging"],
         ["monitor", "scaling", "--stack", "staging", "--once"],
         ["health", "--stack", "staging"],
-        ["restore", "switch", "--stack", "staging", "--table", "t-1", "--yes"],
+        [
+            "restore",
+            "switch",
+            "--stack",
+            "staging",
+            "--table",
+            "ollama-data-table-restored-t-1-staging",
+            "--yes",
+        ],
     ],
 )
 def test_cross_env_commands_are_refused(

@@ -253,3 +253,26 @@ def test_catalog_entry_round_trip_and_validation() -> None:
         catalog.parse_model(f"llama3.2:3b@{DIGEST}", "sha256:" + "cd" * 32)
     with pytest.raises(catalog.CatalogError, match="pass --stack"):
         catalog.new_entry("prod", "llama3.2:3b", "me")
+
+
+def test_models_follow_the_active_table_after_a_restore_switch(
+    moto_aws: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `ollama-ops restore switch`, the CLI manages the table the instances read."""
+    restored = "ollama-data-table-restored-x-dev"
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    schema = dynamodb.describe_table(TableName=TABLE)["Table"]
+    dynamodb.create_table(
+        TableName=restored,
+        KeySchema=schema["KeySchema"],
+        AttributeDefinitions=schema["AttributeDefinitions"],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/ollama/dev/data/active-table", Value=restored, Type="String"
+    )
+    assert main(["models", "add", "--stack", "dev", "--model", "phi3"]) == 0
+    assert items() == []
+    (item,) = dynamodb.scan(TableName=restored)["Items"]
+    assert item["model"] == {"S": "phi3"}
+    assert restored in capsys.readouterr().out
