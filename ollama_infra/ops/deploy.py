@@ -21,11 +21,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ollama_infra.config import parse_config
+from ollama_infra.config import SECTIONS, StackConfig, parse_config
 from ollama_infra.offline.evaluate import load_stack_values
 from ollama_infra.ops import aws, health, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_OK,
+    EXIT_USAGE,
     OpsError,
     add_dry_run,
     add_production,
@@ -201,6 +202,30 @@ def check_stack(stack: str, force_cross_env: bool) -> dict[str, Any]:
     return values
 
 
+def check_own_resources(cfg: StackConfig, account: str) -> None:
+    """Refuse config that points at another account's resources or at the example values the
+    repository's stack files ship with: AWS would reject them halfway through ``pulumi up``."""
+    problems = []
+    for section in SECTIONS:
+        model = getattr(cfg, section)
+        for key in type(model).model_fields:
+            value = getattr(model, key)
+            if key.endswith("_arn") and isinstance(value, str) and value.startswith("arn:"):
+                owner = value.split(":")[4]
+                if owner and owner != account:
+                    problems.append(f"ollama:{section}.{key} is in account {owner}, not {account}")
+    origin = getattr(cfg.edge, "origin_domain_name", None)
+    if origin and (origin == "example.com" or origin.endswith(".example.com")):
+        problems.append(f"ollama:edge.origin_domain_name is the example {origin}")
+    if problems:
+        raise OpsError(
+            "; ".join(problems),
+            f"put your own certificate, key and DNS name in Pulumi.{cfg.stack}.yaml "
+            "(see docs/environments.md)",
+            EXIT_USAGE,
+        )
+
+
 def prerequisites(args: argparse.Namespace, region: str) -> dict[str, Any]:
     """Every prerequisite, in order; returns the stack values. Changes nothing."""
     check_python()
@@ -254,6 +279,8 @@ def run(args: argparse.Namespace) -> int:
     region = aws.stack_region(args.stack, args.region)
     values = prerequisites(args, region)
     cfg = parse_config(args.stack, values)  # offline validation before Pulumi runs
+    if not args.dry_run:
+        check_own_resources(cfg, str(aws.account_id(region)))
     stack = args.stack
     _pulumi_step(
         ["preview", "--stack", stack, "--diff", "--non-interactive"], f"pulumi preview ({stack})"

@@ -341,3 +341,50 @@ def test_property_16_unmapped_failure_still_points_somewhere(
     err = capsys.readouterr().err
     assert "something nobody anticipated" in err and "troubleshooting.md" in err
     assert not fake.ran("up")
+
+
+@pytest.mark.parametrize(
+    ("section", "changes", "message"),
+    [
+        (
+            "edge",
+            {
+                "certificate_arn": "arn:aws:acm:us-east-1:210987654321:certificate/"
+                "11111111-2222-3333-4444-555555555555",
+                "origin_domain_name": "origin.ollama-dev.internal.test",
+            },
+            "ollama:edge.certificate_arn is in account 210987654321, not 123456789012",
+        ),
+        (
+            "edge",
+            {
+                "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+                "11111111-2222-3333-4444-555555555555",
+                "origin_domain_name": "origin.ollama.example.com",
+            },
+            "ollama:edge.origin_domain_name is the example origin.ollama.example.com",
+        ),
+    ],
+)
+def test_foreign_or_example_resources_stop_before_pulumi_up(
+    ready: tuple[AwsRecorder, FakePulumi, WebUIState],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    section: str,
+    changes: dict[str, Any],
+    message: str,
+) -> None:
+    """Values AWS would reject halfway through `pulumi up` are refused before preview."""
+    recorder, fake, _ = ready
+    real = deploy.load_stack_values
+
+    def edited(stack: str, *args: Any) -> dict[str, Any]:
+        values = real(stack, *args)
+        values[f"ollama:{section}"] = {**values.get(f"ollama:{section}", {}), **changes}
+        return values
+
+    monkeypatch.setattr(deploy, "load_stack_values", edited)
+    assert cli("deploy", "--stack", "dev", "--yes", *FAST) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+    _no_change(recorder, fake)
+    assert not fake.ran("preview")
