@@ -649,3 +649,31 @@ def test_switched_catalog_table_with_a_foreign_name_fails(box: Sandbox) -> None:
     assert result.returncode != 0
     assert "data/active-table names an unexpected table: customer-table" in result.stdout
     assert not any(c.startswith("aws dynamodb query") for c in box.calls())
+
+
+def _registry_digest(name: str) -> str:
+    """What the recording stub reports as a tag's digest (sha256 of the tag name)."""
+    import hashlib
+
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def test_pinned_catalog_digest_is_verified_after_the_pull(box: Sandbox) -> None:
+    """A catalog entry pinned by digest is pulled by tag and checked against /api/tags."""
+    seed_aws(box)
+    digest = "sha256:" + _registry_digest("phi3:latest")
+    box.put_catalog(["phi3"], {"phi3": digest})
+    result = boot(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert box.called("ollama pull phi3")
+    assert not any("@sha256" in c for c in box.calls() if c.startswith("ollama pull"))
+    assert "model phi3:latest matches its pinned digest" in result.stdout
+
+
+def test_moved_tag_fails_the_boot_with_a_clear_line(box: Sandbox) -> None:
+    seed_aws(box)
+    box.put_catalog(["phi3"], {"phi3": "sha256:" + "0" * 64})
+    result = boot(box)
+    assert result.returncode != 0
+    assert "model phi3:latest has digest" in result.stdout
+    assert "the tag moved in the registry" in result.stdout

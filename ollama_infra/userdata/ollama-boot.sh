@@ -142,8 +142,9 @@ read_models() {
     --key-condition-expression '#e = :e' --filter-expression '#n = :t' \
     --expression-attribute-names '{"#e":"environment","#n":"enabled"}' \
     --expression-attribute-values "{\":e\":{\"S\":\"$OLLAMA_ENV\"},\":t\":{\"BOOL\":true}}" \
-    --query 'Items[].model.S' --output json 2>&1); then
-    mapfile -t MODELS < <(jq -r '.[]' <<<"$out")
+    --query 'Items[].[model.S, digest.S]' --output json 2>&1); then
+    # A pinned entry becomes name@sha256:<digest>; the installer verifies it after the pull.
+    mapfile -t MODELS < <(jq -r '.[] | if .[1] then "\(.[0])@\(.[1])" else .[0] end' <<<"$out")
   elif [[ $out != *ResourceNotFoundException* ]]; then
     die "querying the model catalog $CATALOG_TABLE failed: $out"
   fi

@@ -194,21 +194,35 @@ has_model() { # has_model NAME: whether /api/tags lists it (an untagged name mea
     jq -e --arg m "$name" 'any(.models[]?; .name == $m or .model == $m)' >/dev/null
 }
 
+# check_digest NAME@sha256:HEX: the pulled model is the pinned one. Ollama pulls by tag, so a
+# tag that moved in the registry shows up here instead of serving a different model.
+check_digest() {
+  local name=${1%@*} pin=${1##*@sha256:} got
+  [[ $name == *:* ]] || name="$name:latest"
+  got=$(curl -fsS --max-time 10 "$API/api/tags" |
+    jq -r --arg m "$name" 'first(.models[]? | select(.name == $m or .model == $m) | .digest) // ""')
+  got=${got#sha256:}
+  [[ $got == "$pin" ]] ||
+    die "model $name has digest ${got:-none}, but sha256:$pin is pinned: the tag moved in the registry; pin the new digest or another tag"
+  log "model $name matches its pinned digest"
+}
+
 pull_models() {
   local model i
   for model in "${MODELS[@]}"; do
     if has_model "$model"; then
       log "model $model is already present"
-      continue
+    else
+      for ((i = 1; i <= PULL_RETRIES; i++)); do
+        log "pulling model ${model%@*} (attempt $i of $PULL_RETRIES)"
+        if ollama pull "${model%@*}"; then
+          break
+        fi
+        ((i < PULL_RETRIES)) || die "model pull failed: $model after $PULL_RETRIES attempts"
+        sleep "$RETRY_DELAY"
+      done
     fi
-    for ((i = 1; i <= PULL_RETRIES; i++)); do
-      log "pulling model $model (attempt $i of $PULL_RETRIES)"
-      if ollama pull "$model"; then
-        continue 2
-      fi
-      sleep "$RETRY_DELAY"
-    done
-    die "model pull failed: $model after $PULL_RETRIES attempts"
+    [[ $model != *@sha256:* ]] || check_digest "$model"
   done
 }
 

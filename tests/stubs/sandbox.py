@@ -129,10 +129,12 @@ class Sandbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(value if isinstance(value, str) else json.dumps(value))
 
-    def put_catalog(self, models: list[str]) -> None:
+    def put_catalog(self, models: list[str], digests: dict[str, str] | None = None) -> None:
+        """Catalog entries as the boot's query projects them: [model, digest or null]."""
         path = self.state / "aws" / "catalog.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(models))
+        pins = digests or {}
+        path.write_text(json.dumps([[m, pins.get(m)] for m in models]))
 
     def file(self, path: str) -> Path:
         """A path the scripts wrote, e.g. file('/etc/ollama/boot.env')."""
