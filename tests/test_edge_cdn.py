@@ -34,6 +34,7 @@ from ollama_infra.edge.cdn import (
     STATIC_PATHS,
     block_function_code,
 )
+from ollama_infra.edge.regions import cloudfront_can_log_to
 from ollama_infra.offline.evaluate import Evaluation
 
 TLS13_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -87,7 +88,11 @@ def cdn_violations(ev: Evaluation, cfg: StackConfig) -> list[str]:
     if "Ollama" not in d.get("comment", "") or cfg.env not in d.get("comment", ""):
         out.append(f"comment {d.get('comment')!r} does not name Ollama and the environment")
     logging = d.get("loggingConfig") or {}
-    if not str(logging.get("bucket", "")).startswith(f"ollama-logs-{cfg.env}-"):
+    if not cloudfront_can_log_to(cfg.region):
+        # Opt-in regions: CloudFront cannot deliver standard logs there (the plan warns).
+        if logging:
+            out.append(f"standard logging is set although {cfg.region} cannot receive it")
+    elif not str(logging.get("bucket", "")).startswith(f"ollama-logs-{cfg.env}-"):
         out.append("standard logging does not go to the log bucket")
     return out
 
@@ -379,3 +384,18 @@ def test_the_deployed_function_is_the_tested_code() -> None:
     assert spec["runtime"] == "cloudfront-js-2.0"
     assert spec["publish"] is True
     assert spec["name"] == "ollama-block-model-mgmt-dev"
+
+
+def test_cdn_invariants_in_an_opt_in_region() -> None:
+    """ap-southeast-3 cannot receive CloudFront standard logs: no logging there, and the check
+    accepts that (found by hypothesis with a generated dev config in that region)."""
+    from harness import run_program, stack_values
+
+    values = stack_values("dev")
+    values["aws:region"] = "ap-southeast-3"
+    ev = run_program("dev", values)
+    cfg = config_for("dev", values)
+    assert cdn_violations(ev, cfg) == []
+    (d,) = ev.of_type("aws:cloudfront/distribution:Distribution")
+    broken = replace_record(ev, d.name, loggingConfig={"bucket": "ollama-logs-dev-1.s3"})
+    assert any("cannot receive it" in p for p in cdn_violations(broken, cfg))
