@@ -55,11 +55,11 @@ def custom(ev: Evaluation, type_token: str) -> list[ResourceRecord]:
     return ev.of_type(type_token)
 
 
-def replace_record(ev: Evaluation, name: str, **input_changes: Any) -> Evaluation:
-    """Copy of ``ev`` with some inputs of resource ``name`` changed: a deliberately broken plan."""
+def replace_record(ev: Evaluation, logical_name: str, /, **input_changes: Any) -> Evaluation:
+    """Copy of ``ev`` with inputs of ``logical_name`` changed (``name`` too): a broken plan."""
     resources = []
     for r in ev.resources:
-        if r.name == name:
+        if r.name == logical_name:
             inputs = {**copy.deepcopy(r.inputs), **input_changes}
             r = ResourceRecord(r.type, r.name, inputs, r.custom, r.provider, r.id, r.state)
         resources.append(r)

@@ -8,7 +8,6 @@ default action), so tests ask "what happens to this request" instead of re-readi
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import functools
 from dataclasses import dataclass
@@ -112,15 +111,6 @@ def header_values(ev: Evaluation, listener: ResourceRecord) -> dict[str, str]:
             if "httpHeader" in c:
                 out[c["httpHeader"]["httpHeaderName"]] = c["httpHeader"]["values"][0]
     return out
-
-
-def rename(ev: Evaluation, logical: str, new_name: str) -> Evaluation:
-    """Like harness.replace_record for the ``name`` input (which its signature cannot take)."""
-    changed = [
-        dataclasses.replace(r, inputs={**r.inputs, "name": new_name}) if r.name == logical else r
-        for r in ev.resources
-    ]
-    return dataclasses.replace(ev, resources=changed)
 
 
 # Two variants of the stack files, each evaluated once per session (every evaluation is a
@@ -334,7 +324,7 @@ def test_alb_and_target_group_names_fit_the_aws_limit(stack: str) -> None:
 def test_name_length_check_catches_a_long_name() -> None:
     ev = evaluated("production")
     lb = ev.of_type(LB)[0]
-    broken = rename(ev, lb.name, "ollama-alb-production-with-a-long-suffix")
+    broken = replace_record(ev, lb.name, name="ollama-alb-production-with-a-long-suffix")
     assert any("AWS limit 32" in p for p in name_length_violations(broken))
 
 
