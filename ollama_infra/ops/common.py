@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-ENVIRONMENTS = ("dev", "staging", "production")
+from ollama_infra.config import ENVIRONMENTS
 
 # Exit codes shared by every subcommand (documented in docs/runbooks/troubleshooting.md).
 EXIT_OK = 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from ollama_infra import naming
-from ollama_infra.config import REGION_RE, parse_config
+from ollama_infra.config import ACM_ARN_RE, REGION_RE, parse_config
 from ollama_infra.offline.evaluate import PROJECT_ROOT, load_stack_values, stack_file
 from ollama_infra.ops import aws, envs, pulumi_cli
 from ollama_infra.ops.common import (
@@ -42,8 +41,6 @@ from ollama_infra.ops.common import (
     confirm,
     require_production_flag,
 )
-
-ACM_ARN_RE = r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -128,7 +125,7 @@ def validate_args(args: argparse.Namespace, source_region: str, values: dict[str
         )
     has_cert = bool((values.get("ollama:edge") or {}).get("certificate_arn"))
     if args.certificate_arn:
-        match = re.match(ACM_ARN_RE, args.certificate_arn)
+        match = ACM_ARN_RE.match(args.certificate_arn)
         if not match or match.group(1) != args.target_region:
             raise OpsError(
                 f"--certificate-arn {args.certificate_arn!r} is not an ACM certificate ARN in "

@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ollama_infra.config import REGION_RE
+from ollama_infra.naming import BUCKET_RE
 from ollama_infra.ops import aws
 from ollama_infra.ops.common import (
     ENVIRONMENTS,
@@ -39,8 +40,6 @@ TLS_SID = "DenyInsecureTransport"
 LIFECYCLE_ID = "ollama-state-noncurrent-versions"
 NONCURRENT_DAYS = 90
 ABORT_UPLOAD_DAYS = 7
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 TAGS = {"Project": "ollama", "ManagedBy": "ollama-ops", "Service": "pulumi-state"}
 
 
