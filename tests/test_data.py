@@ -24,6 +24,7 @@ from harness import (
 
 from ollama_infra.config import ConfigError, parse_config
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
+from ollama_infra.offline.evaluate import unwrap_secrets as plain
 
 TABLE = "aws:dynamodb/table:Table"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -46,19 +47,6 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 PARAMETER = "aws:ssm/parameter:Parameter"
 PROVIDER = "pulumi:providers:aws"
-# Pulumi marks secret values in the recorded inputs with this signature key.
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-
-
-def plain(value: Any) -> Any:
-    """Recorded input value with Pulumi's secret wrapper removed (recursively)."""
-    if isinstance(value, dict):
-        if SECRET_SIG in value:
-            return plain(value.get("value"))
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def by_bucket(ev: Evaluation, type_token: str) -> dict[str, list[ResourceRecord]]:

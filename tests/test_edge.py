@@ -20,6 +20,7 @@ from harness import stack_values as values_of
 from ollama_infra.config import ConfigError, parse_config
 from ollama_infra.edge.alb import API_KEY_HEADER, MODEL_MANAGEMENT_PATHS, ORIGIN_HEADER
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
+from ollama_infra.offline.evaluate import unwrap_secrets as plain
 
 LB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
@@ -27,18 +28,6 @@ RULE = "aws:lb/listenerRule:ListenerRule"
 TG = "aws:lb/targetGroup:TargetGroup"
 DIST = "aws:cloudfront/distribution:Distribution"
 WAF = "aws:wafv2/webAcl:WebAcl"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value
-
-
-def plain(value: Any) -> Any:
-    """``value`` with Pulumi secret wrappers removed (the mocks record them as dicts)."""
-    if isinstance(value, dict):
-        if SECRET_SIG in value:
-            return plain(value.get("value"))
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def inputs(r: ResourceRecord) -> dict[str, Any]:

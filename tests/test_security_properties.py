@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from test_config import valid_configs
 
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
+from ollama_infra.offline.evaluate import unwrap_secrets as plain
 from ollama_infra.policy.common import (
     decode_user_data,
     find_secrets,
@@ -39,7 +40,6 @@ from ollama_infra.policy.evaluate import evaluate_policies
 from ollama_infra.policy.pack import rule
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value
 PROGRAM_EXAMPLES = settings(
     # Each example runs the whole program (about a second): few examples, no shrinking
     # (a failing config is printed as is; shrinking one would take minutes).
@@ -74,16 +74,6 @@ PROPERTY_RULES: dict[int, tuple[str, ...]] = {
     ),
     32: ("no-plaintext-secrets", "secrets-not-exposed"),
 }
-
-
-def plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        if SECRET_SIG in value:
-            return plain(value.get("value"))
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def rule_violations(ev: Evaluation, values: dict[str, Any], prop: int) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,15 +29,24 @@ def is_secret_value(value: Any) -> bool:
     return isinstance(value, dict) and value.get(_special_sig_key) == _special_secret_sig
 
 
+def _map_secrets(value: Any, replace: Callable[[Any], Any]) -> Any:
+    if is_secret_value(value):
+        return replace(value)
+    if isinstance(value, dict):
+        return {k: _map_secrets(v, replace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_secrets(v, replace) for v in value]
+    return value
+
+
 def mask_secrets(value: Any) -> Any:
     """A copy of ``value`` with every Pulumi secret replaced by SECRET_MASK (for printing)."""
-    if is_secret_value(value):
-        return SECRET_MASK
-    if isinstance(value, dict):
-        return {k: mask_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v) for v in value]
-    return value
+    return _map_secrets(value, lambda _: SECRET_MASK)
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """A copy of ``value`` with every Pulumi secret replaced by its plain value (for checks)."""
+    return _map_secrets(value, lambda secret: unwrap_secrets(secret.get("value")))
 
 
 @dataclass(frozen=True)
