@@ -1417,7 +1417,7 @@ def cross_checks(cfg: StackConfig) -> list[ConfigIssue]:
 def config_from_pulumi() -> StackConfig:
     """Read the running stack's config through the Pulumi runtime and validate it."""
     import pulumi
-    from pulumi.runtime.config import CONFIG
 
-    values: dict[str, Any] = dict(CONFIG.get())
-    return parse_config(pulumi.get_stack(), values)
+    from ollama_infra.pulumi_sdk import stack_config
+
+    return parse_config(pulumi.get_stack(), stack_config())

@@ -11,22 +11,14 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.config import set_all_config
-from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
+from ollama_infra import pulumi_sdk
 from ollama_infra.offline.mocks import EXAMPLE_ACCOUNT_ID, OfflineMocks, physical_name
+from ollama_infra.offline.urns import resolve_aliases
+from ollama_infra.pulumi_sdk import is_secret_value
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SECRET_MASK = "[secret]"  # noqa: S105 (a mask, not a secret)
-
-
-def is_secret_value(value: Any) -> bool:
-    """Whether ``value`` is a serialized Pulumi secret (how secret inputs reach the mocks)."""
-    return isinstance(value, dict) and value.get(_special_sig_key) == _special_secret_sig
 
 
 def _map_secrets(value: Any, replace: Callable[[Any], Any]) -> Any:
@@ -60,6 +52,10 @@ class ResourceRecord:
     provider: str | None
     id: str
     state: dict[str, Any]
+    urn: str = ""
+    """The URN the engine would give it (parent type chain, type, logical name)."""
+    aliases: tuple[str, ...] = ()
+    """Former URNs it answers to (its own aliases and those inherited from its parents)."""
 
     @property
     def physical_name(self) -> str | None:
@@ -142,8 +138,7 @@ def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:
     logger.handlers = [collector]
     logger.setLevel(logging.WARNING)
 
-    pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi_mocks.set_mocks(mocks, project="ollama", stack=stack, preview=False, logger=logger)
+    monitor = pulumi_sdk.use_mocks(mocks, project="ollama", stack=stack, logger=logger)
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in values.items():
@@ -152,7 +147,7 @@ def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:
             secret_keys.append(key)
         else:
             config[key] = value if isinstance(value, str) else json.dumps(value)
-    set_all_config(config, secret_keys)
+    pulumi_sdk.set_config(config, secret_keys)
 
     resolved: dict[str, Any] = {}
     secret: set[str] = set()
@@ -160,7 +155,7 @@ def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:
     def program() -> Awaitable[None]:
         outputs = run()
 
-        # Awaited by run_pulumi_func on its own loop; a nested _sync_await per output would
+        # Awaited on the program's own loop; a nested synchronous wait per output would
         # spin the loop while the mock monitor's executor threads work.
         async def collect() -> None:
             for key, value in outputs.items():
@@ -171,12 +166,20 @@ def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:
 
         return collect()
 
-    _sync_await(run_pulumi_func(program))
+    pulumi_sdk.run_program(program)
 
-    records = [
-        ResourceRecord(r.type, r.name, r.inputs, r.custom, r.provider, r.id, r.state)
-        for r in mocks.resources
-    ]
+    registered = {(r.type, r.name): r for r in monitor.registrations}
+    if len(registered) != len(monitor.registrations):
+        raise ValueError("two resources share a type and logical name; records would be ambiguous")
+    aliases = resolve_aliases(monitor.registrations)
+    records = []
+    for r in mocks.resources:
+        urn = registered[(r.type, r.name)].urn
+        records.append(
+            ResourceRecord(
+                r.type, r.name, r.inputs, r.custom, r.provider, r.id, r.state, urn, aliases[urn]
+            )
+        )
     return Evaluation(
         stack=stack,
         region=str(region),
