@@ -12,7 +12,7 @@ def render() -> str:
     lines = [
         "# Stack configuration reference",
         "",
-        "Generated from `ollama_infra/config.py` by `python -m ollama_infra.configdoc`; "
+        "Generated from `ollama_infra/config/` by `python -m ollama_infra.configdoc`; "
         "a test fails when this file is out of date.",
         "",
         "Every key lives in the stack file (`Pulumi.<stack>.yaml`) under the `ollama:` namespace, "

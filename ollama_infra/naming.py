@@ -2,7 +2,7 @@
 
 Every physical name is ``ollama-<role>-<env>``; log groups are ``/aws/ec2/ollama-<role>-<env>``.
 AWS name limits are enforced here, so a name that would fail at apply time fails at
-config time instead (config.py checks every name in ``all_names``).
+config time instead (config.rules checks every name in ``all_names``).
 
 Tags are passed explicitly to every taggable resource through ``Tagger``. That is the
 mechanism the real deployment uses, and it is what the Pulumi mocks record, so the

@@ -45,7 +45,7 @@ class NetworkComponent(pulumi.ComponentResource):
         vpc_name = ctx.name("vpc")
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=cfg.vpc_cidr,
+            cidr_block=str(cfg.vpc_cidr),
             enable_dns_hostnames=True,
             enable_dns_support=True,
             tags=ctx.tags(SERVICE, vpc_name),
@@ -189,7 +189,7 @@ class NetworkComponent(pulumi.ComponentResource):
             ip_protocol="tcp",
             from_port=443,
             to_port=443,
-            cidr_ipv4=cfg.vpc_cidr,
+            cidr_ipv4=str(cfg.vpc_cidr),
             tags=ctx.tags(SERVICE),
             opts=child,
         )

@@ -55,7 +55,7 @@ class SecurityComponent(pulumi.ComponentResource):
             prefix_list_id=prefix_list.id,
         )
         if args.ollama_api.enabled:
-            for cidr in args.ollama_api.allowed_cidrs:
+            for cidr in map(str, args.ollama_api.allowed_cidrs):
                 self._ingress(
                     f"alb-api-{cidr.replace('/', '-').replace('.', '-')}",
                     self.alb_sg,
@@ -79,7 +79,7 @@ class SecurityComponent(pulumi.ComponentResource):
                 referenced_security_group_id=self.alb_sg.id,
             )
         if args.compute.ssh_enabled:
-            for cidr in args.compute.ssh_admin_cidrs:
+            for cidr in map(str, args.compute.ssh_admin_cidrs):
                 self._ingress(
                     f"app-ssh-{cidr.replace('/', '-').replace('.', '-')}",
                     self.app_sg,

@@ -118,7 +118,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         SecurityArgs(
             ctx=ctx,
             vpc_id=network.vpc_id,
-            vpc_cidr=cfg.network.vpc_cidr,
+            vpc_cidr=str(cfg.network.vpc_cidr),
             https_origin=cfg.edge.certificate_arn is not None,
             compute=cfg.compute,
             ollama_api=cfg.ollama_api,

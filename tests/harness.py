@@ -12,8 +12,8 @@ import functools
 import ipaddress
 from typing import Any
 
-from ollama_infra.config import StackConfig, parse_config
-from ollama_infra.offline.evaluate import Evaluation, ResourceRecord, evaluate, load_stack_values
+from ollama_infra.config import StackConfig, load_stack_values, parse_config
+from ollama_infra.offline.evaluate import Evaluation, ResourceRecord, evaluate
 
 STACKS: tuple[str, ...] = ("dev", "staging", "production")
 

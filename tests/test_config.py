@@ -16,6 +16,7 @@ from ollama_infra.config import (
     ConfigError,
     parse_config,
 )
+from ollama_infra.config.fields import MESSAGES
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 
@@ -41,6 +42,43 @@ def test_every_key_has_a_default_suited_to_dev() -> None:
     for model in SECTIONS.values():
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no description"
+
+
+# JSON-schema keywords that mean a field carries a declared range, pattern or format.
+CONSTRAINTS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern"}
+CONSTRAINTS |= {"minLength", "maxLength", "format"}
+
+
+def _constrained(schema: dict[str, Any]) -> bool:
+    nested = [*schema.get("anyOf", []), schema.get("items", {})]
+    return bool(CONSTRAINTS & set(schema)) or any(_constrained(s) for s in nested if s)
+
+
+def test_every_declared_rule_has_a_friendly_message() -> None:
+    """A range or pattern without an entry in MESSAGES would show pydantic's raw wording."""
+    constrained = {
+        f"{section}.{key}"
+        for section, model in SECTIONS.items()
+        for key, schema in model.model_json_schema()["properties"].items()
+        if _constrained(schema)
+    }
+    missing, stale = constrained - set(MESSAGES), set(MESSAGES) - constrained
+    assert not missing and not stale, f"missing: {sorted(missing)}, stale: {sorted(stale)}"
+
+
+def test_a_declared_rule_reads_as_rule_and_fix() -> None:
+    err = _errors("dev", override(stack_values("dev"), "edge", alb_idle_timeout_seconds=30))
+    (found,) = err.issues
+    assert found.key == "ollama:edge.alb_idle_timeout_seconds"
+    assert (found.rule, found.fix) == (
+        "ALB idle timeout must be 60-4000 s",
+        "use 900 for long generations",
+    )
+    cidr = _errors("dev", override(stack_values("dev"), "ollama_api", allowed_cidrs=["1.2.3.4/8"]))
+    assert [(i.key, i.value) for i in cidr.issues] == [
+        ("ollama:ollama_api.allowed_cidrs", "1.2.3.4/8")
+    ]
+    assert "no host bits" in cidr.issues[0].rule
 
 
 def _errors(stack: str, values: dict[str, Any]) -> ConfigError:

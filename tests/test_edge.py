@@ -538,4 +538,6 @@ def test_open_api_listener_is_accepted_only_with_the_acknowledgement() -> None:
     with pytest.raises(ConfigError, match="acknowledge_public_access"):
         parse_config("staging", values)
     acked = override(values, "ollama_api", acknowledge_public_access=True)
-    assert parse_config("staging", acked).ollama_api.allowed_cidrs == ["0.0.0.0/0"]
+    assert [str(c) for c in parse_config("staging", acked).ollama_api.allowed_cidrs] == [
+        "0.0.0.0/0"
+    ]

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
 from ollama_infra import pulumi_sdk
+from ollama_infra.config.stackfile import PROJECT_ROOT, load_stack_values
 from ollama_infra.offline.mocks import EXAMPLE_ACCOUNT_ID, OfflineMocks, physical_name
 from ollama_infra.offline.urns import resolve_aliases
 from ollama_infra.pulumi_sdk import is_secret_value
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SECRET_MASK = "[secret]"  # noqa: S105 (a mask, not a secret)
 
 
@@ -105,25 +104,6 @@ class _Collector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
-
-
-def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
-    return root / f"Pulumi.{stack}.yaml"
-
-
-def load_stack_values(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
-    """The ``config:`` map of ``Pulumi.<stack>.yaml``. Raises FileNotFoundError if absent."""
-    path = stack_file(stack, root)
-    if not path.is_file():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
-        raise FileNotFoundError(
-            f"no stack file {path.name}; known stacks: {', '.join(known) or 'none'}"
-        )
-    data = yaml.safe_load(path.read_text()) or {}
-    values = data.get("config") or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"{path.name}: 'config' must be a mapping")
-    return values
 
 
 def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:

@@ -26,7 +26,7 @@ from botocore.exceptions import (
 )
 
 from ollama_infra import naming
-from ollama_infra.offline.evaluate import PROJECT_ROOT, load_stack_values
+from ollama_infra.config import PROJECT_ROOT, load_stack_values
 from ollama_infra.ops.common import EXIT_AWS, EXIT_USAGE, OpsError
 
 ClientFactory = Callable[[str, str], Any]

@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ollama_infra.offline.evaluate import PROJECT_ROOT
+from ollama_infra.config import known_stacks
 from ollama_infra.ops import aws, envs, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_FAILURE,
@@ -312,12 +312,6 @@ def state_bucket(explicit: str | None) -> str:
         "no state bucket: --bucket not given and PULUMI_BACKEND_URL is not an s3:// URL",
         "pass --bucket <state bucket> (the one `ollama-ops state bootstrap` created)",
         EXIT_USAGE,
-    )
-
-
-def known_stacks() -> list[str]:
-    return sorted(
-        p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml")
     )
 
 

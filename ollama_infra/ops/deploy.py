@@ -21,8 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ollama_infra.config import SECTIONS, StackConfig, parse_config
-from ollama_infra.offline.evaluate import load_stack_values
+from ollama_infra.config import SECTIONS, StackConfig, load_stack_values, parse_config
 from ollama_infra.ops import aws, health, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_OK,

@@ -27,8 +27,14 @@ import yaml
 from botocore.exceptions import ClientError
 
 from ollama_infra import naming
-from ollama_infra.config import ACM_ARN_RE, REGION_RE, parse_config
-from ollama_infra.offline.evaluate import PROJECT_ROOT, load_stack_values, stack_file
+from ollama_infra.config import (
+    ACM_ARN_RE,
+    PROJECT_ROOT,
+    REGION_RE,
+    load_stack_values,
+    parse_config,
+    stack_file,
+)
 from ollama_infra.ops import aws, envs, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_FAILURE,

@@ -12,8 +12,7 @@ import argparse
 import json
 import os
 
-from ollama_infra.config import parse_config
-from ollama_infra.offline.evaluate import PROJECT_ROOT, load_stack_values
+from ollama_infra.config import known_stacks, load_stack_values, parse_config
 from ollama_infra.ops import pulumi_cli
 from ollama_infra.ops.common import (
     ENVIRONMENTS,
@@ -70,9 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _summary(stack: str | None) -> dict[str, object]:
-    known = sorted(
-        p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml")
-    )
+    known = known_stacks()
     doc: dict[str, object] = {
         "selected": stack,
         "source": "PULUMI_STACK" if os.environ.get("PULUMI_STACK") else "pulumi",

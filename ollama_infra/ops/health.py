@@ -19,8 +19,7 @@ from typing import Any
 
 import requests
 
-from ollama_infra.config import parse_config
-from ollama_infra.offline.evaluate import load_stack_values
+from ollama_infra.config import load_stack_values, parse_config
 from ollama_infra.ops import aws, envs, pulumi_cli
 from ollama_infra.ops.common import EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE, OpsError, add_region
 

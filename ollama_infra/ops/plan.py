@@ -14,14 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ollama_infra.config import parse_config
-from ollama_infra.offline.evaluate import (
-    PROJECT_ROOT,
-    SECRET_MASK,
-    Evaluation,
-    evaluate,
-    load_stack_values,
-)
+from ollama_infra.config import PROJECT_ROOT, load_stack_values, parse_config
+from ollama_infra.offline.evaluate import SECRET_MASK, Evaluation, evaluate
 from ollama_infra.ops.common import EXIT_OK, EXIT_POLICY, EXIT_USAGE, add_stack, eprint, fail
 from ollama_infra.policy.evaluate import PolicyReport, evaluate_policies
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ollama_infra.offline.evaluate import PROJECT_ROOT
+from ollama_infra.config import PROJECT_ROOT
 from ollama_infra.ops.aws import classify
 from ollama_infra.ops.common import EXIT_FAILURE, OpsError
 

@@ -42,7 +42,6 @@ def api_key() -> str:
 @pytest.fixture(scope="session")
 def stack_config(deployed: DeployedStack) -> Any:
     """The stack's validated config, read from its stack file in the repository."""
-    from ollama_infra.config import parse_config
-    from ollama_infra.offline.evaluate import load_stack_values
+    from ollama_infra.config import load_stack_values, parse_config
 
     return parse_config(deployed.stack, load_stack_values(deployed.stack))

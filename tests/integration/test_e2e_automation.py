@@ -17,7 +17,7 @@ from deployed_stack import ROOT, aws_credentials_available, missing_prerequisite
 from e2e_lifecycle import ephemeral_stack
 from integration_checks import wait_for, websocket_upgrade_problems, webui_health_problems
 
-from ollama_infra.offline.evaluate import load_stack_values
+from ollama_infra.config import load_stack_values
 
 pytestmark = pytest.mark.e2e
 

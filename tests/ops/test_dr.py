@@ -11,8 +11,7 @@ import yaml
 from ops_support import ACCOUNT, REGION, AwsRecorder, FakePulumi, cli, make_table, setup_client
 
 from ollama_infra import naming
-from ollama_infra.config import parse_config
-from ollama_infra.offline.evaluate import PROJECT_ROOT, load_stack_values
+from ollama_infra.config import PROJECT_ROOT, load_stack_values, parse_config
 from ollama_infra.ops import aws, dr
 from ollama_infra.ops.common import EXIT_REFUSED, EXIT_USAGE
 

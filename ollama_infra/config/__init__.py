@@ -1,0 +1,73 @@
+"""Typed stack configuration.
+
+Data flows one way: the stack file's ``ollama:`` namespace -> these models -> components.
+Everything is validated here, once, before any resource is declared, so a bad stack
+file stops the program with a message that names the key, the value, the rule and the
+fix instead of failing halfway through a deployment.
+
+- ``sections``: one frozen model per concern under its own key (``ollama:network``, ...);
+- ``fields``: reusable field types, patterns and the friendly message of each rule;
+- ``rules``: the rules that involve more than one key or depend on the environment;
+- ``parse``: stack config map -> ``StackConfig`` (or ``ConfigError`` with every problem);
+- ``stackfile``: reading ``Pulumi.<stack>.yaml``.
+"""
+
+from ollama_infra.config.fields import (
+    ACM_ARN_RE,
+    CONFIG_NAMESPACE,
+    CRON_RE,
+    DIGEST_RE,
+    ENVIRONMENTS,
+    LOG_RETENTION_DAYS,
+    MODEL_RE,
+    REGION_RE,
+    check_model_name,
+)
+from ollama_infra.config.parse import config_from_pulumi, parse_config
+from ollama_infra.config.sections import (
+    SECTIONS,
+    BackupConfig,
+    ComputeConfig,
+    DataConfig,
+    EdgeConfig,
+    EnvironmentConfig,
+    NetworkConfig,
+    ObservabilityConfig,
+    OllamaApiConfig,
+    OllamaConfig,
+    WebUIConfig,
+)
+from ollama_infra.config.stack import ConfigError, ConfigIssue, StackConfig
+from ollama_infra.config.stackfile import PROJECT_ROOT, known_stacks, load_stack_values, stack_file
+
+__all__ = [
+    "ACM_ARN_RE",
+    "CONFIG_NAMESPACE",
+    "CRON_RE",
+    "DIGEST_RE",
+    "ENVIRONMENTS",
+    "LOG_RETENTION_DAYS",
+    "MODEL_RE",
+    "PROJECT_ROOT",
+    "REGION_RE",
+    "SECTIONS",
+    "BackupConfig",
+    "ComputeConfig",
+    "ConfigError",
+    "ConfigIssue",
+    "DataConfig",
+    "EdgeConfig",
+    "EnvironmentConfig",
+    "NetworkConfig",
+    "ObservabilityConfig",
+    "OllamaApiConfig",
+    "OllamaConfig",
+    "StackConfig",
+    "WebUIConfig",
+    "check_model_name",
+    "config_from_pulumi",
+    "known_stacks",
+    "load_stack_values",
+    "parse_config",
+    "stack_file",
+]

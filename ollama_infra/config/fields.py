@@ -1,0 +1,209 @@
+"""Field types, patterns and the friendly messages of the typed config.
+
+Range and pattern rules are declared on the fields themselves (``Field(ge=, le=,
+pattern=)``, ``IPv4Network``); what a user reads when one fails comes from ``MESSAGES``,
+one table keyed by ``section.key``, so every message says the rule and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import IPv4Network
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "production")
+CONFIG_NAMESPACE = "ollama"
+DOCS_HINT = "see docs/configuration.md"
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+# fmt: off
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+# fmt: on
+
+# <family><generation>[attributes].<size>, e.g. t3.large, m7i.2xlarge, g6e.xlarge, c7gn.metal-48xl
+INSTANCE_TYPE_RE = re.compile(
+    r"^[a-z]+[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal(-[0-9]+xl)?)$"
+)
+# Ollama model references: name[:tag] or namespace/name[:tag], optionally @sha256:<digest>.
+MODEL_RE = re.compile(
+    r"^[a-z0-9][a-z0-9._-]{0,63}(/[a-z0-9][a-z0-9._-]{0,63})?(:[a-zA-Z0-9][a-zA-Z0-9._-]{0,127})?"
+    r"(@sha256:[a-f0-9]{64})?$"
+)
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+ACM_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:acm:([a-z]{2}(-[a-z]+)+-\d):\d{12}:certificate/[0-9a-f-]{36}$"
+)
+KMS_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$"
+)
+AMI_RE = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
+REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+CRON_RE = re.compile(r"^(\S+\s+){4}\S+$")
+TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+DNS_NAME_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class Model(BaseModel):
+    """A config section: frozen, no unknown keys, defaults validated too."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_default=True, regex_engine="python-re"
+    )
+
+
+def field(default: Any, description: str, **constraints: Any) -> Any:
+    """A config key: its dev default, the description docs/configuration.md shows, its rules."""
+    return Field(default, description=description, **constraints)
+
+
+def check_model_name(model: str) -> str:
+    """Reject model references that are not plain Ollama names (they end up in shell and URLs)."""
+    if not MODEL_RE.match(model):
+        raise ValueError(
+            f"model '{model}' is not a valid Ollama model reference (name[:tag][@sha256:digest], "
+            "lowercase, no spaces or shell characters); e.g. llama3.2:1b"
+        )
+    return model
+
+
+def _pattern(regex: re.Pattern[str]) -> Any:
+    return Field(pattern=regex.pattern)
+
+
+def _not_world(cidr: IPv4Network) -> IPv4Network:
+    if cidr.prefixlen == 0:
+        raise ValueError("SSH from the whole internet is not allowed; use your admin CIDR")
+    return cidr
+
+
+# Reusable field types; their messages are in MESSAGES under each key that uses them.
+AcmArn = Annotated[str, _pattern(ACM_ARN_RE)]
+KmsArn = Annotated[str, _pattern(KMS_ARN_RE)]
+Region = Annotated[str, _pattern(REGION_RE)]
+InstanceType = Annotated[str, _pattern(INSTANCE_TYPE_RE)]
+Email = Annotated[str, _pattern(EMAIL_RE), Field(max_length=254)]
+DnsName = Annotated[str, _pattern(DNS_NAME_RE)]
+WildcardDnsName = Annotated[str, Field(pattern=r"^(\*\.)?" + DNS_NAME_RE.pattern.lstrip("^"))]
+Cron = Annotated[str, Field(pattern=r"^\s*(\S+\s+){4}\S+\s*$")]
+AdminCidr = Annotated[IPv4Network, AfterValidator(_not_world)]
+
+CIDR = "must be an IPv4 network in CIDR notation with no host bits set; use e.g. 10.20.0.0/16"
+REGION = "must be an AWS region such as us-west-2"
+ACM_ARN = (
+    "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>); "
+    "copy it from `aws acm list-certificates`"
+)
+KMS_ARN = (
+    "must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>); "
+    "leave it unset to use the AWS managed key"
+)
+EMAIL = "must be a valid email address; use name@example.com"
+CAPACITY = "capacity must be 0-100"
+ALARM_PERCENT = "alarm percentages must be above 0 and below 100"
+DAYS = "must be 1-3650 days"
+
+# section.key -> "rule; fix": what a user reads when a key breaks its declared rule.
+MESSAGES: dict[str, str] = {
+    "environment.owner": "tag values must be 1-256 characters",
+    "environment.cost_center": "tag values must be 1-256 characters",
+    "network.vpc_cidr": CIDR,
+    "network.az_count": "must be 2 or 3; set az_count: 2",
+    "network.public_subnet_cidrs": CIDR,
+    "network.private_subnet_cidrs": CIDR,
+    "edge.certificate_arn": ACM_ARN,
+    "edge.cloudfront_certificate_arn": ACM_ARN,
+    "edge.domain_aliases": "must be lowercase DNS names; use e.g. chat.example.com",
+    "edge.alb_idle_timeout_seconds": (
+        "ALB idle timeout must be 60-4000 s; use 900 for long generations"
+    ),
+    "edge.deregistration_delay_seconds": "deregistration delay must be 0-3600 s",
+    "edge.waf_rate_limit_per_5min": (
+        "WAF rate limits must be 10-2,000,000,000 requests per 5 minutes"
+    ),
+    "edge.origin_domain_name": (
+        "must be a lowercase DNS name such as origin.ollama.example.com; "
+        "use the record you point at the ALB"
+    ),
+    "edge.access_log_retention_days": ("must be 1-3650 days; 90 keeps a quarter of access logs"),
+    "ollama_api.port": "port must be 1-65535",
+    "ollama_api.allowed_cidrs": CIDR,
+    "compute.instance_type": (
+        "must be an EC2 instance type; use e.g. t3.xlarge, m7i.2xlarge or g6.xlarge"
+    ),
+    "compute.min_size": CAPACITY,
+    "compute.max_size": CAPACITY,
+    "compute.desired_capacity": CAPACITY,
+    "compute.root_volume_size_gb": ("root volume must be 20-16384 GiB; models need room, use 60+"),
+    "compute.ami_id": "must be an AMI id; use e.g. ami-0123456789abcdef0",
+    "compute.ssh_admin_cidrs": CIDR,
+    "compute.health_check_grace_period_seconds": (
+        "grace period must be 300-7200 s: boot plus model pull takes minutes"
+    ),
+    "compute.scale_out_cpu_percent": "CPU thresholds must be 1-99 percent",
+    "compute.scale_in_cpu_percent": "CPU thresholds must be 1-99 percent",
+    "compute.scaling_cooldown_seconds": "must be 0-3600 s; 300 suits a booted instance",
+    "compute.requests_per_target": (
+        "must be 1-100000 requests per target per minute, or unset to disable; "
+        "measure it with the load test"
+    ),
+    "compute.spot_instance_types": "is not an EC2 instance type; use e.g. t3a.xlarge",
+    "compute.schedule_scale_down_cron": (
+        "must be a 5-field cron expression; use e.g. '0 19 * * 1-5'"
+    ),
+    "compute.schedule_scale_up_cron": "must be a 5-field cron expression; use e.g. '0 7 * * 1-5'",
+    "ollama.version": "must be an exact version; use e.g. 0.33.3 (never 'latest')",
+    "ollama.num_parallel": "num_parallel must be 1-64",
+    "ollama.max_queue": "max_queue must be 1-100000",
+    "ollama.keep_alive": "must be a duration; use e.g. 30m, 1h, 0 or -1 (forever)",
+    "ollama.models_dir": "must be an absolute path without spaces or shell characters",
+    "webui.image": "must be an image repository; use e.g. ghcr.io/open-webui/open-webui",
+    "webui.version": "must be a pinned release tag; use e.g. v0.9.6 (not latest/main/dev)",
+    "webui.digest": "must be sha256:<64 hex characters>",
+    "webui.admin_email": EMAIL,
+    "data.kms_key_arn": KMS_ARN,
+    "data.storage_ia_after_days": (
+        "S3 moves objects to STANDARD_IA only after at least 30 days (and at most 3650); "
+        "use 30 or more"
+    ),
+    "data.storage_glacier_after_days": DAYS,
+    "data.noncurrent_version_expiry_days": DAYS,
+    "data.replication_region": REGION,
+    "data.database_instance_class": (
+        "must be an RDS instance class; use e.g. db.t4g.micro or db.m7g.large"
+    ),
+    "data.database_engine_version": (
+        "must be PostgreSQL 15, 16 or 17 (optionally major.minor), the versions whose "
+        "RDS builds include pgvector for VECTOR_DB; use 16"
+    ),
+    "data.database_storage_gb": "RDS gp3 storage must be 20-65536 GiB",
+    "data.database_max_storage_gb": "RDS gp3 storage must be 20-65536 GiB",
+    "data.database_backup_retention_days": "RDS keeps automated backups for 1-35 days; use 7",
+    "data.cache_node_type": "must be an ElastiCache node type; use e.g. cache.t4g.micro",
+    "data.cache_engine_version": "must be a Valkey version: 7.2 or 8.x; use 8.0",
+    "observability.log_kms_key_arn": KMS_ARN,
+    "observability.alerts_kms_key_arn": KMS_ARN,
+    "observability.alarm_emails": EMAIL,
+    "observability.billing_alarm_threshold_usd": "billing threshold must be 1-1,000,000 USD",
+    "observability.memory_alarm_percent": ALARM_PERCENT,
+    "observability.alb_5xx_alarm_percent": ALARM_PERCENT,
+    "observability.ollama_503_alarm_percent": ALARM_PERCENT,
+    "observability.cloudfront_cache_hit_alarm_percent": ALARM_PERCENT,
+    "observability.cloudfront_5xx_alarm_percent": ALARM_PERCENT,
+    "observability.rds_cpu_alarm_percent": ALARM_PERCENT,
+    "observability.target_response_time_alarm_seconds": (
+        "must be above 0 and at most 4000 s (the ALB idle timeout ceiling); use 30"
+    ),
+    "observability.rds_free_storage_alarm_gb": "must be 1-65536",
+    "observability.rds_connections_alarm": "must be 1-65536",
+    "backup.daily_retention_days": "retention must be 1-36500 days",
+    "backup.weekly_retention_days": "retention must be 1-36500 days",
+    "backup.copy_region": REGION,
+}

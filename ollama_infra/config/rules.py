@@ -1,0 +1,431 @@
+"""Rules that involve more than one key or depend on the environment.
+
+Each rule is a small function that yields the issues it finds; ``cross_checks`` runs them
+all, so one run reports every problem of the stack file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from ipaddress import IPv4Network
+
+from ollama_infra import naming
+from ollama_infra.config.fields import ENVIRONMENTS
+from ollama_infra.config.stack import ConfigIssue, StackConfig, issue
+
+Rule = Callable[[StackConfig], Iterator[ConfigIssue]]
+RULES: list[Rule] = []
+
+
+def rule(fn: Rule) -> Rule:
+    RULES.append(fn)
+    return fn
+
+
+def cross_checks(cfg: StackConfig) -> list[ConfigIssue]:
+    """Every cross-key problem of ``cfg``, in rule order."""
+    return [found for check in RULES for found in check(cfg)]
+
+
+def _region_of(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+# ---------------------------------------------------------------- environment
+
+
+@rule
+def stack_name_matches(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if cfg.stack in ENVIRONMENTS and cfg.stack != cfg.env:
+        yield issue(
+            "environment.name",
+            cfg.env,
+            f"does not match the stack name '{cfg.stack}'",
+            f"set environment.name: {cfg.stack} or remove the key",
+        )
+
+
+@rule
+def production_nat_per_az(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if cfg.is_production and cfg.network.nat_gateway_mode != "per_az":
+        yield issue(
+            "network.nat_gateway_mode",
+            cfg.network.nat_gateway_mode,
+            "a single NAT gateway makes one AZ a single point of failure for production",
+            "set nat_gateway_mode: per_az",
+        )
+
+
+@rule
+def names_fit_aws_limits(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    for role, name, kind in naming.all_names(cfg.env, "123456789012"):
+        limit = naming.NAME_LIMITS[kind]
+        if len(name) > limit:
+            yield issue(
+                "environment.name",
+                cfg.env,
+                f"the {role} name '{name}' exceeds the AWS limit of {limit} characters",
+                "use a shorter environment name",
+            )
+
+
+@rule
+def replication_leaves_the_region(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if cfg.data.replication_region == cfg.region:
+        yield issue(
+            "data.replication_region",
+            cfg.region,
+            "replication to the same region gives no regional DR",
+            "pick another region",
+        )
+
+
+@rule
+def glacier_after_ia(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    d = cfg.data
+    if d.storage_glacier_after_days <= d.storage_ia_after_days:
+        yield issue(
+            "data.storage_glacier_after_days",
+            d.storage_glacier_after_days,
+            "Glacier transition must come after the Standard-IA transition",
+            "set it above storage_ia_after_days",
+        )
+
+
+# ---------------------------------------------------------------- network
+
+
+@rule
+def subnets_fit_the_vpc(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    net = cfg.network
+    counts_ok = True
+    for key in ("public_subnet_cidrs", "private_subnet_cidrs"):
+        given = getattr(net, key)
+        if given is not None and len(given) != net.az_count:
+            counts_ok = False
+            yield issue(
+                f"network.{key}",
+                [str(c) for c in given],
+                f"needs exactly one CIDR per AZ ({net.az_count})",
+                "list one CIDR per AZ or remove the key to derive them from vpc_cidr",
+            )
+    if not counts_ok:
+        return
+    public, private = net.subnet_plan()
+    seen: list[tuple[str, str]] = []
+    for key, cidrs in (("public_subnet_cidrs", public), ("private_subnet_cidrs", private)):
+        for cidr in cidrs:
+            yield from _subnet_issues(cfg, key, cidr, seen)
+            seen.append((key, cidr))
+
+
+def _subnet_issues(
+    cfg: StackConfig, key: str, cidr: str, seen: list[tuple[str, str]]
+) -> Iterator[ConfigIssue]:
+    vpc, sub = cfg.network.vpc_cidr, IPv4Network(cidr)
+    if not sub.subnet_of(vpc):
+        yield issue(
+            f"network.{key}",
+            cidr,
+            f"subnet is not inside the VPC {vpc}",
+            "pick subnet CIDRs carved from vpc_cidr",
+        )
+    elif sub.prefixlen > 28:
+        yield issue(f"network.{key}", cidr, "AWS subnets are /16 to /28", "use /28 or larger")
+    for other_key, other in seen:
+        if sub.overlaps(IPv4Network(other)):
+            yield issue(
+                f"network.{key}",
+                cidr,
+                f"overlaps {other} from network.{other_key}",
+                "give every subnet its own non-overlapping CIDR",
+            )
+
+
+# ---------------------------------------------------------------- compute
+
+
+@rule
+def capacity_is_ordered(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    if not c.min_size <= c.desired_capacity <= c.max_size:
+        sizes = {
+            "min_size": c.min_size,
+            "desired_capacity": c.desired_capacity,
+            "max_size": c.max_size,
+        }
+        yield issue(
+            "compute.min_size",
+            sizes,
+            "must satisfy min_size <= desired_capacity <= max_size",
+            "adjust the three capacity values",
+        )
+    if c.max_size < 1:
+        yield issue("compute.max_size", c.max_size, "must be at least 1", "set max_size: 1")
+
+
+@rule
+def scaling_thresholds_have_a_gap(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    if c.scale_in_cpu_percent >= c.scale_out_cpu_percent:
+        yield issue(
+            "compute.scale_in_cpu_percent",
+            c.scale_in_cpu_percent,
+            f"must be below scale_out_cpu_percent ({c.scale_out_cpu_percent}) or the group flaps",
+            "keep a gap, e.g. 30 and 40",
+        )
+
+
+@rule
+def instance_type_suits_the_environment(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    if cfg.env != "dev" and c.instance_type.split(".")[0].startswith("t"):
+        yield issue(
+            "compute.instance_type",
+            c.instance_type,
+            "burstable T-family instances run out of CPU credits under sustained inference",
+            "use a fixed-performance type such as m7i.2xlarge outside dev (see docs/SIZING.md)",
+        )
+    if c.gpu_enabled and not re.match(r"^g[4-6][a-z]*\.", c.instance_type):
+        yield issue(
+            "compute.instance_type",
+            c.instance_type,
+            "gpu_enabled needs an NVIDIA GPU instance",
+            "use a g5/g6 type such as g6.xlarge, or set gpu_enabled: false",
+        )
+    if c.gpu_enabled and cfg.ollama.install_method != "script":
+        yield issue(
+            "ollama.install_method",
+            cfg.ollama.install_method,
+            "the GPU profile installs Ollama with the official script "
+            "(the snap lacks CUDA libraries)",
+            "set install_method: script",
+        )
+
+
+@rule
+def ami_matches_the_architecture(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    arm = re.match(r"^[a-z]+[0-9]+[a-z]*g[a-z]*\.", c.instance_type) is not None
+    if c.ami_id is None and arm != ("/arm64/" in c.ubuntu_ami_parameter):
+        yield issue(
+            "compute.ubuntu_ami_parameter",
+            c.ubuntu_ami_parameter,
+            f"the AMI architecture does not match instance type {c.instance_type} "
+            f"({'arm64' if arm else 'amd64'})",
+            "use the Ubuntu parameter with /arm64/ for Graviton types and /amd64/ otherwise",
+        )
+
+
+@rule
+def spot_only_in_dev(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    if c.spot_instance_types and not c.spot_enabled:
+        yield issue(
+            "compute.spot_instance_types",
+            c.spot_instance_types,
+            "only used with Spot capacity",
+            "set spot_enabled: true (dev) or remove spot_instance_types",
+        )
+    if c.spot_enabled and cfg.env != "dev":
+        yield issue(
+            "compute.spot_enabled",
+            True,
+            "Spot capacity can be reclaimed at two minutes' notice; allowed in dev only",
+            "set spot_enabled: false",
+        )
+
+
+@rule
+def snap_models_dir_is_writable(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    models_dir = cfg.ollama.models_dir
+    if cfg.ollama.install_method == "snap" and not models_dir.startswith("/var/snap/ollama/"):
+        yield issue(
+            "ollama.models_dir",
+            models_dir,
+            "the ollama snap is strictly confined and cannot write outside /var/snap/ollama",
+            "set models_dir: /var/snap/ollama/common/models, or install_method: script",
+        )
+
+
+@rule
+def schedules_come_in_pairs(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    if (c.schedule_scale_down_cron is None) != (c.schedule_scale_up_cron is None):
+        yield issue(
+            "compute.schedule_scale_up_cron",
+            c.schedule_scale_up_cron,
+            "scale-down and scale-up schedules go together",
+            "set both schedule_scale_down_cron and schedule_scale_up_cron, or neither",
+        )
+
+
+@rule
+def ssh_has_cidrs_and_a_key(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    if c.ssh_enabled and (not c.ssh_admin_cidrs or not c.ssh_public_key):
+        yield issue(
+            "compute.ssh_enabled",
+            True,
+            "SSH needs ssh_admin_cidrs and ssh_public_key",
+            "set both, or leave ssh_enabled false and use Session Manager",
+        )
+
+
+@rule
+def several_instances_share_state(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    if c.max_size > 1 and not (cfg.data.database_enabled and cfg.data.cache_enabled):
+        yield issue(
+            "compute.max_size",
+            c.max_size,
+            "Open WebUI keeps users, chats and websocket sessions per instance unless it "
+            "shares PostgreSQL and Redis; more than one instance without them breaks logins "
+            "and live chats",
+            "set data.database_enabled and data.cache_enabled to true, or max_size: 1",
+        )
+
+
+# ---------------------------------------------------------------- edge
+
+
+@rule
+def alb_certificate(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    e = cfg.edge
+    if cfg.env != "dev" and e.certificate_arn is None:
+        yield issue(
+            "edge.certificate_arn",
+            None,
+            f"the {cfg.env} stack requires HTTPS at the ALB (only dev may reach its "
+            "origin over plain HTTP)",
+            "request an ACM certificate in the stack's region and set edge.certificate_arn; "
+            "see docs/runbooks/deployment.md",
+        )
+    if e.certificate_arn:
+        cert_region = _region_of(e.certificate_arn)
+        if cert_region != cfg.region:
+            yield issue(
+                "edge.certificate_arn",
+                e.certificate_arn,
+                f"ALB certificates must be in the stack's region ({cfg.region}), not {cert_region}",
+                f"request or import the certificate in {cfg.region}",
+            )
+        if e.origin_domain_name is None:
+            yield issue(
+                "edge.origin_domain_name",
+                None,
+                "with an ALB certificate CloudFront reaches the ALB over HTTPS and checks "
+                "the certificate against the origin's DNS name",
+                "create a DNS record the certificate covers (e.g. origin.ollama.example.com) "
+                "pointing at the ALB and set edge.origin_domain_name to it",
+            )
+    elif e.origin_domain_name is not None:
+        yield issue(
+            "edge.origin_domain_name",
+            e.origin_domain_name,
+            "is only used for the HTTPS origin, which needs edge.certificate_arn",
+            "set edge.certificate_arn, or remove edge.origin_domain_name",
+        )
+
+
+@rule
+def cloudfront_aliases(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    e = cfg.edge
+    if e.cloudfront_certificate_arn:
+        if _region_of(e.cloudfront_certificate_arn) != "us-east-1":
+            yield issue(
+                "edge.cloudfront_certificate_arn",
+                e.cloudfront_certificate_arn,
+                "CloudFront only uses certificates from us-east-1",
+                "request the certificate in us-east-1",
+            )
+        if not e.domain_aliases:
+            yield issue(
+                "edge.domain_aliases",
+                [],
+                "a CloudFront certificate is only used with alternate domain names",
+                "list the domain names the certificate covers",
+            )
+    elif e.domain_aliases:
+        yield issue(
+            "edge.cloudfront_certificate_arn",
+            None,
+            "CloudFront aliases need a certificate covering them",
+            "set edge.cloudfront_certificate_arn (us-east-1)",
+        )
+
+
+@rule
+def api_listener(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    api = cfg.ollama_api
+    if not api.enabled:
+        return
+    cidrs = [str(c) for c in api.allowed_cidrs]
+    if not cidrs:
+        yield issue(
+            "ollama_api.allowed_cidrs",
+            [],
+            "the API listener needs the client CIDRs it serves",
+            "list your clients' CIDRs",
+        )
+    if any(c.prefixlen == 0 for c in api.allowed_cidrs) and not api.acknowledge_public_access:
+        yield issue(
+            "ollama_api.allowed_cidrs",
+            cidrs,
+            "opens the Ollama API listener to the whole internet",
+            "list your clients' CIDRs, or set ollama_api.acknowledge_public_access: true",
+        )
+    if api.port in (80, 443):
+        yield issue(
+            "ollama_api.port",
+            api.port,
+            "collides with the ALB's HTTP/HTTPS listener",
+            "use another port such as 8443",
+        )
+    if cfg.edge.certificate_arn is None:
+        yield issue(
+            "ollama_api.enabled",
+            True,
+            "the API listener is HTTPS-only and needs edge.certificate_arn",
+            "set edge.certificate_arn or disable the API listener",
+        )
+
+
+# ---------------------------------------------------------------- data and observability
+
+
+@rule
+def database_storage_ceiling(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    d = cfg.data
+    if d.database_max_storage_gb < d.database_storage_gb:
+        yield issue(
+            "data.database_max_storage_gb",
+            d.database_max_storage_gb,
+            f"the autoscaling ceiling is below the allocated storage ({d.database_storage_gb})",
+            "set it to at least database_storage_gb",
+        )
+
+
+@rule
+def keys_are_in_the_stack_region(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    # KMS keys are regional; the data key also encrypts secrets, database and cache.
+    d = cfg.data
+    if d.kms_key_arn and _region_of(d.kms_key_arn) != cfg.region:
+        yield issue(
+            "data.kms_key_arn",
+            d.kms_key_arn,
+            f"the table, bucket, secrets, database and cache need a key in the stack's "
+            f"region ({cfg.region}); KMS keys are regional",
+            f"create or pick a key in {cfg.region}, or remove kms_key_arn for AWS managed keys",
+        )
+    # Log groups and the alerts topic are regional: their keys must be in the stack's region.
+    for key in ("log_kms_key_arn", "alerts_kms_key_arn"):
+        arn = getattr(cfg.observability, key)
+        if arn is not None and _region_of(arn) != cfg.region:
+            yield issue(
+                f"observability.{key}",
+                arn,
+                f"the key must be in the stack's region ({cfg.region})",
+                f"create or pick a KMS key in {cfg.region}, or remove the key",
+            )

@@ -1,0 +1,98 @@
+"""The validated configuration of one stack, and how problems with it are reported."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ollama_infra.config.fields import CONFIG_NAMESPACE, DOCS_HINT
+from ollama_infra.config.sections import (
+    BackupConfig,
+    ComputeConfig,
+    DataConfig,
+    EdgeConfig,
+    EnvironmentConfig,
+    NetworkConfig,
+    ObservabilityConfig,
+    OllamaApiConfig,
+    OllamaConfig,
+    WebUIConfig,
+)
+
+
+class ConfigIssue(BaseModel):
+    """One problem with the stack configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    value: Any
+    rule: str
+    fix: str
+
+    def render(self) -> str:
+        value = json.dumps(self.value, default=str)
+        return f"{self.key} = {value}: {self.rule}. Fix: {self.fix}"
+
+
+def issue(key: str, value: Any, rule: str, fix: str) -> ConfigIssue:
+    """An issue with ``ollama:<key>``."""
+    return ConfigIssue(key=f"{CONFIG_NAMESPACE}:{key}", value=value, rule=rule, fix=fix)
+
+
+class ConfigError(Exception):
+    """The stack configuration is invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, stack: str, issues: list[ConfigIssue]) -> None:
+        self.stack = stack
+        self.issues = issues
+        lines = "\n".join(f"  - {i.render()}" for i in issues)
+        super().__init__(
+            f"invalid configuration for stack '{stack}' (Pulumi.{stack}.yaml), "
+            f"{len(issues)} problem(s):\n{lines}\n({DOCS_HINT})"
+        )
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The whole validated configuration of one stack."""
+
+    stack: str
+    region: str
+    environment: EnvironmentConfig
+    network: NetworkConfig
+    edge: EdgeConfig
+    ollama_api: OllamaApiConfig
+    compute: ComputeConfig
+    ollama: OllamaConfig
+    webui: WebUIConfig
+    data: DataConfig
+    observability: ObservabilityConfig
+    backup: BackupConfig
+
+    @property
+    def env(self) -> str:
+        return self.environment.name
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def deletion_protection(self) -> bool:
+        """Table/database protection: explicit setting, else on outside dev."""
+        flag = self.data.deletion_protection
+        return self.env != "dev" if flag is None else flag
+
+    @property
+    def alb_deletion_protection(self) -> bool:
+        flag = self.edge.deletion_protection
+        return self.env != "dev" if flag is None else flag
+
+    @property
+    def waf_enabled(self) -> bool:
+        flag = self.edge.waf_enabled
+        return self.is_production if flag is None else flag
