@@ -16,11 +16,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from ollama_infra import naming
+from ollama_infra.builders import private_bucket, stored_secret
 from ollama_infra.config import DataConfig
 from ollama_infra.context import StackContext
 
 SERVICE = "data"
-STORAGE_PREFIX = "open-webui/"
 ACCESS_LOG_PREFIX = "s3-access/"
 # The S3 4xx/5xx alarm reads request metrics published under this filter id.
 REQUEST_METRICS_FILTER = "EntireBucket"
@@ -162,78 +163,32 @@ class DataComponent(pulumi.ComponentResource):
         transitions: list[aws.s3.BucketLifecycleConfigurationRuleTransitionArgs],
         provider: aws.Provider | None = None,
     ) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
-        """A private, versioned, encrypted, TLS-only bucket with a lifecycle."""
+        """A private, versioned, encrypted (SSE-KMS), TLS-only bucket with a lifecycle."""
         ctx = self._args.ctx
-        opts = pulumi.ResourceOptions(parent=self, provider=provider)
-        bucket = aws.s3.Bucket(
+        rule = aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="tiering-and-cleanup",
+            status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            transitions=transitions or None,
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=noncurrent_days
+            ),
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=7
+            ),
+        )
+        built = private_bucket(
             f"{self._name}-{role}",
-            bucket=bucket_name,
+            ctx=ctx,
+            service=SERVICE,
+            bucket_name=bucket_name,
             force_destroy=ctx.env == "dev",
-            tags=ctx.tags(SERVICE, bucket_name),
-            opts=opts,
+            lifecycle_rules=[rule],
+            parent=self,
+            kms_key_arn=kms_key_arn,
+            provider=provider,
         )
-        versioning = aws.s3.BucketVersioning(
-            f"{self._name}-{role}-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=opts,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{self._name}-{role}-sse",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        # SSE-KMS; without a key id S3 uses the AWS managed key aws/s3.
-                        sse_algorithm="aws:kms",
-                        kms_master_key_id=kms_key_arn,
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=opts,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{self._name}-{role}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=opts,
-        )
-        access_block = aws.s3.BucketPublicAccessBlock(
-            f"{self._name}-{role}-public-access-block",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=opts,
-        )
-        aws.s3.BucketPolicy(
-            f"{self._name}-{role}-policy",
-            bucket=bucket.id,
-            policy=tls_only_policy(bucket.arn),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[access_block]),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{self._name}-{role}-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="tiering-and-cleanup",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    transitions=transitions or None,
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=noncurrent_days
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=7
-                    ),
-                )
-            ],
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[versioning]),
-        )
-        return bucket, versioning
+        return built.bucket, built.versioning
 
     def _storage(self) -> aws.s3.Bucket:
         ctx, cfg = self._args.ctx, self._args.config
@@ -408,29 +363,19 @@ class DataComponent(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------ secrets
 
-    def _secret(
-        self, role: str, description: str, value: pulumi.Input[str]
-    ) -> aws.secretsmanager.Secret:
-        ctx, cfg = self._args.ctx, self._args.config
-        secret_name = ctx.names.secret(role)
-        secret = aws.secretsmanager.Secret(
+    def _secret(self, role: str, description: str, value: pulumi.Input[str]) -> pulumi.Output[str]:
+        """``ollama/<env>/<role>`` holding ``value``; returns its ARN."""
+        return stored_secret(
             f"{self._name}-{role}",
-            name=secret_name,
+            ctx=self._args.ctx,
+            service=SERVICE,
+            role=role,
             description=description,
-            kms_key_id=cfg.kms_key_arn,
-            # dev is torn down and rebuilt under the same names; elsewhere keep a window
-            # to undo an accidental deletion.
-            recovery_window_in_days=0 if ctx.env == "dev" else 30,
-            tags=ctx.tags(SERVICE, ctx.name(role)),
-            opts=self._child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{self._name}-{role}-value",
-            secret_id=secret.id,
-            secret_string=value,
-            opts=self._child,
-        )
-        return secret
+            value=value,
+            kms_key_arn=self._args.config.kms_key_arn,
+            parent=self,
+            version_name=f"{self._name}-{role}-value",
+        ).arn
 
     def _password(self, role: str, length: int, special: bool) -> random.RandomPassword:
         # Generated once and kept (encrypted) in the Pulumi state, so every instance and
@@ -450,13 +395,13 @@ class DataComponent(pulumi.ComponentResource):
             "webui-secret-key",
             "Open WebUI WEBUI_SECRET_KEY (JWT signing), shared by every instance",
             key.result,
-        ).arn
+        )
         admin = self._password("webui-admin", 32, special=True)
         arns["webui_admin"] = self._secret(
             "webui-admin",
             "Open WebUI initial admin account (JSON: email, password)",
             pulumi.Output.json_dumps({"email": self._args.admin_email, "password": admin.result}),
-        ).arn
+        )
         if self._args.config.cache_enabled:
             # ElastiCache AUTH tokens: 16-128 printable characters without @, " or /.
             self._redis_token = self._password("redis-auth", 64, special=False)
@@ -464,7 +409,7 @@ class DataComponent(pulumi.ComponentResource):
                 "redis-auth",
                 "AUTH token of the Open WebUI Valkey cache (REDIS_URL)",
                 self._redis_token.result,
-            ).arn
+            )
         return arns
 
     # ------------------------------------------------------------------ database and cache
@@ -589,7 +534,7 @@ class DataComponent(pulumi.ComponentResource):
             pulumi.Output.json_dumps(
                 {
                     "bucket": self.storage_bucket.bucket,
-                    "prefix": STORAGE_PREFIX,
+                    "prefix": naming.STORAGE_PREFIX,
                     "region": ctx.region,
                 }
             ),
@@ -616,22 +561,3 @@ class DataComponent(pulumi.ComponentResource):
                     {"host": self.cache.primary_endpoint_address, "port": REDIS_PORT, "tls": True}
                 ),
             )
-
-
-def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Bucket policy that refuses every request not made over TLS."""
-    return pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        }
-    )

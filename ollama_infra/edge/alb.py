@@ -24,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from ollama_infra.builders import StoredSecret, stored_secret
 from ollama_infra.config import EdgeConfig, OllamaApiConfig
 from ollama_infra.context import StackContext
 from ollama_infra.security import OLLAMA_PORT, OPEN_WEBUI_PORT
@@ -117,7 +118,7 @@ class AlbComponent(pulumi.ComponentResource):
         origin_secret = self._secret(
             "origin-header", "Header value CloudFront adds; the ALB forwards only requests with it"
         )
-        self.origin_header_value = origin_secret.result
+        self.origin_header_value = origin_secret.value
         self.origin_header_secret_arn = origin_secret.arn
 
         self.alb = aws.lb.LoadBalancer(
@@ -213,31 +214,25 @@ class AlbComponent(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------ pieces
 
-    def _secret(self, role: str, description: str) -> _Secret:
+    def _secret(self, role: str, description: str) -> StoredSecret:
         """A random value kept in Secrets Manager as ``ollama/<env>/<role>``."""
-        ctx = self._args.ctx
-        child = pulumi.ResourceOptions(parent=self)
         value = random.RandomPassword(
-            f"{self._name}-{role}-value", length=48, special=False, opts=child
+            f"{self._name}-{role}-value",
+            length=48,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        secret_name = ctx.names.secret(role)
-        secret = aws.secretsmanager.Secret(
+        return stored_secret(
             f"{self._name}-{role}",
-            name=secret_name,
-            description=f"Ollama {ctx.env}: {description}",
-            kms_key_id=self._args.secrets_kms_key_arn,
-            # dev is rebuilt under the same names; elsewhere keep a window to undo a deletion.
-            recovery_window_in_days=0 if ctx.env == "dev" else 30,
-            tags=ctx.tags(SERVICE, ctx.name(role)),
-            opts=child,
+            ctx=self._args.ctx,
+            service=SERVICE,
+            role=role,
+            description=f"Ollama {self._args.ctx.env}: {description}",
+            value=value.result,
+            kms_key_arn=self._args.secrets_kms_key_arn,
+            parent=self,
+            version_name=f"{self._name}-{role}-version",
         )
-        aws.secretsmanager.SecretVersion(
-            f"{self._name}-{role}-version",
-            secret_id=secret.id,
-            secret_string=value.result,
-            opts=child,
-        )
-        return _Secret(arn=secret.arn, result=pulumi.Output.secret(value.result))
 
     def _target_group(
         self,
@@ -343,12 +338,6 @@ class AlbComponent(pulumi.ComponentResource):
                 FORWARD_PRIORITY + i,
                 self.api_target_group,
                 API_KEY_HEADER,
-                key.result,
+                key.value,
                 paths=paths,
             )
-
-
-@dataclass(frozen=True)
-class _Secret:
-    arn: pulumi.Output[str]
-    result: pulumi.Output[str]

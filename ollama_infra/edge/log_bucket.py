@@ -23,6 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra.builders import private_bucket, tls_only_statement
 from ollama_infra.context import StackContext
 from ollama_infra.edge import regions
 
@@ -47,14 +48,7 @@ def bucket_policy(ctx: StackContext) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            tls_only_statement(bucket_arn),
             {
                 "Sid": "AlbAccessLogs",
                 "Effect": "Allow",
@@ -85,49 +79,37 @@ class LogBucketComponent(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ollama:edge:LogBucket", name, None, opts)
         ctx = args.ctx
-        child = pulumi.ResourceOptions(parent=self)
         bucket_name = ctx.names.log_bucket
         self.cloudfront_logging = regions.cloudfront_can_log_to(ctx.region)
 
-        self.bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            bucket=bucket_name,
+        logs = private_bucket(
+            name,
+            ctx=ctx,
+            service=SERVICE,
+            bucket_name=bucket_name,
             force_destroy=args.force_destroy,
-            tags=ctx.tags(SERVICE, bucket_name),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse",
-            bucket=self.bucket.id,
+            parent=self,
             # AES256 only: ALB access logs cannot be delivered to SSE-KMS buckets.
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=child,
+            sse_algorithm="AES256",
+            object_ownership="BucketOwnerPreferred"
+            if self.cloudfront_logging
+            else "BucketOwnerEnforced",
+            lifecycle_rules=[
+                {
+                    "id": "expire-logs",
+                    "status": "Enabled",
+                    "filter": {},
+                    "expiration": {"days": args.retention_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 7},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            policy=json.dumps(bucket_policy(ctx)),
+            bucket_resource_name=f"{name}-bucket",
+            public_access_block_part="public-access",
         )
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=self.bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        ownership = aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=self.bucket.id,
-            rule={
-                "object_ownership": "BucketOwnerPreferred"
-                if self.cloudfront_logging
-                else "BucketOwnerEnforced"
-            },
-            opts=child,
-        )
+        self.bucket, self.policy = logs.bucket, logs.policy
+        ownership, public_access = logs.ownership, logs.public_access_block
         # CloudFront refuses a logging bucket whose ACLs are disabled, so the distribution
         # waits for these (``cloudfront_log_delivery_ready``).
         self.cloudfront_log_delivery_ready: list[pulumi.Resource] = [ownership]
@@ -153,27 +135,6 @@ class LogBucketComponent(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[ownership, public_access]),
             )
             self.cloudfront_log_delivery_ready.append(acl)
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=self.bucket.id,
-            rules=[
-                {
-                    "id": "expire-logs",
-                    "status": "Enabled",
-                    "filter": {},
-                    "expiration": {"days": args.retention_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 7},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
-            ],
-            opts=child,
-        )
-        self.policy = aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=self.bucket.id,
-            policy=json.dumps(bucket_policy(ctx)),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
-        )
 
         self.bucket_name = self.bucket.bucket
         self.bucket_id = self.bucket.id

@@ -1,0 +1,168 @@
+"""Shared builders: private S3 buckets and stored secrets, the one way the stack makes each.
+
+Every bucket is versioned, encrypted, closed to the public and reachable over TLS only;
+what differs between buckets (encryption, ACLs, lifecycle, the bucket policy) is an
+argument. Every generated secret lives in Secrets Manager under ``ollama/<env>/<role>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from ollama_infra.context import StackContext
+
+
+@dataclass(frozen=True)
+class PrivateBucket:
+    bucket: aws.s3.Bucket
+    versioning: aws.s3.BucketVersioning
+    """Replication and lifecycle rules need versioning in place first."""
+    ownership: aws.s3.BucketOwnershipControls
+    public_access_block: aws.s3.BucketPublicAccessBlock
+    policy: aws.s3.BucketPolicy
+
+
+def tls_only_statement(bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """Refuse every request to the bucket that is not made over TLS."""
+    objects = (
+        f"{bucket_arn}/*" if isinstance(bucket_arn, str) else pulumi.Output.concat(bucket_arn, "/*")
+    )
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, objects],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def private_bucket(
+    name: str,
+    *,
+    ctx: StackContext,
+    service: str,
+    bucket_name: str,
+    force_destroy: bool,
+    lifecycle_rules: Sequence[Any],
+    parent: pulumi.Resource,
+    kms_key_arn: pulumi.Input[str] | None = None,
+    sse_algorithm: Literal["aws:kms", "AES256"] = "aws:kms",
+    object_ownership: str = "BucketOwnerEnforced",
+    policy: pulumi.Input[str] | None = None,
+    provider: aws.Provider | None = None,
+    bucket_resource_name: str | None = None,
+    public_access_block_part: str = "public-access-block",
+) -> PrivateBucket:
+    """A bucket and its settings, children named ``<name>-<part>``.
+
+    ``aws:kms`` without a key uses the AWS managed key aws/s3. ``policy`` replaces the
+    TLS-only bucket policy (it must keep ``tls_only_statement``). ``bucket_resource_name`` and
+    ``public_access_block_part`` keep the logical names of the first release where they
+    differ (a new logical name would give a deployed resource a new URN).
+    """
+    opts = pulumi.ResourceOptions(parent=parent, provider=provider)
+    bucket = aws.s3.Bucket(
+        bucket_resource_name or name,
+        bucket=bucket_name,
+        force_destroy=force_destroy,
+        tags=ctx.tags(service, bucket_name),
+        opts=opts,
+    )
+    kms = sse_algorithm == "aws:kms"
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-sse",
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm=sse_algorithm, kms_master_key_id=kms_key_arn if kms else None
+                ),
+                bucket_key_enabled=True if kms else None,
+            )
+        ],
+        opts=opts,
+    )
+    versioning = aws.s3.BucketVersioning(
+        f"{name}-versioning",
+        bucket=bucket.id,
+        versioning_configuration={"status": "Enabled"},
+        opts=opts,
+    )
+    ownership = aws.s3.BucketOwnershipControls(
+        f"{name}-ownership",
+        bucket=bucket.id,
+        rule={"object_ownership": object_ownership},
+        opts=opts,
+    )
+    access_block = aws.s3.BucketPublicAccessBlock(
+        f"{name}-{public_access_block_part}",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts,
+    )
+    bucket_policy = aws.s3.BucketPolicy(
+        f"{name}-policy",
+        bucket=bucket.id,
+        policy=policy
+        or pulumi.Output.json_dumps(
+            {"Version": "2012-10-17", "Statement": [tls_only_statement(bucket.arn)]}
+        ),
+        opts=opts.merge(pulumi.ResourceOptions(depends_on=[access_block])),
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle",
+        bucket=bucket.id,
+        rules=list(lifecycle_rules),
+        opts=opts.merge(pulumi.ResourceOptions(depends_on=[versioning])),
+    )
+    return PrivateBucket(bucket, versioning, ownership, access_block, bucket_policy)
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    arn: pulumi.Output[str]
+    value: pulumi.Output[str]
+
+
+def stored_secret(
+    name: str,
+    *,
+    ctx: StackContext,
+    service: str,
+    role: str,
+    description: str,
+    value: pulumi.Input[str],
+    kms_key_arn: str | None,
+    parent: pulumi.Resource,
+    version_name: str,
+) -> StoredSecret:
+    """``ollama/<env>/<role>`` in Secrets Manager holding ``value``.
+
+    ``version_name`` is the logical name of the secret version (the first release named it
+    differently per component; a new one would give deployed versions a new URN).
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    secret = aws.secretsmanager.Secret(
+        name,
+        name=ctx.names.secret(role),
+        description=description,
+        kms_key_id=kms_key_arn,
+        # dev is torn down and rebuilt under the same names; elsewhere keep a window to undo
+        # an accidental deletion.
+        recovery_window_in_days=0 if ctx.env == "dev" else 30,
+        tags=ctx.tags(service, ctx.name(role)),
+        opts=child,
+    )
+    aws.secretsmanager.SecretVersion(
+        version_name, secret_id=secret.id, secret_string=value, opts=child
+    )
+    return StoredSecret(arn=secret.arn, value=pulumi.Output.secret(value))
