@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra import naming
 from ollama_infra.context import StackContext
 
 SERVICE = "identity"
@@ -24,7 +25,6 @@ MANAGED_POLICIES: dict[str, str] = {
     "ssm-core": "AmazonSSMManagedInstanceCore",
     "cloudwatch-agent": "CloudWatchAgentServerPolicy",
 }
-STORAGE_PREFIX = "open-webui/"
 
 
 @dataclass(frozen=True)
@@ -102,13 +102,13 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
                 "ListWebuiUploads",
                 ["s3:ListBucket"],
                 [bucket_arn],
-                {"StringLike": {"s3:prefix": [f"{STORAGE_PREFIX}*"]}},
+                {"StringLike": {"s3:prefix": [f"{naming.STORAGE_PREFIX}*"]}},
             ),
             # ... and reads, writes and deletes the uploaded files, nothing else in the bucket.
             _statement(
                 "ReadWriteWebuiUploads",
                 ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                [f"{bucket_arn}/{STORAGE_PREFIX}*"],
+                [f"{bucket_arn}/{naming.STORAGE_PREFIX}*"],
             ),
         ],
         "telemetry": [

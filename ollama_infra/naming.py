@@ -28,6 +28,10 @@ NAME_LIMITS: dict[str, int] = {
     "generic": 255,
 }
 
+# Key prefix of Open WebUI's uploads in the storage bucket: the boot script configures it
+# (from the webui/storage parameter) and the instance role may touch nothing else.
+STORAGE_PREFIX = "open-webui/"
+
 NAME_RE = re.compile(r"^ollama-[a-z0-9]+(-[a-z0-9]+)*$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
