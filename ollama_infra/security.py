@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -19,14 +20,29 @@ CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 
 
 @dataclass(frozen=True)
+class PrivateService:
+    """A service inside the VPC (database, cache) that only the app instances may reach."""
+
+    port: int
+    what: str
+    """Its name in descriptions, e.g. PostgreSQL."""
+
+
+@dataclass(frozen=True)
 class SecurityArgs:
     ctx: StackContext
     vpc_id: pulumi.Input[str]
+    """The stack's VPC; every group lives in it."""
     vpc_cidr: str
+    """The app may reach private services and endpoints anywhere in it."""
     https_origin: bool
     """True when the ALB has a certificate: CloudFront then reaches it on 443, else on 80."""
     compute: ComputeConfig
+    """SSH settings: admin CIDRs get port 22 on the app group when SSH is enabled."""
     ollama_api: OllamaApiConfig
+    """The API listener's port and client CIDRs on the ALB group."""
+    private_services: Mapping[str, PrivateService] = field(default_factory=dict)
+    """Role (``db``, ``cache``) -> service; each gets ``ollama-<role>-sg-<env>``."""
 
 
 class SecurityComponent(pulumi.ComponentResource):
@@ -103,21 +119,28 @@ class SecurityComponent(pulumi.ComponentResource):
             cidr_ipv4=args.vpc_cidr,
         )
 
+        self.private_sg_ids = {
+            role: self._private_service_group(role, service)
+            for role, service in args.private_services.items()
+        }
+
         self.alb_sg_id = self.alb_sg.id
         self.app_sg_id = self.app_sg.id
-        self.register_outputs({"alb_sg_id": self.alb_sg_id, "app_sg_id": self.app_sg_id})
+        self.register_outputs(
+            {"alb_sg_id": self.alb_sg_id, "app_sg_id": self.app_sg_id, **self.private_sg_ids}
+        )
 
-    def private_service_group(self, role: str, port: int, what: str) -> aws.ec2.SecurityGroup:
-        """A security group for a private service (database, cache) reachable from the app only."""
+    def _private_service_group(self, role: str, service: PrivateService) -> pulumi.Output[str]:
+        what = service.what
         sg = self._group(f"{role}-sg", f"Ollama {what}: reachable from the app instances only")
         self._ingress(
             f"{role}-from-app",
             sg,
-            port,
+            service.port,
             f"{what} from the Ollama app instances",
             referenced_security_group_id=self.app_sg.id,
         )
-        return sg
+        return sg.id
 
     def _group(self, role: str, description: str) -> aws.ec2.SecurityGroup:
         ctx = self._args.ctx

@@ -38,7 +38,7 @@ from ollama_infra.observability import (
     ObservabilityPre,
     ObservabilityPreArgs,
 )
-from ollama_infra.security import SecurityArgs, SecurityComponent
+from ollama_infra.security import PrivateService, SecurityArgs, SecurityComponent
 
 # Every stack output, with what it is for. Output names are ollama_<snake_case>; the tests
 # check that every exported output is listed here and documented in docs/outputs.md.
@@ -113,6 +113,11 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             log_kms_key_arn=cfg.observability.log_kms_key_arn,
         ),
     )
+    private_services: dict[str, PrivateService] = {}
+    if cfg.data.database_enabled:
+        private_services["db"] = PrivateService(POSTGRES_PORT, "PostgreSQL")
+    if cfg.data.cache_enabled:
+        private_services["cache"] = PrivateService(REDIS_PORT, "Redis")
     security = SecurityComponent(
         "ollama-security",
         SecurityArgs(
@@ -122,6 +127,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             https_origin=cfg.edge.certificate_arn is not None,
             compute=cfg.compute,
             ollama_api=cfg.ollama_api,
+            private_services=private_services,
         ),
     )
 
@@ -146,16 +152,6 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     )
 
     # [data]
-    db_sg = (
-        security.private_service_group("db", POSTGRES_PORT, "PostgreSQL")
-        if cfg.data.database_enabled
-        else None
-    )
-    cache_sg = (
-        security.private_service_group("cache", REDIS_PORT, "Redis")
-        if cfg.data.cache_enabled
-        else None
-    )
     data = DataComponent(
         "ollama-data",
         DataArgs(
@@ -166,8 +162,8 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             multi_az=cfg.is_production,
             private_subnet_ids=network.private_subnet_ids,
             log_bucket=log_bucket.bucket_name,
-            database_security_group_id=db_sg.id if db_sg else None,
-            cache_security_group_id=cache_sg.id if cache_sg else None,
+            database_security_group_id=security.private_sg_ids.get("db"),
+            cache_security_group_id=security.private_sg_ids.get("cache"),
         ),
     )
 
