@@ -34,7 +34,9 @@ BACKUP_ROLE_POLICIES: dict[str, str] = {
 @dataclass(frozen=True)
 class BackupArgs:
     ctx: StackContext
+    """The stack: names, tags, region and account of the vault, plan and roles."""
     config: BackupConfig
+    """Retention per rule and the optional copy region (ollama:backup)."""
     resource_arns: Sequence[pulumi.Input[str]]
     """ARNs of what the plan protects: the catalog table, the storage bucket, the database."""
 

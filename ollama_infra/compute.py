@@ -33,17 +33,25 @@ SCALE_IN_PERIOD, SCALE_IN_EVALUATIONS = 300, 3
 @dataclass(frozen=True)
 class ComputeArgs:
     ctx: StackContext
+    """The stack: names and tags of the template, group, policies and alarms."""
     compute: ComputeConfig
+    """Instance type, sizes, scaling and schedules (ollama:compute)."""
     ollama: OllamaConfig
+    """Ollama version, install method and models, rendered into the user data."""
     webui: WebUIConfig
+    """Open WebUI image and settings, rendered into the user data."""
     private_subnet_ids: Sequence[pulumi.Input[str]]
+    """Subnets the group launches into (no public IPs), one per AZ."""
     app_security_group_id: pulumi.Input[str]
+    """The instances' group: reachable from the ALB only."""
     instance_profile_arn: pulumi.Input[str]
+    """Profile of the instance role (identity component)."""
     target_group_arns: Sequence[pulumi.Input[str]]
     """The ALB target groups the instances register in (edge component)."""
     alert_topic_arn: pulumi.Input[str] | None = None
     """SNS topic the CPU alarms notify; None derives ollama-alerts-<env>'s ARN from its name."""
     alb_arn_suffix: pulumi.Input[str] | None = None
+    """ALB dimension of the requests-per-target metric."""
     target_group_arn_suffix: pulumi.Input[str] | None = None
     """Both needed for target tracking on requests per target (compute.requests_per_target)."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)

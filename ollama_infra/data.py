@@ -34,13 +34,17 @@ REDIS_PORT = 6379
 @dataclass(frozen=True)
 class DataArgs:
     ctx: StackContext
+    """The stack: names and tags of the table, buckets, secrets, database and cache."""
     config: DataConfig
+    """Catalog, storage, database and cache settings (ollama:data)."""
     admin_email: str
+    """Open WebUI's initial admin account, stored with its generated password."""
     deletion_protection: bool
     """Table and database deletion protection (StackConfig.deletion_protection)."""
     multi_az: bool
     """Standby database and a cache replica in another AZ, with automatic failover."""
     private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Subnets of the database and cache subnet groups."""
     log_bucket: pulumi.Input[str]
     """Name of the access-log bucket; server access logs go under ``s3-access/``."""
     database_security_group_id: pulumi.Input[str] | None = None

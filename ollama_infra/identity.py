@@ -30,6 +30,7 @@ MANAGED_POLICIES: dict[str, str] = {
 @dataclass(frozen=True)
 class IdentityArgs:
     ctx: StackContext
+    """The stack: the role's name, and the ARNs its statements are scoped to."""
     database_enabled: bool
     """Allow reading the RDS-managed master password secret of this stack's database."""
     data_kms_key_arn: str | None = None

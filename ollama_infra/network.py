@@ -17,10 +17,15 @@ SERVICE = "network"
 @dataclass(frozen=True)
 class NetworkArgs:
     ctx: StackContext
+    """The stack: names and tags of the VPC, subnets, gateways and flow logs."""
     config: NetworkConfig
+    """CIDRs, AZ count, NAT mode and endpoints (ollama:network)."""
     availability_zones: list[str]
+    """The AZs to use (az_count of the region's available ones)."""
     log_retention_days: int
+    """Retention of the flow-log group (observability.log_retention_days)."""
     log_kms_key_arn: str | None = None
+    """Optional key of the flow-log group (observability.log_kms_key_arn)."""
 
 
 class NetworkComponent(pulumi.ComponentResource):

@@ -31,6 +31,7 @@ class PrivateService:
 @dataclass(frozen=True)
 class SecurityArgs:
     ctx: StackContext
+    """The stack: names and tags of the groups and rules."""
     vpc_id: pulumi.Input[str]
     """The stack's VPC; every group lives in it."""
     vpc_cidr: str

@@ -91,13 +91,21 @@ def fixed_403() -> aws.lb.ListenerRuleActionArgsDict:
 @dataclass(frozen=True)
 class AlbArgs:
     ctx: StackContext
+    """The stack: names and tags of the ALB, listeners, rules, groups and secrets."""
     config: EdgeConfig
+    """Certificate, timeouts and deletion protection (ollama:edge)."""
     ollama_api: OllamaApiConfig
+    """The optional API listener: port and allowed CIDRs (ollama:ollama_api)."""
     deletion_protection: bool
+    """ALB deletion protection (StackConfig.alb_deletion_protection)."""
     vpc_id: pulumi.Input[str]
+    """VPC of the target groups."""
     public_subnet_ids: Sequence[pulumi.Input[str]]
+    """Subnets the internet-facing ALB spans, one per AZ."""
     alb_security_group_id: pulumi.Input[str]
+    """The ALB's group: CloudFront's origin-facing prefix list only."""
     log_bucket_name: pulumi.Input[str]
+    """Where ALB access logs go (under ``alb/``)."""
     log_bucket_policy: pulumi.Resource
     """The load balancer depends on it: enabling access logs checks the policy."""
     secrets_kms_key_arn: str | None = None

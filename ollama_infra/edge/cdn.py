@@ -75,13 +75,21 @@ function handler(event) {{
 @dataclass(frozen=True)
 class CdnArgs:
     ctx: StackContext
+    """The stack: names and tags of the distribution, function, WAF and parameter."""
     config: EdgeConfig
+    """Aliases, certificates, price class and WAF limits (ollama:edge)."""
     waf_enabled: bool
+    """Attach the CLOUDFRONT-scope web ACL (StackConfig.waf_enabled)."""
     https_origin: bool
+    """The ALB has a certificate: CloudFront reaches it over HTTPS."""
     alb_dns_name: pulumi.Input[str]
+    """The origin when there is no origin_domain_name (HTTP, dev only)."""
     origin_header_name: str
+    """Header CloudFront adds so the ALB forwards the request."""
     origin_header_value: pulumi.Input[str]
+    """Its secret value (never printed; masked in the plan)."""
     log_bucket_domain_name: pulumi.Input[str]
+    """Where CloudFront standard logs go."""
     cloudfront_logging: bool
     """False where CloudFront cannot deliver standard logs to the bucket's region."""
     log_delivery_ready: Sequence[pulumi.Resource] = ()

@@ -36,6 +36,7 @@ CLOUDFRONT_PREFIX = "cloudfront/"
 @dataclass(frozen=True)
 class LogBucketArgs:
     ctx: StackContext
+    """The stack: bucket name, tags, region (which log principals may write)."""
     retention_days: int
     """Days before log objects expire."""
     force_destroy: bool
