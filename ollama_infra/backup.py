@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra.builders import service_role
 from ollama_infra.config import BackupConfig
 from ollama_infra.context import StackContext
 
@@ -78,25 +79,15 @@ class BackupComponent(pulumi.ComponentResource):
             opts=child,
         )
 
-        role_name = ctx.name("backup-role", "iam")
-        role = aws.iam.Role(
+        role = service_role(
             f"{name}-role",
-            name=role_name,
+            ctx=ctx,
+            service=SERVICE,
+            role="backup-role",
+            principal="backup.amazonaws.com",
             description="AWS Backup creates and restores recovery points of the Ollama stack",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "backup.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            tags=ctx.tags(SERVICE, role_name),
-            opts=child,
+            parent=self,
+            same_account=False,
         )
         attachments = [
             aws.iam.RolePolicyAttachment(

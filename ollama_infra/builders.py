@@ -7,6 +7,7 @@ argument. Every generated secret lives in Secrets Manager under ``ollama/<env>/<
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -166,3 +167,37 @@ def stored_secret(
         version_name, secret_id=secret.id, secret_string=value, opts=child
     )
     return StoredSecret(arn=secret.arn, value=pulumi.Output.secret(value))
+
+
+def service_role(
+    name: str,
+    *,
+    ctx: StackContext,
+    service: str,
+    role: str,
+    principal: str,
+    description: str,
+    parent: pulumi.Resource,
+    same_account: bool = True,
+) -> aws.iam.Role:
+    """IAM role ``ollama-<role>-<env>`` that only the AWS service ``principal`` may assume.
+
+    ``same_account`` adds the ``aws:SourceAccount`` condition, so the service assumes it only
+    on behalf of this account's resources (the confused-deputy guard).
+    """
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": principal},
+        "Action": "sts:AssumeRole",
+    }
+    if same_account:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": ctx.account_id}}
+    role_name = ctx.name(role, "iam")
+    return aws.iam.Role(
+        name,
+        name=role_name,
+        description=description,
+        assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        tags=ctx.tags(service, role_name),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

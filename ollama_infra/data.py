@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from ollama_infra import naming
-from ollama_infra.builders import private_bucket, stored_secret
+from ollama_infra.builders import private_bucket, service_role, stored_secret
 from ollama_infra.config import DataConfig
 from ollama_infra.context import StackContext
 
@@ -250,26 +250,14 @@ class DataComponent(pulumi.ComponentResource):
             transitions=[],
             provider=provider,
         )
-        role_name = ctx.name("storage-replication", "iam")
-        role = aws.iam.Role(
+        role = service_role(
             f"{self._name}-replication-role",
-            name=role_name,
+            ctx=ctx,
+            service=SERVICE,
+            role="storage-replication",
+            principal="s3.amazonaws.com",
             description="S3 replicates the Open WebUI storage bucket to its DR replica",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "s3.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                        }
-                    ],
-                }
-            ),
-            tags=ctx.tags(SERVICE, role_name),
-            opts=self._child,
+            parent=self,
         )
         source = self.storage_bucket
         aws.iam.RolePolicy(
@@ -421,15 +409,7 @@ class DataComponent(pulumi.ComponentResource):
     def _database(self) -> aws.rds.Instance:
         ctx, cfg, args = self._args.ctx, self._args.config, self._args
         db_name = ctx.names.database
-        subnet_group_name = ctx.name("webui-db-subnets")
-        subnet_group = aws.rds.SubnetGroup(
-            f"{self._name}-db-subnets",
-            name=subnet_group_name,
-            description="Private subnets of the Open WebUI database",
-            subnet_ids=args.private_subnet_ids,
-            tags=ctx.tags(SERVICE, subnet_group_name),
-            opts=self._child,
-        )
+        subnet_group = self._subnet_group(aws.rds.SubnetGroup, "db", "database")
         protected = args.deletion_protection
         return aws.rds.Instance(
             f"{self._name}-database",
@@ -473,6 +453,19 @@ class DataComponent(pulumi.ComponentResource):
             opts=self._child,
         )
 
+    def _subnet_group(self, kind: Any, role: str, what: str) -> Any:
+        """``ollama-webui-<role>-subnets-<env>`` over the private subnets (RDS or ElastiCache)."""
+        ctx = self._args.ctx
+        group_name = ctx.name(f"webui-{role}-subnets")
+        return kind(
+            f"{self._name}-{role}-subnets",
+            name=group_name,
+            description=f"Private subnets of the Open WebUI {what}",
+            subnet_ids=self._args.private_subnet_ids,
+            tags=ctx.tags(SERVICE, group_name),
+            opts=self._child,
+        )
+
     @staticmethod
     def _master_secret_arn(database: aws.rds.Instance) -> pulumi.Output[str]:
         return database.master_user_secrets.apply(lambda s: (s[0].secret_arn or "") if s else "")
@@ -480,15 +473,7 @@ class DataComponent(pulumi.ComponentResource):
     def _cache(self) -> aws.elasticache.ReplicationGroup:
         ctx, cfg, args = self._args.ctx, self._args.config, self._args
         cache_name = ctx.names.cache
-        subnet_group_name = ctx.name("webui-cache-subnets")
-        subnet_group = aws.elasticache.SubnetGroup(
-            f"{self._name}-cache-subnets",
-            name=subnet_group_name,
-            description="Private subnets of the Open WebUI cache",
-            subnet_ids=args.private_subnet_ids,
-            tags=ctx.tags(SERVICE, subnet_group_name),
-            opts=self._child,
-        )
+        subnet_group = self._subnet_group(aws.elasticache.SubnetGroup, "cache", "cache")
         return aws.elasticache.ReplicationGroup(
             f"{self._name}-cache",
             replication_group_id=cache_name,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra.builders import service_role
 from ollama_infra.config import NetworkConfig
 from ollama_infra.context import StackContext
 
@@ -160,18 +162,9 @@ class NetworkComponent(pulumi.ComponentResource):
         )
 
     def _gateway_endpoints(self, public_rt: aws.ec2.RouteTable) -> None:
-        ctx = self._args.ctx
         route_tables = [rt.id for rt in self.private_route_tables.values()] + [public_rt.id]
         for service in ("s3", "dynamodb"):
-            aws.ec2.VpcEndpoint(
-                f"{self._name}-{service}-endpoint",
-                vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{ctx.region}.{service}",
-                vpc_endpoint_type="Gateway",
-                route_table_ids=route_tables,
-                tags=ctx.tags(SERVICE, ctx.name(f"{service}-endpoint")),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            self._endpoint(service, "Gateway", route_table_ids=route_tables)
 
     def _interface_endpoints(self) -> None:
         ctx, cfg = self._args.ctx, self._args.config
@@ -199,17 +192,26 @@ class NetworkComponent(pulumi.ComponentResource):
             opts=child,
         )
         for service in cfg.interface_endpoints:
-            aws.ec2.VpcEndpoint(
-                f"{self._name}-{service}-endpoint",
-                vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{ctx.region}.{service}",
-                vpc_endpoint_type="Interface",
+            self._endpoint(
+                service,
+                "Interface",
                 private_dns_enabled=True,
                 subnet_ids=[s.id for s in self.private_subnets.values()],
                 security_group_ids=[endpoint_sg.id],
-                tags=ctx.tags(SERVICE, ctx.name(f"{service}-endpoint")),
-                opts=child,
             )
+
+    def _endpoint(self, service: str, kind: str, **placement: Any) -> None:
+        """VPC endpoint ``ollama-<service>-endpoint-<env>`` for an AWS service of the region."""
+        ctx = self._args.ctx
+        aws.ec2.VpcEndpoint(
+            f"{self._name}-{service}-endpoint",
+            vpc_id=self.vpc.id,
+            service_name=f"com.amazonaws.{ctx.region}.{service}",
+            vpc_endpoint_type=kind,
+            tags=ctx.tags(SERVICE, ctx.name(f"{service}-endpoint")),
+            opts=pulumi.ResourceOptions(parent=self),
+            **placement,
+        )
 
     def _flow_logs(self) -> aws.cloudwatch.LogGroup:
         args = self._args
@@ -223,26 +225,14 @@ class NetworkComponent(pulumi.ComponentResource):
             tags=ctx.tags(SERVICE),
             opts=child,
         )
-        role_name = ctx.name("flow-logs-role", "iam")
-        role = aws.iam.Role(
+        role = service_role(
             f"{self._name}-flow-logs-role",
-            name=role_name,
+            ctx=ctx,
+            service=SERVICE,
+            role="flow-logs-role",
+            principal="vpc-flow-logs.amazonaws.com",
             description="Lets VPC Flow Logs deliver to its own log group",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                        }
-                    ],
-                }
-            ),
-            tags=ctx.tags(SERVICE, role_name),
-            opts=child,
+            parent=self,
         )
         aws.iam.RolePolicy(
             f"{self._name}-flow-logs-policy",
