@@ -224,6 +224,8 @@ def test_sh_options_map_to_real_flags(name: str) -> None:
     w = parse_sh(text)
     assert w.mappings
     assert wrapper_problems(w) == []
+    arms = set(re.findall(r"^\s+(-[\w|-]+)\)", text, re.M)) - {"-h|--help"}
+    assert arms == set(w.params), "every option arm must be parsed (and so checked)"
     assert " ".join(w.paths[0]) == SH_WRAPPERS[name]
     assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
     assert 'exec ollama-ops "${args[@]}"' in text
@@ -360,6 +362,21 @@ def test_sh_wrapper_rejects_unknown_options_without_running(
     assert not record.exists()
     helped = _run(name, ["--help"], env)
     assert helped.returncode == 0 and "Usage:" in helped.stdout and not record.exists()
+
+
+@pytest.mark.parametrize("name", sorted(SH_WRAPPERS))
+def test_sh_wrapper_options_without_their_value_stop_without_running(
+    fake_cli: tuple[dict[str, str], Path], name: str
+) -> None:
+    env, record = fake_cli
+    kind = ["dynamodb"] if name == "restore-from-backup.sh" else []
+    mappings = parse_sh((SCRIPTS / name).read_text()).mappings
+    valued = [m.param.split("|")[-1] for m in mappings if m.takes_value]
+    assert valued
+    for option in valued:
+        done = _run(name, [*kind, option], env)
+        assert done.returncode == 2 and f"{option} needs a value" in done.stderr, option
+        assert not record.exists()
 
 
 def test_restore_wrapper_needs_the_kind_first(fake_cli: tuple[dict[str, str], Path]) -> None:
