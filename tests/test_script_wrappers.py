@@ -4,7 +4,8 @@ PowerShell cannot run here, so each .ps1 is parsed: every `param()` parameter mu
 real flag of the command the script invokes (switches to on/off flags, values to flags that
 take a value, ValidateSet values within the flag's choices). The bash wrappers are parsed
 the same way, run for real against a stand-in `ollama-ops` that records its argv (which the
-real parser must accept), and checked with shellcheck.
+real parser must accept), and checked with shellcheck. All but switch-environment.ps1 are
+generated from the table in scripts/wrappers.py, and must match it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from ollama_infra.ops.cli import build_parser
+from scripts import wrappers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
@@ -116,7 +118,9 @@ def parse_ps1(text: str) -> Wrapper:
 
 
 _SH_BASE = re.compile(r"^args=\(([^)]*)\)", re.M)
-_SH_CASE = re.compile(r"^\s*([\w|-]+)\)\s*(?:\n\s*\[\[.*\n)?\s*args\+=\(([^)]*)\)", re.M)
+_SH_CASE = re.compile(
+    r"^\s*([\w|-]+)\)\s*(?:\n\s*\[\[.*\n|need \"\$@\";)?\s*args\+=\(([^)]*)\)", re.M
+)
 
 
 def parse_sh(text: str) -> Wrapper:
@@ -205,6 +209,28 @@ def test_every_seed_entry_point_exists() -> None:
     assert set(PS1_WRAPPERS) | set(SH_WRAPPERS) <= present
     unknown = present - set(PS1_WRAPPERS) - set(SH_WRAPPERS) - OTHER_SCRIPTS
     assert not unknown, f"wrappers not covered by this test: {sorted(unknown)}"
+
+
+def test_every_wrapper_but_one_is_generated_from_the_table() -> None:
+    by_hand = {"switch-environment.ps1"}  # chooses between two commands
+    assert set(wrappers.WRAPPERS) == (set(PS1_WRAPPERS) | set(SH_WRAPPERS)) - by_hand
+
+
+def test_committed_wrappers_match_the_table() -> None:
+    stale = sorted(wrappers.stale())
+    assert not stale, (
+        f"{stale} differ from scripts/wrappers.py; run: .venv/bin/{wrappers.REGENERATE}"
+    )
+
+
+def test_table_check_can_fail(tmp_path: Path) -> None:
+    for name in wrappers.WRAPPERS:
+        shutil.copy(SCRIPTS / name, tmp_path / name)
+    edited = tmp_path / "backup-s3.sh"
+    edited.write_text(edited.read_text().replace("-s|--sync", "-S|--sync"))
+    assert list(wrappers.stale(tmp_path)) == ["backup-s3.sh"]
+    with pytest.raises(KeyError, match="backup s3 has no flag --sink"):
+        wrappers.render("backup-s3.sh", "backup s3 -s --sink")
 
 
 @pytest.mark.parametrize("name", sorted(PS1_WRAPPERS))
