@@ -1,16 +1,18 @@
 """Load-test configuration: command-line options, each with an environment variable.
 
 Secrets never go on the command line: the API key is read only from OLLAMA_LOADTEST_API_KEY.
-Everything is validated once, before any user starts, and errors name the option, its
-environment variable, the bad value and what to do instead.
+Everything is validated before any user starts: each value as locust parses it (from the
+command line, the environment or a config file), what depends on several in from_options.
+Errors name the option, its environment variable, the bad value and what to do instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +34,106 @@ class SettingsError(ValueError):
     """A configuration value that cannot work; the message says how to fix it."""
 
 
+def _integer(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("must be an integer") from None
+        if value < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        return value
+
+    return parse
+
+
+def _number(minimum: float, strict: bool = False) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise ValueError(f"must be {'>' if strict else '>='} {minimum}")
+        return value
+
+    return parse
+
+
+def _header_name(raw: str) -> str:
+    if not raw or not all(c.isalnum() or c == "-" for c in raw):
+        raise ValueError("must be an HTTP header name")
+    return raw
+
+
+def _weights(raw: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in ACTIONS:
+            raise ValueError(f"use name=weight pairs with names from {', '.join(ACTIONS)}")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise ValueError(f"weight of {name!r} must be a number") from None
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"weight of {name!r} must be >= 0")
+        weights[name] = weight
+    if weights.get("generate", 0) + weights.get("chat", 0) <= 0:
+        raise ValueError("give generate or chat a positive weight (nothing to measure)")
+    return weights
+
+
+def _checked_weights(raw: str) -> str:
+    """Checked, but kept as text: locust's web UI edits an option by its value's type."""
+    _weights(raw)
+    return raw
+
+
+def _baseline(raw: str) -> str:
+    """An environment's baseline file, or an existing file; a path as text, because locust's
+    master sends the option values to its workers and a Path does not serialise."""
+    if raw in ENVIRONMENTS:
+        return str(BASELINE_DIR / f"{raw}.json")
+    if raw and not Path(raw).is_file():
+        raise ValueError(f"is neither one of {', '.join(ENVIRONMENTS)} nor an existing file")
+    return raw
+
+
+def _stack_env(raw: str) -> str:
+    if raw and raw not in ENVIRONMENTS:
+        raise ValueError(f"must be one of {', '.join(ENVIRONMENTS)}")
+    return raw
+
+
+def _err(opt: Option, value: Any, rule: str) -> SettingsError:
+    return SettingsError(f"{opt.flag} (env {opt.env}) = {value!r}: {rule}")
+
+
 @dataclass(frozen=True)
 class Option:
     flag: str
     env: str
     default: Any
     help: str
+    parse: Callable[[str], Any] = str  # raises ValueError with the rule the value breaks
+    choices: tuple[str, ...] | None = None
 
     @property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
+
+    def type(self, raw: str) -> Any:
+        """argparse ``type=``, so command line, environment variable and config file values all
+        arrive checked; the error names the option, its variable, the value and the rule."""
+        value = raw.strip()
+        try:
+            if self.choices is not None and value not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}")
+            return self.parse(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(_err(self, value, str(exc)))) from None
 
 
 OPTIONS = (
@@ -57,12 +149,14 @@ OPTIONS = (
         "direct",
         "direct (Ollama API, no auth), webui (Open WebUI's /ollama proxy, bearer API key) or "
         f"api-listener (dedicated listener, key in a header); key from {API_KEY_ENV}",
+        choices=API_MODES,
     ),
     Option(
         "--auth-header",
         "OLLAMA_LOADTEST_AUTH_HEADER",
         "Authorization",
         "header carrying the key in api-listener mode; 'Authorization' sends 'Bearer <key>'",
+        _header_name,
     ),
     Option(
         "--stack-outputs",
@@ -76,63 +170,129 @@ OPTIONS = (
         "OLLAMA_LOADTEST_WEIGHTS",
         "generate=6,chat=3,tags=1,health=1",
         "relative weights of the actions generate, chat, tags, health",
+        _checked_weights,
     ),
-    Option("--num-predict", "OLLAMA_LOADTEST_NUM_PREDICT", 256, "output token cap per request"),
+    Option(
+        "--num-predict",
+        "OLLAMA_LOADTEST_NUM_PREDICT",
+        256,
+        "output token cap per request",
+        _integer(1),
+    ),
     Option(
         "--prompt-distribution",
         "OLLAMA_LOADTEST_PROMPT_DISTRIBUTION",
         "normal",
         f"prompt length distribution: {', '.join(DISTRIBUTIONS)}",
+        choices=DISTRIBUTIONS,
     ),
-    Option("--prompt-mean-words", "OLLAMA_LOADTEST_PROMPT_MEAN", 200, "mean prompt length"),
-    Option("--prompt-stddev-words", "OLLAMA_LOADTEST_PROMPT_STDDEV", 50, "prompt length stddev"),
-    Option("--prompt-min-words", "OLLAMA_LOADTEST_PROMPT_MIN", 16, "shortest prompt"),
-    Option("--prompt-max-words", "OLLAMA_LOADTEST_PROMPT_MAX", 2048, "longest prompt"),
+    Option(
+        "--prompt-mean-words", "OLLAMA_LOADTEST_PROMPT_MEAN", 200, "mean prompt length", _integer(1)
+    ),
+    Option(
+        "--prompt-stddev-words",
+        "OLLAMA_LOADTEST_PROMPT_STDDEV",
+        50,
+        "prompt length stddev",
+        _integer(0),
+    ),
+    Option("--prompt-min-words", "OLLAMA_LOADTEST_PROMPT_MIN", 16, "shortest prompt", _integer(1)),
+    Option("--prompt-max-words", "OLLAMA_LOADTEST_PROMPT_MAX", 2048, "longest prompt", _integer(1)),
     Option(
         "--warmup-requests",
         "OLLAMA_LOADTEST_WARMUP",
         1,
         "generation requests per user excluded from the statistics (model load, caches)",
+        _integer(0),
     ),
     Option(
         "--scenario",
         "OLLAMA_LOADTEST_SCENARIO",
         "constant",
         f"load shape: {', '.join(SCENARIOS)} (constant = locust's -u/-r/-t)",
+        choices=SCENARIOS,
     ),
-    Option("--scenario-users", "OLLAMA_LOADTEST_SCENARIO_USERS", 50, "peak users of the scenario"),
+    Option(
+        "--scenario-users",
+        "OLLAMA_LOADTEST_SCENARIO_USERS",
+        50,
+        "peak users of the scenario",
+        _integer(1),
+    ),
     Option(
         "--time-scale",
         "OLLAMA_LOADTEST_TIME_SCALE",
         1.0,
         "multiply every scenario stage duration (0.01 = a 3 s baseline for smoke runs)",
+        _number(0.0, strict=True),
     ),
-    Option("--step-users", "OLLAMA_LOADTEST_STEP_USERS", 5, "users added per step"),
-    Option("--step-duration", "OLLAMA_LOADTEST_STEP_DURATION", 120.0, "seconds per step"),
-    Option("--wait-min", "OLLAMA_LOADTEST_WAIT_MIN", 0.5, "min think time between requests, s"),
-    Option("--wait-max", "OLLAMA_LOADTEST_WAIT_MAX", 2.0, "max think time between requests, s"),
-    Option("--connect-timeout", "OLLAMA_LOADTEST_CONNECT_TIMEOUT", 10.0, "TCP connect timeout, s"),
+    Option("--step-users", "OLLAMA_LOADTEST_STEP_USERS", 5, "users added per step", _integer(1)),
+    Option(
+        "--step-duration",
+        "OLLAMA_LOADTEST_STEP_DURATION",
+        120.0,
+        "seconds per step",
+        _number(0.0, strict=True),
+    ),
+    Option(
+        "--wait-min",
+        "OLLAMA_LOADTEST_WAIT_MIN",
+        0.5,
+        "min think time between requests, s",
+        _number(0.0),
+    ),
+    Option(
+        "--wait-max",
+        "OLLAMA_LOADTEST_WAIT_MAX",
+        2.0,
+        "max think time between requests, s",
+        _number(0.0),
+    ),
+    Option(
+        "--connect-timeout",
+        "OLLAMA_LOADTEST_CONNECT_TIMEOUT",
+        10.0,
+        "TCP connect timeout, s",
+        _number(0.0, strict=True),
+    ),
     Option(
         "--read-timeout",
         "OLLAMA_LOADTEST_READ_TIMEOUT",
         600.0,
         "longest silence before a stream counts as timed out, s (ALB idle timeout >= 600 s)",
+        _number(0.0, strict=True),
     ),
-    Option("--slo-ttft-ms", "OLLAMA_LOADTEST_SLO_TTFT_MS", 0.0, "TTFT objective (goodput)"),
-    Option("--slo-tpot-ms", "OLLAMA_LOADTEST_SLO_TPOT_MS", 0.0, "TPOT objective (goodput)"),
-    Option("--slo-e2e-ms", "OLLAMA_LOADTEST_SLO_E2E_MS", 0.0, "E2E objective (goodput)"),
+    Option(
+        "--slo-ttft-ms",
+        "OLLAMA_LOADTEST_SLO_TTFT_MS",
+        0.0,
+        "TTFT objective (goodput)",
+        _number(0.0),
+    ),
+    Option(
+        "--slo-tpot-ms",
+        "OLLAMA_LOADTEST_SLO_TPOT_MS",
+        0.0,
+        "TPOT objective (goodput)",
+        _number(0.0),
+    ),
+    Option(
+        "--slo-e2e-ms", "OLLAMA_LOADTEST_SLO_E2E_MS", 0.0, "E2E objective (goodput)", _number(0.0)
+    ),
     Option("--json-summary", "OLLAMA_LOADTEST_JSON_SUMMARY", "", "write the run summary JSON here"),
     Option(
         "--baseline",
         "OLLAMA_LOADTEST_BASELINE",
         "",
         "gate the run: dev, staging, production (loadtest/baselines/<env>.json) or a path",
+        _baseline,
     ),
     Option(
         "--stack-env",
         "OLLAMA_LOADTEST_ENV",
         "",
         "stack the run targets (dev/staging/production); names ollama-asg-<env> in the summary",
+        _stack_env,
     ),
     Option(
         "--observe-scaling",
@@ -140,14 +300,22 @@ OPTIONS = (
         "false",
         "sample ollama-asg-<env> and its CPU alarms during the run (needs --stack-env and "
         "AWS credentials); true or false",
+        choices=("true", "false", "1", "0"),
     ),
     Option(
         "--scaling-interval",
         "OLLAMA_LOADTEST_SCALING_INTERVAL",
         30.0,
         "seconds between scaling samples",
+        _number(0.0, strict=True),
     ),
-    Option("--seed", "OLLAMA_LOADTEST_SEED", 1, "seed for prompts, actions and think times"),
+    Option(
+        "--seed",
+        "OLLAMA_LOADTEST_SEED",
+        1,
+        "seed for prompts, actions and think times",
+        _integer(0),
+    ),
 )
 
 
@@ -200,74 +368,21 @@ class Settings:
 
 
 def add_arguments(parser: Any) -> None:
-    """Register the options on locust's (configargparse) parser."""
+    """Register the options on locust's (configargparse) parser.
+
+    ``choices`` never rejects anything ``Option.type`` let through; it lists the values in
+    the help and turns the field into a drop-down in locust's web UI.
+    """
     group = parser.add_argument_group("Ollama load test")
     for opt in OPTIONS:
         group.add_argument(
             opt.flag,
             env_var=opt.env,
             default=opt.default,
-            type=str,
+            type=opt.type,
+            choices=opt.choices,
             help=f"{opt.help} [env {opt.env}; default {opt.default!r}]",
         )
-
-
-def _err(opt: Option, value: Any, rule: str) -> SettingsError:
-    return SettingsError(f"{opt.flag} (env {opt.env}) = {value!r}: {rule}")
-
-
-def _get(options: Any, opt: Option) -> str:
-    value = getattr(options, opt.dest, None)
-    return str(opt.default if value is None else value).strip()
-
-
-def _int(options: Any, opt: Option, minimum: int) -> int:
-    raw = _get(options, opt)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _err(opt, raw, "must be an integer") from None
-    if value < minimum:
-        raise _err(opt, raw, f"must be >= {minimum}")
-    return value
-
-
-def _float(options: Any, opt: Option, minimum: float, strict: bool = False) -> float:
-    raw = _get(options, opt)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise _err(opt, raw, "must be a number") from None
-    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        raise _err(opt, raw, f"must be {'>' if strict else '>='} {minimum}")
-    return value
-
-
-def _choice(options: Any, opt: Option, choices: tuple[str, ...]) -> str:
-    raw = _get(options, opt)
-    if raw not in choices:
-        raise _err(opt, raw, f"must be one of {', '.join(choices)}")
-    return raw
-
-
-def parse_weights(options: Any, opt: Option) -> dict[str, float]:
-    raw = _get(options, opt)
-    weights: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in raw.split(","))):
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        if not sep or name not in ACTIONS:
-            raise _err(opt, raw, f"use name=weight pairs with names from {', '.join(ACTIONS)}")
-        try:
-            weight = float(value)
-        except ValueError:
-            raise _err(opt, raw, f"weight of {name!r} must be a number") from None
-        if not math.isfinite(weight) or weight < 0:
-            raise _err(opt, raw, f"weight of {name!r} must be >= 0")
-        weights[name] = weight
-    if weights.get("generate", 0) + weights.get("chat", 0) <= 0:
-        raise _err(opt, raw, "give generate or chat a positive weight (nothing to measure)")
-    return weights
 
 
 def host_from_stack_outputs(path: Path, api_mode: str) -> str:
@@ -316,21 +431,6 @@ def _auth_headers(api_mode: str, header: str, environ: Mapping[str, str]) -> dic
     return {header: key}
 
 
-def resolve_baseline(raw: str) -> Path | None:
-    if not raw:
-        return None
-    if raw in ENVIRONMENTS:
-        return BASELINE_DIR / f"{raw}.json"
-    path = Path(raw)
-    if not path.is_file():
-        raise _err(
-            OPTIONS_BY_DEST["baseline"],
-            raw,
-            f"is neither one of {', '.join(ENVIRONMENTS)} nor an existing file",
-        )
-    return path
-
-
 def _baseline_model(path: Path | None) -> str | None:
     """The model a baseline was measured with, so gating compares like with like."""
     if path is None:
@@ -345,78 +445,72 @@ def _baseline_model(path: Path | None) -> str | None:
 def from_options(
     options: Any, environ: Mapping[str, str] | None = None, host: str | None = None
 ) -> Settings:
-    """Validate parsed options (attribute names = option dests) into Settings."""
+    """Settings from parsed options (attribute names = option dests), each already checked by
+    its ``Option.type``; what depends on several options, a file or the environment is
+    checked here."""
     environ = os.environ if environ is None else environ
     o = OPTIONS_BY_DEST
-    baseline = resolve_baseline(_get(options, o["baseline"]))
-    model = _get(options, o["ollama_model"]) or _baseline_model(baseline) or DEFAULT_MODEL
+    baseline = Path(options.baseline) if options.baseline else None
+    model = options.ollama_model or _baseline_model(baseline) or DEFAULT_MODEL
     if any(c.isspace() for c in model):
         raise _err(o["ollama_model"], model, "must be a model name such as llama3.2:3b")
-    api_mode = _choice(options, o["api_mode"], API_MODES)
-    header = _get(options, o["auth_header"])
-    if not header or not all(c.isalnum() or c == "-" for c in header):
-        raise _err(o["auth_header"], header, "must be an HTTP header name")
-    outputs = _get(options, o["stack_outputs"])
-    if not host and outputs:
-        host = host_from_stack_outputs(Path(outputs), api_mode)
+    api_mode = options.api_mode
+    if not host and options.stack_outputs:
+        host = host_from_stack_outputs(Path(options.stack_outputs), api_mode)
     if host:
         parsed = urlparse(host)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise SettingsError(f"--host {host!r}: must be an http(s) URL such as http://alb-dns")
     try:
         prompt = PromptSpec(
-            distribution=_choice(options, o["prompt_distribution"], DISTRIBUTIONS),
-            mean=_int(options, o["prompt_mean_words"], 1),
-            stddev=_int(options, o["prompt_stddev_words"], 0),
-            min=_int(options, o["prompt_min_words"], 1),
-            max=_int(options, o["prompt_max_words"], 1),
+            distribution=options.prompt_distribution,
+            mean=options.prompt_mean_words,
+            stddev=options.prompt_stddev_words,
+            min=options.prompt_min_words,
+            max=options.prompt_max_words,
         )
     except ValueError as exc:
         raise SettingsError(f"--prompt-* options: {exc}") from None
-    wait_min = _float(options, o["wait_min"], 0.0)
-    wait_max = _float(options, o["wait_max"], 0.0)
-    if wait_max < wait_min:
-        raise _err(o["wait_max"], wait_max, f"must be >= --wait-min ({wait_min})")
-    slo_values = {
-        name: _float(options, o[f"slo_{name}"], 0.0) or None
-        for name in ("ttft_ms", "tpot_ms", "e2e_ms")
-    }
-    json_summary = _get(options, o["json_summary"])
-    stack_env = _get(options, o["stack_env"]) or None
-    if stack_env is not None and stack_env not in ENVIRONMENTS:
-        raise _err(o["stack_env"], stack_env, f"must be one of {', '.join(ENVIRONMENTS)}")
-    observe = _choice(options, o["observe_scaling"], ("true", "false", "1", "0"))
-    observe_scaling = observe in ("true", "1")
+    if options.wait_max < options.wait_min:
+        raise _err(o["wait_max"], options.wait_max, f"must be >= --wait-min ({options.wait_min})")
+    stack_env = options.stack_env or None
+    observe_scaling = options.observe_scaling in ("true", "1")
     if observe_scaling and stack_env is None:
         raise _err(
-            o["observe_scaling"], observe, "needs --stack-env: which ollama-asg-<env> to watch"
+            o["observe_scaling"],
+            options.observe_scaling,
+            "needs --stack-env: which ollama-asg-<env> to watch",
         )
     return Settings(
         model=model,
         api_mode=api_mode,
         path_prefix="/ollama" if api_mode == "webui" else "",
-        headers=_auth_headers(api_mode, header, environ),
+        headers=_auth_headers(api_mode, options.auth_header, environ),
         host=host or None,
-        weights=parse_weights(options, o["task_weights"]),
-        num_predict=_int(options, o["num_predict"], 1),
+        weights=_weights(options.task_weights),
+        num_predict=options.num_predict,
         prompt=prompt,
-        warmup_requests=_int(options, o["warmup_requests"], 0),
-        scenario=_choice(options, o["scenario"], SCENARIOS),
-        scenario_users=_int(options, o["scenario_users"], 1),
-        time_scale=_float(options, o["time_scale"], 0.0, strict=True),
-        step_users=_int(options, o["step_users"], 1),
-        step_duration_s=_float(options, o["step_duration"], 0.0, strict=True),
-        wait_min_s=wait_min,
-        wait_max_s=wait_max,
-        connect_timeout_s=_float(options, o["connect_timeout"], 0.0, strict=True),
-        read_timeout_s=_float(options, o["read_timeout"], 0.0, strict=True),
-        slo=SLO(**slo_values),
-        json_summary=Path(json_summary) if json_summary else None,
+        warmup_requests=options.warmup_requests,
+        scenario=options.scenario,
+        scenario_users=options.scenario_users,
+        time_scale=options.time_scale,
+        step_users=options.step_users,
+        step_duration_s=options.step_duration,
+        wait_min_s=options.wait_min,
+        wait_max_s=options.wait_max,
+        connect_timeout_s=options.connect_timeout,
+        read_timeout_s=options.read_timeout,
+        slo=SLO(
+            ttft_ms=options.slo_ttft_ms or None,
+            tpot_ms=options.slo_tpot_ms or None,
+            e2e_ms=options.slo_e2e_ms or None,
+        ),
+        json_summary=Path(options.json_summary) if options.json_summary else None,
         baseline=baseline,
         stack_env=stack_env,
         observe_scaling=observe_scaling,
-        scaling_interval_s=_float(options, o["scaling_interval"], 0.0, strict=True),
-        seed=_int(options, o["seed"], 0),
+        scaling_interval_s=options.scaling_interval,
+        seed=options.seed,
     )
 
 

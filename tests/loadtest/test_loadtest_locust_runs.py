@@ -215,6 +215,22 @@ def test_bad_configuration_stops_before_any_request(
     assert fake_ollama.truth == []
 
 
+def test_bad_values_from_the_environment_or_locust_conf_stop_before_any_request(
+    fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    """Locust turns environment variables and config files into command-line arguments, so
+    the options' own types check those values too."""
+    from_env = run_locust(fake_ollama.url, tmp_path / "env", env={"OLLAMA_LOADTEST_SEED": "-1"})
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "locust.conf").write_text("api-mode = open\n")
+    from_conf = run_locust(fake_ollama.url, tmp_path / "conf")
+    assert from_env.returncode == 2, from_env.output
+    assert "--seed (env OLLAMA_LOADTEST_SEED) = '-1': must be >= 0" in from_env.output
+    assert from_conf.returncode == 2, from_conf.output
+    assert "--api-mode (env OLLAMA_LOADTEST_API_MODE) = 'open': must be one of" in from_conf.output
+    assert fake_ollama.truth == []
+
+
 def test_distributed_workers_report_every_request_to_the_master(
     fake_ollama: FakeOllama, tmp_path: Path
 ) -> None:

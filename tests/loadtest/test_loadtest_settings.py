@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from argparse import Namespace
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,19 @@ import configargparse
 import pytest
 
 from loadtest import settings
-from loadtest.settings import API_KEY_ENV, OPTIONS, SettingsError, from_options
+from loadtest.settings import API_KEY_ENV, OPTIONS_BY_DEST, SettingsError, from_options
+
+
+def parser() -> configargparse.ArgumentParser:
+    parser = configargparse.ArgumentParser()
+    settings.add_arguments(parser)
+    return parser
 
 
 def opts(**values: Any) -> Namespace:
-    ns = Namespace(**{o.dest: o.default for o in OPTIONS})
-    for key, value in values.items():
-        setattr(ns, key, value)
-    return ns
+    """Options as locust hands them over: through the parser add_arguments sets up."""
+    argv = [word for dest, v in values.items() for word in (OPTIONS_BY_DEST[dest].flag, str(v))]
+    return parser().parse_args(argv, env_vars={})
 
 
 def test_defaults_are_valid_and_unauthenticated() -> None:
@@ -50,17 +56,19 @@ def test_authenticated_modes_require_the_key_variable(mode: str) -> None:
 
 
 def test_there_is_no_command_line_option_for_the_key() -> None:
-    parser = configargparse.ArgumentParser()
-    settings.add_arguments(parser)
-    flags = {a for action in parser._actions for a in action.option_strings}
+    flags = {a for action in parser()._actions for a in action.option_strings}
     assert not any("key" in f or "token" in f or "secret" in f for f in flags)
 
 
 def test_options_have_environment_variables() -> None:
-    parser = configargparse.ArgumentParser()
-    settings.add_arguments(parser)
-    ns = parser.parse_args([], env_vars={"OLLAMA_LOADTEST_NUM_PREDICT": "32"})
+    ns = parser().parse_args([], env_vars={"OLLAMA_LOADTEST_NUM_PREDICT": "32"})
     assert from_options(ns, environ={}).num_predict == 32
+
+
+def test_values_arrive_typed() -> None:
+    ns = opts(num_predict=" 64 ", time_scale="0.5", observe_scaling="1", stack_env="dev")
+    assert (ns.num_predict, ns.time_scale, ns.observe_scaling) == (64, 0.5, "1")
+    assert from_options(ns, environ={}).observe_scaling is True
 
 
 @pytest.mark.parametrize(
@@ -68,15 +76,17 @@ def test_options_have_environment_variables() -> None:
     [
         ({"num_predict": "lots"}, r"--num-predict \(env OLLAMA_LOADTEST_NUM_PREDICT\) = 'lots'"),
         ({"num_predict": "0"}, "must be >= 1"),
+        ({"seed": "1.5"}, "--seed .* must be an integer"),
         ({"api_mode": "open"}, "must be one of direct, webui, api-listener"),
+        ({"prompt_distribution": "zipf"}, "must be one of fixed, uniform, normal"),
+        ({"observe_scaling": "yes"}, "must be one of true, false, 1, 0"),
         ({"task_weights": "generate=1,embed=2"}, "names from generate, chat, tags, health"),
         ({"task_weights": "tags=1"}, "give generate or chat a positive weight"),
         ({"task_weights": "generate=-1"}, "must be >= 0"),
+        ({"task_weights": "generate=x"}, "weight of 'generate' must be a number"),
         ({"scenario": "ramp"}, "--scenario"),
         ({"time_scale": "0"}, "must be > 0"),
-        ({"wait_min": "3", "wait_max": "1"}, "must be >= --wait-min"),
-        ({"prompt_min_words": "500"}, "min <= mean <= max"),
-        ({"ollama_model": "bad model"}, "--ollama-model"),
+        ({"wait_min": "soon"}, "--wait-min .* must be a number"),
         ({"auth_header": "X Bad"}, "HTTP header name"),
         ({"slo_ttft_ms": "-1"}, "--slo-ttft-ms"),
         ({"baseline": "qa"}, "neither one of dev, staging, production nor an existing file"),
@@ -84,7 +94,48 @@ def test_options_have_environment_variables() -> None:
         ({"read_timeout": "nan"}, "--read-timeout"),
     ],
 )
-def test_bad_values_name_the_option_and_the_rule(values: dict[str, str], message: str) -> None:
+def test_bad_values_are_rejected_as_they_are_parsed(
+    values: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        opts(**values)
+    assert exited.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            {"env_vars": {"OLLAMA_LOADTEST_WAIT_MAX": "-2"}},
+            "--wait-max (env OLLAMA_LOADTEST_WAIT_MAX) = '-2': must be >= 0.0",
+        ),
+        (
+            {"env_vars": {}, "config_file_contents": "scenario = ramp\n"},
+            "--scenario (env OLLAMA_LOADTEST_SCENARIO) = 'ramp': must be one of",
+        ),
+    ],
+)
+def test_environment_and_config_file_values_are_checked_too(
+    source: dict[str, Any], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parser().parse_args([], **source)
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"wait_min": "3", "wait_max": "1"}, "must be >= --wait-min"),
+        ({"prompt_min_words": "500"}, "min <= mean <= max"),
+        ({"ollama_model": "bad model"}, "--ollama-model"),
+        ({"observe_scaling": "true"}, "needs --stack-env"),
+    ],
+)
+def test_values_that_only_fail_together_name_the_option_and_the_rule(
+    values: dict[str, str], message: str
+) -> None:
     with pytest.raises(SettingsError, match=message):
         from_options(opts(**values), environ={})
 
