@@ -344,15 +344,19 @@ class OllamaUser(HttpUser):
         _fire_metric(env, "decode tok/s (server)", record.decode_tps)
         _fire_metric(env, "prefill tok/s (server)", record.prefill_tps)
 
+    def _get(self, path: str, name: str) -> Any:
+        """An authenticated GET whose response the caller judges (``with ... as resp``)."""
+        return self.client.get(
+            self._url(path),
+            headers=_settings().headers,
+            catch_response=True,
+            name=name,
+            timeout=self._timeout(),
+        )
+
     def list_models(self) -> None:
         s = _settings()
-        with self.client.get(
-            self._url("/api/tags"),
-            headers=s.headers,
-            catch_response=True,
-            name="/api/tags",
-            timeout=self._timeout(),
-        ) as resp:
+        with self._get("/api/tags", "/api/tags") as resp:
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}")
                 return
@@ -367,13 +371,7 @@ class OllamaUser(HttpUser):
 
     def health(self) -> None:
         s = _settings()
-        with self.client.get(
-            self._url("/"),
-            headers=s.headers,
-            catch_response=True,
-            name="/ (health)",
-            timeout=self._timeout(),
-        ) as resp:
+        with self._get("/", "/ (health)") as resp:
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}")
             elif s.api_mode != "webui" and "Ollama is running" not in resp.text:
