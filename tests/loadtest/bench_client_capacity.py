@@ -16,51 +16,25 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-FAKE = ROOT / "tests" / "fakes" / "fake_ollama.py"
-LOCUST = Path(sys.executable).with_name("locust")
-MODEL = "fake-model:1b"
+from locust_runner import fake_ollama_process, fake_truth, run_locust
 
 
-def pinned(cpu: int):  # type: ignore[no-untyped-def]
+def pinned(cpu: int) -> Callable[[], None] | None:
     if cpu < 0 or not hasattr(os, "sched_setaffinity"):
         return None
     return lambda: os.sched_setaffinity(0, {cpu})
 
 
-def truth(url: str, reset: bool = False) -> list[float]:
-    req = urllib.request.Request(  # noqa: S310 - loopback URL of the test double
-        f"{url}/_fake/truth", method="POST" if reset else "GET", data=b"" if reset else None
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback test double
-        return json.loads(resp.read()).get("first_token_from_arrival_s", [])
-
-
 def one_round(url: str, users: int, args: argparse.Namespace, workdir: Path) -> dict:
-    truth(url, reset=True)
-    summary = workdir / f"summary-{users}.json"
-    cmd = [
-        str(LOCUST),
-        "-f",
-        str(ROOT / "loadtest" / "locustfile.py"),
-        "--headless",
-        "--only-summary",
-        "-u",
-        str(users),
-        "-r",
-        str(users),
-        "-t",
-        f"{args.run_time}s",
-        "--host",
+    fake_truth(url, reset=True)
+    run = run_locust(
         url,
-        "--ollama-model",
-        MODEL,
+        workdir / str(users),
         "--task-weights",
         "generate=1",
         "--wait-min",
@@ -71,23 +45,17 @@ def one_round(url: str, users: int, args: argparse.Namespace, workdir: Path) -> 
         "fixed",
         "--prompt-mean-words",
         "50",
-        "--json-summary",
-        str(summary),
-    ]
-    proc = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        preexec_fn=pinned(args.client_cpu),
+        users=users,
+        run_time=f"{args.run_time}s",
         timeout=args.run_time + 60,
+        preexec_fn=pinned(args.client_cpu),
     )
-    if not summary.exists():
-        raise SystemExit(f"locust wrote no summary at {users} users:\n{proc.stdout}{proc.stderr}")
-    s = json.loads(summary.read_text())
+    s = run.summary
+    if s is None:
+        raise SystemExit(f"locust wrote no summary at {users} users:\n{run.output}")
     if not s["requests"]["succeeded"]:
         raise SystemExit(f"no measured requests at {users} users; raise --run-time")
-    server = sorted(truth(url))
+    server = sorted(fake_truth(url))
     client = s["latency_ms"]["ttft_ms"]
     server_p50 = statistics.median(server) * 1000
     server_p90 = statistics.quantiles(server, n=10)[-1] * 1000
@@ -99,8 +67,8 @@ def one_round(url: str, users: int, args: argparse.Namespace, workdir: Path) -> 
         "error_p50_ms": client["p50"] - server_p50,
         "error_p90_ms": client["p90"] - server_p90,
         "tpot_p50_ms": s["latency_ms"]["tpot_ms"]["p50"],
-        "cpu_warning": "CPU usage" in proc.stdout + proc.stderr,
-        "exit_code": proc.returncode,
+        "cpu_warning": "CPU usage" in run.output,
+        "exit_code": run.returncode,
     }
 
 
@@ -123,41 +91,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     levels = [int(u) for u in args.users.split(",")]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(FAKE),
-            "--model",
-            MODEL,
-            "--first-token-delay",
-            str(args.delay),
-            "--token-interval",
-            str(args.interval),
-            "--token-count",
-            str(args.tokens),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=pinned(args.server_cpu),
-    )
     rows = []
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            print("users  requests  client_p50  server_p50  err_p50  err_p90  tpot_p50  cpu_warn")
-            for users in levels:
-                row = one_round(url, users, args, Path(tmp))
-                rows.append(row)
-                print(
-                    f"{users:5d}  {row['requests']:8d}  {row['client_ttft_p50_ms']:10.1f}  "
-                    f"{row['server_ttft_p50_ms']:10.1f}  {row['error_p50_ms']:7.2f}  "
-                    f"{row['error_p90_ms']:7.2f}  {row['tpot_p50_ms']:8.2f}  {row['cpu_warning']}",
-                    flush=True,
-                )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with (
+        fake_ollama_process(args.delay, args.interval, args.tokens, pinned(args.server_cpu)) as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        print("users  requests  client_p50  server_p50  err_p50  err_p90  tpot_p50  cpu_warn")
+        for users in levels:
+            row = one_round(url, users, args, Path(tmp))
+            rows.append(row)
+            print(
+                f"{users:5d}  {row['requests']:8d}  {row['client_ttft_p50_ms']:10.1f}  "
+                f"{row['server_ttft_p50_ms']:10.1f}  {row['error_p50_ms']:7.2f}  "
+                f"{row['error_p90_ms']:7.2f}  {row['tpot_p50_ms']:8.2f}  {row['cpu_warning']}",
+                flush=True,
+            )
     within = [r["users"] for r in rows if abs(r["error_p50_ms"]) <= args.limit_ms]
     best = max(within, default=0)
     print(f"max users with median TTFT error <= {args.limit_ms} ms on one core: {best}")

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ def run_locust(
     env: dict[str, str] | None = None,
     extra: Sequence[str] = (),
     timeout: float = 60,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> LocustRun:
     """Run the locustfile headless in a subprocess (gevent must not patch the test process)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -63,6 +64,7 @@ def run_locust(
         text=True,
         timeout=timeout,
         env={"PATH": "/usr/bin:/bin", **(env or {})},
+        preexec_fn=preexec_fn,
     )
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     return LocustRun(proc.returncode, proc.stdout + proc.stderr, summary)
@@ -70,7 +72,10 @@ def run_locust(
 
 @contextmanager
 def fake_ollama_process(
-    first_token_delay_s: float, token_interval_s: float, token_count: int
+    first_token_delay_s: float,
+    token_interval_s: float,
+    token_count: int,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Iterator[str]:
     """TEST DOUBLE in its own process, so its timing does not share pytest's GIL; yields its URL."""
     proc = subprocess.Popen(
@@ -88,6 +93,7 @@ def fake_ollama_process(
         ],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=preexec_fn,
     )
     try:
         assert proc.stdout is not None
@@ -97,7 +103,11 @@ def fake_ollama_process(
         proc.wait(timeout=10)
 
 
-def fake_truth(url: str) -> list[float]:
-    """Arrival-to-first-token times the fake server really achieved, in seconds."""
-    with urllib.request.urlopen(f"{url}/_fake/truth", timeout=10) as resp:  # noqa: S310 - loopback
-        return json.loads(resp.read())["first_token_from_arrival_s"]
+def fake_truth(url: str, reset: bool = False) -> list[float]:
+    """Arrival-to-first-token times the fake server really achieved, in seconds; ``reset``
+    forgets them (and returns none)."""
+    req = urllib.request.Request(  # noqa: S310 - loopback URL of the test double
+        f"{url}/_fake/truth", method="POST" if reset else "GET", data=b"" if reset else None
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback test double
+        return json.loads(resp.read()).get("first_token_from_arrival_s", [])
