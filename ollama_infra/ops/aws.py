@@ -26,7 +26,7 @@ from botocore.exceptions import (
 )
 
 from ollama_infra import naming
-from ollama_infra.config import PROJECT_ROOT, load_stack_values
+from ollama_infra.config import PROJECT_ROOT, REGION_RE, load_stack_values
 from ollama_infra.ops.common import EXIT_AWS, EXIT_USAGE, OpsError
 
 ClientFactory = Callable[[str, str], Any]
@@ -256,16 +256,21 @@ def aws_errors(action: str) -> Iterator[None]:
 # --- which stack, region and account -------------------------------------------------------
 
 
+def check_region(region: str) -> str:
+    """A --region value, checked before it reaches boto3 (which accepts any string)."""
+    if not REGION_RE.match(region):
+        raise OpsError(
+            f"--region {region!r} is not an AWS region name",
+            "use a region such as us-east-1",
+            EXIT_USAGE,
+        )
+    return region
+
+
 def stack_region(stack: str, override: str | None = None, root: Path = PROJECT_ROOT) -> str:
     """--region if given, else the stack file's aws:region."""
     if override:
-        if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", override):
-            raise OpsError(
-                f"--region {override!r} is not an AWS region name",
-                "use a region such as us-east-1",
-                EXIT_USAGE,
-            )
-        return override
+        return check_region(override)
     try:
         values = load_stack_values(stack, root)
     except FileNotFoundError as exc:

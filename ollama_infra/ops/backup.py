@@ -271,7 +271,7 @@ def sync_missing(target: aws.Target, doc: dict[str, Any], dest_region: str | Non
 
 def run_s3(args: argparse.Namespace) -> int:
     if args.dest_region:
-        aws.stack_region(args.stack, args.dest_region)  # validates the region name
+        aws.check_region(args.dest_region)
     envs.guard(args.stack, args.force_cross_env)
     target = aws.resolve_target(args.stack, args.region)
     doc = s3_status(target, args.dest_bucket, args.dest_region)

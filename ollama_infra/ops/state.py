@@ -22,7 +22,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ollama_infra.config import REGION_RE
 from ollama_infra.naming import BUCKET_RE
 from ollama_infra.ops import aws
 from ollama_infra.ops.common import (
@@ -386,12 +385,7 @@ def login_commands(bucket: str, region: str) -> list[str]:
 
 
 def run_bootstrap(args: argparse.Namespace) -> int:
-    if not REGION_RE.match(args.region):
-        raise OpsError(
-            f"--region {args.region!r} is not an AWS region name",
-            "use a region such as us-east-1",
-            EXIT_USAGE,
-        )
+    aws.check_region(args.region)
     if args.bucket is not None:
         check_bucket_name(args.bucket)
     account = aws.account_id(args.region)

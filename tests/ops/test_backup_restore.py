@@ -364,6 +364,14 @@ def test_s3_backup_status_and_sync(
     assert _body(dest, "open-webui/2") == b"2"
 
 
+def test_s3_backup_checks_the_dest_region_before_any_call(
+    aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("backup", "s3", "--stack", "dev", "--dest-region", "Europe") == EXIT_USAGE
+    assert "'Europe' is not an AWS region name" in capsys.readouterr().err
+    assert aws_env.calls == [] and pulumi.calls == []
+
+
 def test_s3_backup_without_dr_copy_is_a_problem(
     aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -93,6 +93,26 @@ def test_parse_version(text: str, expected: tuple[int, int, int] | None) -> None
     assert pulumi_cli.parse_version(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("region", "valid"),
+    [
+        ("eu-west-1", True),
+        ("us-gov-west-1", True),
+        ("ap-southeast-2", True),
+        ("Europe", False),
+        ("us-east-1a", False),
+        ("US-EAST-1", False),
+        ("us-east", False),
+    ],
+)
+def test_check_region_uses_the_config_pattern(region: str, valid: bool) -> None:
+    if valid:
+        assert aws.check_region(region) == region
+    else:
+        with pytest.raises(OpsError, match=f"--region '{region}' is not an AWS region name"):
+            aws.check_region(region)
+
+
 def test_region_override_is_validated() -> None:
     assert aws.stack_region("dev", "eu-west-1") == "eu-west-1"
     with pytest.raises(OpsError, match="not an AWS region"):
