@@ -8,6 +8,7 @@ wrong and what to do about it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    WaiterError,
 )
 
 from ollama_infra import naming
@@ -317,3 +319,21 @@ def paginate(api: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
     for page in api.get_paginator(operation).paginate(**kwargs):
         items.extend(page.get(key, []))
     return items
+
+
+def wait_for(waiter: Any, seconds: float, delay: float, **params: Any) -> dict[str, Any] | None:
+    """Run a boto3 waiter for about ``seconds``, polling every ``delay`` seconds.
+
+    None once it succeeds; else its last response (timed out, or a failure state) for the
+    caller's message. An AWS error that no acceptor expects is raised as the ClientError
+    it was, so ``aws_errors`` maps it like any other failed call.
+    """
+    config = {"Delay": delay, "MaxAttempts": math.ceil(seconds / delay) + 1}
+    try:
+        waiter.wait(WaiterConfig=config, **params)
+    except WaiterError as exc:
+        last = exc.last_response
+        if "Error" in last and not any(a.matcher_func(last) for a in waiter.config.acceptors):
+            raise ClientError(last, waiter.config.operation) from exc
+        return dict(last)
+    return None

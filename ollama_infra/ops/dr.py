@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
 from pathlib import Path
 from typing import Any
 
@@ -223,14 +222,9 @@ def copy_ami(target: aws.Target, ami: str, dr_region: str, wait: float = 1800.0)
             Description=f"DR copy of {ami} from {target.region}",
             Encrypted=True,
         )["ImageId"]
-        deadline = time.monotonic() + wait
-        state = "pending"
-        while time.monotonic() < deadline:
-            state = dr_ec2.describe_images(ImageIds=[new])["Images"][0]["State"]
-            if state != "pending":
-                break
-            time.sleep(15)
-    if state != "available":
+        last = aws.wait_for(dr_ec2.get_waiter("image_available"), wait, 15, ImageIds=[new])
+    if last is not None:
+        state = next((i["State"] for i in last.get("Images", [])), None)
         raise OpsError(f"AMI copy {new} is {state}", "check it in the EC2 console of the DR region")
     return str(new)
 

@@ -19,7 +19,6 @@ import argparse
 import json
 import re
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -151,12 +150,9 @@ def _table_status(ddb: Any, name: str) -> str | None:
 
 
 def _wait_active(ddb: Any, name: str, wait: float) -> None:
-    deadline = time.monotonic() + wait
-    status = _table_status(ddb, name)
-    while status != "ACTIVE" and time.monotonic() < deadline:
-        time.sleep(10)
-        status = _table_status(ddb, name)
-    if status != "ACTIVE":
+    last = aws.wait_for(ddb.get_waiter("table_exists"), wait, 10, TableName=name)
+    if last is not None:
+        status = last.get("Table", {}).get("TableStatus")  # None: the table is not there yet
         raise OpsError(
             f"table {name} is {status} after {wait:.0f}s",
             f"wait, then run `ollama-ops restore switch --table {name}` if you meant to switch",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
+import botocore.waiter
 import ops_support
 import pytest
 from ops_support import (
@@ -22,7 +24,7 @@ from ops_support import (
 
 from ollama_infra import naming
 from ollama_infra.ops import aws, restore
-from ollama_infra.ops.common import EXIT_REFUSED, EXIT_USAGE
+from ollama_infra.ops.common import EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE
 
 NAMES = naming.StackNames("dev", ACCOUNT)
 TABLE = NAMES.table
@@ -112,6 +114,68 @@ def test_restore_refuses_an_existing_target(
     assert "restores always go to a new table" in capsys.readouterr().err
     assert table_items("taken") == []
     assert not any(op.startswith("dynamodb:Restore") for op in aws_env.operations())
+
+
+RESTORED = "ollama-data-table-restored-test-dev"
+
+
+@pytest.fixture
+def slow_restore(
+    aws_env: AwsRecorder, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str], list[float]]:
+    """A restore whose new table the waiter sees through DescribeTable answers set by the test
+    (moto's restored tables are ACTIVE at once); returns the restore argv and the waiter's
+    sleeps (recorded, not slept)."""
+    make_table(TABLE, CATALOG)
+    monkeypatch.setattr(restore, "_table_status", lambda ddb, name: None)  # the target is new
+    sleeps: list[float] = []
+    monkeypatch.setattr(botocore.waiter, "time", SimpleNamespace(sleep=sleeps.append))
+    argv = ["restore", "dynamodb", "--stack", "dev", "--latest", "--target-table", RESTORED]
+    return argv, sleeps
+
+
+@pytest.mark.parametrize(
+    ("status", "seconds", "sleeps"),
+    [("CREATING", "0", []), ("CREATING", "25", [10, 10, 10]), (None, "0", [])],
+)
+def test_restore_that_never_becomes_active_is_a_clear_error(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    capsys: pytest.CaptureFixture[str],
+    slow_restore: tuple[list[str], list[float]],
+    status: str | None,
+    seconds: str,
+    sleeps: list[float],
+) -> None:
+    """The table waiter polls every 10 s for --wait-seconds (at 0, 10, 20 and 30 s for 25),
+    then stops with the message and exit code of before, and leaves the copy unswitched."""
+    argv, slept = slow_restore
+    if status is None:
+        aws_env.inject("dynamodb", "DescribeTable", "ResourceNotFoundException")
+    else:
+        aws_env.respond("dynamodb", "DescribeTable", {"Table": {"TableStatus": status}})
+    assert cli(*argv, "--switch", "--yes", "--wait-seconds", seconds) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert f"table {RESTORED} is {status} after {seconds}s" in err
+    assert f"restore switch --table {RESTORED}" in err
+    assert slept == sleeps
+    assert "dynamodb:UpdateContinuousBackups" not in aws_env.operations()
+    assert _active_table() is None
+
+
+def test_restore_wait_maps_an_aws_error_like_any_call(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    capsys: pytest.CaptureFixture[str],
+    slow_restore: tuple[list[str], list[float]],
+) -> None:
+    argv, slept = slow_restore
+    aws_env.inject("dynamodb", "DescribeTable", "AccessDeniedException")
+    assert cli(*argv) == aws.EXIT_PERMISSION
+    err = capsys.readouterr().err
+    assert f"restoring {TABLE} into {RESTORED}: the AWS identity lacks a permission" in err
+    assert "when calling the DescribeTable operation" in err
+    assert slept == []
 
 
 @pytest.mark.parametrize(

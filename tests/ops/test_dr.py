@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
+import botocore.waiter
 import ops_support
 import pytest
 import yaml
@@ -140,6 +143,34 @@ def test_ready_copies_the_ami_writes_the_stack_and_deploys(
         ["stack", "select", "--create", f"dev-{DR_REGION}"],
         ["up", "--stack", f"dev-{DR_REGION}", "--yes", "--non-interactive"],
     ]
+
+
+@pytest.mark.parametrize(("state", "sleeps"), [("failed", []), ("pending", [15] * 120)])
+def test_ami_copy_that_never_becomes_available_deploys_nothing(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    state: str,
+    sleeps: list[int],
+) -> None:
+    """The image waiter stops at once on a failed copy and after 30 minutes (every 15 s) on
+    one still pending; moto's copies are available at once, so DescribeImages is answered."""
+    monkeypatch.setattr(dr, "checks", lambda target, region: [])
+    slept: list[float] = []
+    monkeypatch.setattr(botocore.waiter, "time", SimpleNamespace(sleep=slept.append))
+    ami = setup_client("ec2").register_image(Name="ollama-base-1", RootDeviceName="/dev/sda1")[
+        "ImageId"
+    ]
+    image = {"ImageId": ami, "Name": "ollama-base-1", "State": state}
+    aws_env.respond("ec2", "DescribeImages", {"Images": [image]})
+    argv = ["dr", "deploy-region", "--stack", "dev", "--target-region", DR_REGION]
+    assert cli(*argv, "--ami-id", ami, "--yes", "--config-dir", str(config_dir)) == 1
+    assert re.search(rf"AMI copy ami-\w+ is {state}\n", capsys.readouterr().err)
+    assert slept == sleeps
+    assert not (config_dir / f"Pulumi.dev-{DR_REGION}.yaml").exists()
+    assert not pulumi.ran("up")
 
 
 def test_dry_run_writes_nothing(
