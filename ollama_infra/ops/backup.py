@@ -316,9 +316,7 @@ def state_bucket(explicit: str | None) -> str:
 
 
 def export_state(stack: str) -> str:
-    result = pulumi_cli.run(["stack", "export", "--stack", stack])
-    if result.returncode != 0:
-        raise pulumi_cli.failure(result, f"pulumi stack export ({stack})")
+    result = pulumi_cli.run(["stack", "export", "--stack", stack], f"pulumi stack export ({stack})")
     try:
         json.loads(result.stdout)
     except json.JSONDecodeError as exc:

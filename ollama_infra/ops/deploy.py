@@ -265,12 +265,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _pulumi_step(argv: list[str], action: str, stream: bool = True) -> None:
-    result = pulumi_cli.run(argv, stream=stream)
-    if result.returncode != 0:
-        raise pulumi_cli.failure(result, action)
-
-
 def run(args: argparse.Namespace) -> int:
     health.timing_from(args)  # validate arguments before any call
     if not args.dry_run:
@@ -281,14 +275,18 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         check_own_resources(cfg, str(aws.account_id(region)))
     stack = args.stack
-    _pulumi_step(
-        ["preview", "--stack", stack, "--diff", "--non-interactive"], f"pulumi preview ({stack})"
+    pulumi_cli.run(
+        ["preview", "--stack", stack, "--diff", "--non-interactive"],
+        f"pulumi preview ({stack})",
+        stream=True,
     )
     if args.dry_run:
         print("dry run: preview only, nothing was changed")
         return EXIT_OK
     confirm(f"Apply the changes above to stack '{stack}' in {cfg.region}?", yes=args.yes)
-    _pulumi_step(["up", "--stack", stack, "--yes", "--non-interactive"], f"pulumi up ({stack})")
+    pulumi_cli.run(
+        ["up", "--stack", stack, "--yes", "--non-interactive"], f"pulumi up ({stack})", stream=True
+    )
     if args.skip_health:
         print("deployed; health checks skipped (--skip-health)")
         return EXIT_OK

@@ -85,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
     envs.guard(stack, args.force_cross_env)
     target = aws.resolve_target(stack, args.region)
     if args.dry_run:
-        result = pulumi_cli.run(
-            ["destroy", "--stack", stack, "--preview-only", "--non-interactive"], stream=True
+        pulumi_cli.run(
+            ["destroy", "--stack", stack, "--preview-only", "--non-interactive"],
+            f"pulumi destroy --preview-only ({stack})",
+            stream=True,
         )
-        if result.returncode != 0:
-            raise pulumi_cli.failure(result, f"pulumi destroy --preview-only ({stack})")
         print("dry run: the resources above would be deleted; nothing was changed")
         return EXIT_OK
     protected = protected_resources(target)
@@ -110,10 +110,10 @@ def run(args: argparse.Namespace) -> int:
     if args.backup_first:
         arn = backup.create_table_backup(target, label="pre-destroy")
         print(f"backup taken: {arn}")
-    result = pulumi_cli.run(
-        ["destroy", "--stack", stack, "--yes", "--non-interactive"], stream=True
+    pulumi_cli.run(
+        ["destroy", "--stack", stack, "--yes", "--non-interactive"],
+        f"pulumi destroy ({stack})",
+        stream=True,
     )
-    if result.returncode != 0:
-        raise pulumi_cli.failure(result, f"pulumi destroy ({stack})")
     print(f"stack '{stack}' destroyed; its config file Pulumi.{stack}.yaml is kept")
     return EXIT_OK

@@ -285,9 +285,7 @@ def run(args: argparse.Namespace) -> int:
         (["stack", "select", "--create", dr_stack], f"pulumi stack select --create {dr_stack}"),
         (["up", "--stack", dr_stack, "--yes", "--non-interactive"], f"pulumi up ({dr_stack})"),
     ):
-        result = pulumi_cli.run(argv, stream=True)
-        if result.returncode != 0:
-            raise pulumi_cli.failure(result, action)
+        pulumi_cli.run(argv, action, stream=True)
     print(
         f"DR stack {dr_stack} deployed in {args.target_region}; restore data next "
         "(docs/runbooks/disaster-recovery.md)"

@@ -112,9 +112,7 @@ def run_switch(args: argparse.Namespace) -> int:
         raise OpsError(str(exc), f"create Pulumi.{stack}.yaml first", EXIT_USAGE) from exc
     parse_config(stack, values)  # refuse to select a stack whose config is invalid
     env_stack = os.environ.get("PULUMI_STACK")
-    result = pulumi_cli.run(["stack", "select", stack])
-    if result.returncode != 0:
-        raise pulumi_cli.failure(result, f"`pulumi stack select {stack}`")
+    pulumi_cli.run(["stack", "select", stack], f"`pulumi stack select {stack}`")
     if env_stack and env_stack != stack:
         eprint(f"warning: PULUMI_STACK={env_stack} is set and overrides the selection; unset it")
     print(f"switched to stack '{stack}' ({values.get('aws:region')})")

@@ -76,16 +76,19 @@ def set_runner(runner: Runner | None) -> Runner:
     return previous
 
 
-def run(args: Sequence[str], *, stream: bool = False) -> Result:
-    """``pulumi <args>``; raises OpsError when the CLI is missing."""
+def run(args: Sequence[str], action: str, *, stream: bool = False) -> Result:
+    """``pulumi <args>``; raises OpsError when the CLI is missing or ``action`` fails."""
     try:
-        return _runner(["pulumi", *args], stream=stream)
+        result = _runner(["pulumi", *args], stream=stream)
     except FileNotFoundError as exc:
         raise OpsError(
             "the Pulumi CLI is not on PATH",
             "install it (https://www.pulumi.com/docs/install/) and re-run",
             EXIT_FAILURE,
         ) from exc
+    if result.returncode != 0:
+        raise failure(result, action)
+    return result
 
 
 VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
@@ -129,9 +132,9 @@ def failure(result: Result, action: str) -> OpsError:
 
 def stack_outputs(stack: str) -> dict[str, Any]:
     """The stack's outputs (secrets stay masked)."""
-    result = run(["stack", "output", "--stack", stack, "--json"])
-    if result.returncode != 0:
-        raise failure(result, f"reading the outputs of stack {stack}")
+    result = run(
+        ["stack", "output", "--stack", stack, "--json"], f"reading the outputs of stack {stack}"
+    )
     try:
         data = json.loads(result.stdout or "{}")
     except json.JSONDecodeError as exc:

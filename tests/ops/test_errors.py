@@ -161,9 +161,21 @@ def test_missing_pulumi_cli_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
     previous = pulumi_cli.set_runner(None)  # the real runner
     try:
         with pytest.raises(OpsError, match="Pulumi CLI is not on PATH"):
-            pulumi_cli.run(["version"])
+            pulumi_cli.run(["version"], "pulumi version")
     finally:
         pulumi_cli.set_runner(previous)
+
+
+def test_a_failed_pulumi_command_raises_its_mapped_failure() -> None:
+    locked = pulumi_cli.Result(255, "", "error: the stack is currently locked by 1 lock(s)")
+    previous = pulumi_cli.set_runner(lambda argv, **_: locked)
+    try:
+        with pytest.raises(OpsError) as info:
+            pulumi_cli.run(["up", "--stack", "dev"], "pulumi up (dev)", stream=True)
+    finally:
+        pulumi_cli.set_runner(previous)
+    assert info.value.exit_code == aws.EXIT_LOCKED
+    assert info.value.message.startswith("pulumi up (dev) failed: the Pulumi stack is locked")
 
 
 def test_pulumi_failure_keeps_the_tail_of_the_output() -> None:
