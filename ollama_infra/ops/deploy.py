@@ -27,15 +27,11 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
-    add_dry_run,
-    add_production,
-    add_region,
-    add_yes,
     confirm,
     eprint,
     require_production_flag,
 )
-from ollama_infra.ops.envs import add_stack_args
+from ollama_infra.ops.envs import add_change_args
 
 MIN_PYTHON = (3, 11)
 EXIT_PYTHON = 10
@@ -247,11 +243,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_stack_args(p)
-    add_region(p)
-    add_yes(p)
-    add_dry_run(p)
-    add_production(p)
+    add_change_args(p)
     p.add_argument(
         "--skip-permission-check",
         action="store_true",

@@ -17,10 +17,6 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_REFUSED,
     OpsError,
-    add_dry_run,
-    add_production,
-    add_region,
-    add_yes,
     confirm,
     require_production_flag,
 )
@@ -33,11 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    envs.add_stack_args(p)
-    add_region(p)
-    add_yes(p)
-    add_dry_run(p)
-    add_production(p)
+    envs.add_change_args(p)
     p.add_argument(
         "--backup-first",
         action="store_true",

@@ -20,7 +20,11 @@ from ollama_infra.ops.common import (
     EXIT_REFUSED,
     EXIT_USAGE,
     OpsError,
+    add_dry_run,
+    add_production,
+    add_region,
     add_stack,
+    add_yes,
     eprint,
 )
 
@@ -33,6 +37,15 @@ def add_stack_args(parser: argparse.ArgumentParser, required: bool = True) -> No
         action="store_true",
         help="act on --stack even though a different stack is selected",
     )
+
+
+def add_change_args(parser: argparse.ArgumentParser) -> None:
+    """The flags of every command that changes a stack: which one, where, and the guards."""
+    add_stack_args(parser)
+    add_region(parser)
+    add_yes(parser)
+    add_dry_run(parser)
+    add_production(parser)
 
 
 def guard(stack: str, force: bool) -> None:

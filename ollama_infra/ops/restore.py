@@ -28,10 +28,6 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
-    add_dry_run,
-    add_production,
-    add_region,
-    add_yes,
     confirm,
     require_production_flag,
 )
@@ -84,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rsub = p.add_subparsers(dest="restore_command", metavar="WHAT", required=True)
 
     ddb = rsub.add_parser("dynamodb", help="restore the table into a new table")
-    _common(ddb)
+    envs.add_change_args(ddb)
     source = ddb.add_mutually_exclusive_group(required=True)
     source.add_argument("--backup-arn", metavar="ARN", help="on-demand backup to restore")
     source.add_argument(
@@ -107,12 +103,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ddb.set_defaults(func=run_dynamodb)
 
     sw = rsub.add_parser("switch", help="set the active table of the stack")
-    _common(sw)
+    envs.add_change_args(sw)
     sw.add_argument("--table", required=True, metavar="NAME", help="table to make active")
     sw.set_defaults(func=run_switch)
 
     s3 = rsub.add_parser("s3", help="restore storage objects to a previous version")
-    _common(s3)
+    envs.add_change_args(s3)
     what = s3.add_mutually_exclusive_group(required=True)
     what.add_argument("--key", help="one object key")
     what.add_argument("--prefix", help="every object under this key prefix")
@@ -124,19 +120,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s3.set_defaults(func=run_s3)
 
     st = rsub.add_parser("state", help="import a Pulumi checkpoint export into a stack")
-    _common(st)
+    envs.add_change_args(st)
     src = st.add_mutually_exclusive_group(required=True)
     src.add_argument("--file", type=Path, help="local checkpoint file (pulumi stack export)")
     src.add_argument("--s3-uri", metavar="S3URI", help="s3://bucket/key of a checkpoint export")
     st.set_defaults(func=run_state)
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    envs.add_stack_args(p)
-    add_region(p)
-    add_yes(p)
-    add_dry_run(p)
-    add_production(p)
 
 
 # --- dynamodb ------------------------------------------------------------------------------
