@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ollama_infra.ops import aws, envs, health
+from ollama_infra.ops import aws, devenv, envs, health
 from ollama_infra.ops.common import EXIT_OK, EXIT_USAGE, OpsError, add_region
 
 _sleep: Callable[[float], None] = time.sleep
@@ -61,28 +61,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def collect_scaling(target: aws.Target, minutes: int) -> dict[str, Any]:
-    asg = target.client("autoscaling")
+    group = devenv.describe_group(target)
     name = target.names.asg
     with aws.aws_errors(f"describing {name}"):
-        groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
-        if not groups:
-            raise OpsError(
-                f"Auto Scaling group {name} not found in {target.region}",
-                "is the stack deployed? check --stack and --region",
-                aws.EXIT_NOT_FOUND,
-            )
-        activities = asg.describe_scaling_activities(AutoScalingGroupName=name, MaxRecords=10)[
-            "Activities"
-        ]
-    group = groups[0]
+        activities = target.client("autoscaling").describe_scaling_activities(
+            AutoScalingGroupName=name, MaxRecords=10
+        )["Activities"]
     targets = health.targets_healthy(target)
     return {
         "group": name,
-        "capacity": {
-            "min": group["MinSize"],
-            "max": group["MaxSize"],
-            "desired": group["DesiredCapacity"],
-        },
+        "capacity": devenv.capacity(group),
         "instances": [
             {
                 "id": i["InstanceId"],
