@@ -190,15 +190,19 @@ def run_dynamodb(args: argparse.Namespace) -> int:
 # --- s3 ------------------------------------------------------------------------------------
 
 
-def _dest_from_replication(s3: Any, bucket: str) -> tuple[str | None, list[dict[str, Any]]]:
+def replication_rules(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """The bucket's replication rules: none without a configuration or without the bucket."""
     try:
-        rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
+        return list(s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"])
     except ClientError as exc:
-        if aws.error_code(exc) == "ReplicationConfigurationNotFoundError":
-            return None, []
-        raise
-    dest = next((r["Destination"]["Bucket"] for r in rules if r.get("Status") == "Enabled"), None)
-    return (dest.split(":::")[-1] if dest else None), rules
+        if aws.error_code(exc) not in ("ReplicationConfigurationNotFoundError", "NoSuchBucket"):
+            raise
+        return []
+
+
+def rule_bucket(rule: dict[str, Any]) -> str:
+    """The destination bucket name of a replication rule (the rule holds its ARN)."""
+    return str(rule["Destination"]["Bucket"]).split(":::")[-1]
 
 
 def _objects(s3: Any, bucket: str) -> dict[str, tuple[int, str]]:
@@ -214,10 +218,11 @@ def s3_status(
     source = target.names.storage_bucket
     s3 = target.client("s3")
     with aws.aws_errors(f"reading replication of s3://{source}"):
-        replicated_to, rules = _dest_from_replication(s3, source)
+        rules = replication_rules(s3, source)
         versioning = s3.get_bucket_versioning(Bucket=source).get("Status", "Disabled")
         src_objects = _objects(s3, source)
-    dest = dest_bucket or replicated_to
+    enabled = [rule_bucket(r) for r in rules if r.get("Status") == "Enabled"]
+    dest = dest_bucket or next(iter(enabled), None)
     doc: dict[str, Any] = {
         "source": source,
         "source_versioning": versioning,

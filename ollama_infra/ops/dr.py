@@ -34,7 +34,7 @@ from ollama_infra.config import (
     parse_config,
     stack_file,
 )
-from ollama_infra.ops import aws, envs, pulumi_cli
+from ollama_infra.ops import aws, backup, envs, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -166,15 +166,9 @@ def checks(target: aws.Target, dr_region: str) -> list[str]:
     src_s3 = target.client("s3")
     dr_s3 = aws.client("s3", dr_region)
     with aws.aws_errors("checking the DR bucket"):
-        try:
-            rules = src_s3.get_bucket_replication(Bucket=names.storage_bucket)[
-                "ReplicationConfiguration"
-            ]["Rules"]
-        except ClientError as exc:
-            if aws.error_code(exc) not in ("ReplicationConfigurationNotFoundError", "NoSuchBucket"):
-                raise
-            rules = []
-        dests = [r["Destination"]["Bucket"].split(":::")[-1] for r in rules]
+        dests = [
+            backup.rule_bucket(r) for r in backup.replication_rules(src_s3, names.storage_bucket)
+        ]
         if not dests:
             problems.append(
                 f"s3://{names.storage_bucket} has no replication rule, so there is no DR bucket; "

@@ -436,6 +436,15 @@ def test_s3_backup_checks_the_dest_region_before_any_call(
     assert aws_env.calls == [] and pulumi.calls == []
 
 
+def test_s3_backup_of_a_missing_bucket_is_not_found(
+    aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("backup", "s3", "--stack", "dev") == aws.EXIT_NOT_FOUND
+    err = capsys.readouterr().err
+    assert f"reading replication of s3://{NAMES.storage_bucket}: a resource" in err
+    assert "NoSuchBucket" in err
+
+
 def test_s3_backup_without_dr_copy_is_a_problem(
     aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str]
 ) -> None:
