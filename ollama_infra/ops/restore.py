@@ -35,8 +35,13 @@ from ollama_infra.ops.common import (
 TABLE_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 
 
-def active_table_parameter(target: aws.Target) -> str:
-    return target.names.active_table_parameter
+def check_table_name(table: str, flag: str) -> None:
+    if not TABLE_NAME_RE.match(table):
+        raise OpsError(
+            f"{flag} {table!r} is not a valid DynamoDB table name",
+            "use 3-255 letters, digits, '_', '.', '-'",
+            EXIT_USAGE,
+        )
 
 
 def check_switchable(stack: str, table: str, flag: str) -> None:
@@ -155,7 +160,7 @@ def count_items(ddb: Any, name: str) -> int:
 
 def switch_table(target: aws.Target, table: str, yes: bool, production: bool) -> None:
     require_production_flag(target.stack, production, "switch the active table")
-    parameter = active_table_parameter(target)
+    parameter = target.names.active_table_parameter
     confirm(f"Make {table} the active table of stack '{target.stack}' ({parameter})?", yes=yes)
     with aws.aws_errors(f"writing {parameter}"):
         target.client("ssm").put_parameter(
@@ -173,14 +178,10 @@ def run_dynamodb(args: argparse.Namespace) -> int:
     when = parse_time(args.point_in_time, "--point-in-time") if args.point_in_time else None
     if args.wait_seconds < 0:
         raise OpsError("--wait-seconds must be >= 0", "pass a number of seconds", EXIT_USAGE)
-    if args.target_table and not TABLE_NAME_RE.match(args.target_table):
-        raise OpsError(
-            f"--target-table {args.target_table!r} is not a valid DynamoDB table name",
-            "use 3-255 letters, digits, '_', '.', '-'",
-            EXIT_USAGE,
-        )
-    if args.switch and args.target_table:
-        check_switchable(args.stack, args.target_table, "--target-table")
+    if args.target_table:
+        check_table_name(args.target_table, "--target-table")
+        if args.switch:
+            check_switchable(args.stack, args.target_table, "--target-table")
     if args.switch:
         require_production_flag(args.stack, args.production, "switch the active table")
     envs.guard(args.stack, args.force_cross_env)
@@ -201,7 +202,7 @@ def run_dynamodb(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"dry run: would restore {source} ({origin}) into new table {new}")
         if args.switch:
-            print(f"dry run: would set {active_table_parameter(target)} = {new}")
+            print(f"dry run: would set {target.names.active_table_parameter} = {new}")
         return EXIT_OK
     with aws.aws_errors(f"restoring {source} into {new}"):
         if args.backup_arn:
@@ -229,12 +230,7 @@ def run_dynamodb(args: argparse.Namespace) -> int:
 
 
 def run_switch(args: argparse.Namespace) -> int:
-    if not TABLE_NAME_RE.match(args.table):
-        raise OpsError(
-            f"--table {args.table!r} is not a valid DynamoDB table name",
-            "use 3-255 letters, digits, '_', '.', '-'",
-            EXIT_USAGE,
-        )
+    check_table_name(args.table, "--table")
     check_switchable(args.stack, args.table, "--table")
     require_production_flag(args.stack, args.production, "switch the active table")
     envs.guard(args.stack, args.force_cross_env)
@@ -248,7 +244,7 @@ def run_switch(args: argparse.Namespace) -> int:
             aws.EXIT_NOT_FOUND,
         )
     if args.dry_run:
-        print(f"dry run: would set {active_table_parameter(target)} = {args.table}")
+        print(f"dry run: would set {target.names.active_table_parameter} = {args.table}")
         return EXIT_OK
     switch_table(target, args.table, args.yes, args.production)
     return EXIT_OK

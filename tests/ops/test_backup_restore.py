@@ -222,6 +222,14 @@ def test_switch_command_points_back_to_the_original(
     assert _active_table() == TABLE
 
 
+def test_switch_checks_the_table_name_before_any_call(
+    aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("restore", "switch", "--stack", "dev", "--table", "bad name!") == EXIT_USAGE
+    assert "--table 'bad name!' is not a valid DynamoDB table name" in capsys.readouterr().err
+    assert aws_env.calls == []
+
+
 @pytest.mark.parametrize(
     "table", ["customer-table", "ollama-data-table-staging", "ollama-data-table-restored-x-staging"]
 )
