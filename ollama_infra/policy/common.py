@@ -77,14 +77,12 @@ def number(value: Any) -> float | None:
         return None
 
 
-def label(res: ResourceLike) -> str:
-    """How a message names a resource: ``<type> '<logical name>'``."""
-    return f"{res.resource_type} '{res.name}'"
+def flag(report: Report, res: ResourceLike, problem: str, fix: str) -> None:
+    """Report ``res`` in the message format of every rule: the resource, what is wrong, the fix.
 
-
-def violation(res: ResourceLike, problem: str, fix: str) -> str:
-    """The message format of every rule: the resource, what is wrong, and the fix."""
-    return f"{label(res)}: {problem}. Fix: {fix}."
+    The urn places a stack policy's finding; pulumi_policy ignores it for resource policies.
+    """
+    report(f"{res.resource_type} '{res.name}': {problem}. Fix: {fix}.", res.urn)
 
 
 # ---------------------------------------------------------------------------- tags

@@ -8,12 +8,12 @@ from ollama_infra import naming
 from ollama_infra.policy.common import (
     Report,
     as_list,
+    flag,
     get,
     is_taggable,
     merged_tags,
     number,
     truthy,
-    violation,
 )
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -29,22 +29,20 @@ def launch_template_imdsv2(args: Any, report: Report) -> None:
     options = args.props.get("metadataOptions")
     tokens = get(options, "httpTokens")
     if tokens != "required":
-        report(
-            violation(
-                args,
-                f"instance metadata allows IMDSv1 (http_tokens={tokens!r})",
-                "set metadata_options={'http_tokens': 'required', 'http_endpoint': 'enabled', "
-                "'http_put_response_hop_limit': 2}",
-            )
+        flag(
+            report,
+            args,
+            f"instance metadata allows IMDSv1 (http_tokens={tokens!r})",
+            "set metadata_options={'http_tokens': 'required', 'http_endpoint': 'enabled', "
+            "'http_put_response_hop_limit': 2}",
         )
     hops = number(get(options, "httpPutResponseHopLimit"))
     if hops is not None and hops > MAX_HOP_LIMIT:
-        report(
-            violation(
-                args,
-                f"metadata hop limit is {int(hops)}, so tokens reach beyond the instance",
-                f"set http_put_response_hop_limit to {MAX_HOP_LIMIT} or less",
-            )
+        flag(
+            report,
+            args,
+            f"metadata hop limit is {int(hops)}, so tokens reach beyond the instance",
+            f"set http_put_response_hop_limit to {MAX_HOP_LIMIT} or less",
         )
 
 
@@ -53,39 +51,36 @@ def launch_template_encrypted_volumes(args: Any, report: Report) -> None:
         return
     mappings = [m for m in as_list(args.props.get("blockDeviceMappings")) if get(m, "ebs")]
     if not mappings:
-        report(
-            violation(
-                args,
-                "no EBS block device mapping, so the root volume inherits the AMI's (unencrypted) "
-                "snapshot setting",
-                "declare the root volume in block_device_mappings with ebs.encrypted='true'",
-            )
+        flag(
+            report,
+            args,
+            "no EBS block device mapping, so the root volume inherits the AMI's (unencrypted) "
+            "snapshot setting",
+            "declare the root volume in block_device_mappings with ebs.encrypted='true'",
         )
     for m in mappings:
         if not truthy(get(m, "ebs", "encrypted")):
-            report(
-                violation(
-                    args,
-                    f"volume {get(m, 'deviceName')!r} is not encrypted",
-                    "set block_device_mappings[].ebs.encrypted='true' (kms_key_id optional)",
-                )
+            flag(
+                report,
+                args,
+                f"volume {get(m, 'deviceName')!r} is not encrypted",
+                "set block_device_mappings[].ebs.encrypted='true' (kms_key_id optional)",
             )
 
 
 def launch_template_no_public_ip(args: Any, report: Report) -> None:
     if args.resource_type == INSTANCE and truthy(args.props.get("associatePublicIpAddress")):
-        report(violation(args, "instance gets a public IP", "launch it in a private subnet"))
+        flag(report, args, "instance gets a public IP", "launch it in a private subnet")
     if args.resource_type != LAUNCH_TEMPLATE:
         return
     for i, nic in enumerate(as_list(args.props.get("networkInterfaces"))):
         if truthy(get(nic, "associatePublicIpAddress")):
-            report(
-                violation(
-                    args,
-                    f"network_interfaces[{i}] associates a public IP address",
-                    "set associate_public_ip_address='false'; instances live in private subnets "
-                    "behind the ALB and NAT",
-                )
+            flag(
+                report,
+                args,
+                f"network_interfaces[{i}] associates a public IP address",
+                "set associate_public_ip_address='false'; instances live in private subnets "
+                "behind the ALB and NAT",
             )
 
 
@@ -95,12 +90,11 @@ def required_tags(args: Any, report: Report) -> None:
     tags = merged_tags(args)
     missing = [k for k in naming.REQUIRED_TAG_KEYS if not tags.get(k)]
     if missing:
-        report(
-            violation(
-                args,
-                f"missing required tags {missing} (own tags merged with provider default tags)",
-                "pass tags=ctx.tags('<service>', <name>) (ASG: ctx.tagger.asg_tags)",
-            )
+        flag(
+            report,
+            args,
+            f"missing required tags {missing} (own tags merged with provider default tags)",
+            "pass tags=ctx.tags('<service>', <name>) (ASG: ctx.tagger.asg_tags)",
         )
         return
     wrong = {
@@ -109,10 +103,9 @@ def required_tags(args: Any, report: Report) -> None:
         if tags[k] != want
     }
     if wrong:
-        report(
-            violation(
-                args,
-                f"tags {wrong} differ from Project=ollama, ManagedBy=pulumi",
-                "use ctx.tags(...) instead of hand-written tags",
-            )
+        flag(
+            report,
+            args,
+            f"tags {wrong} differ from Project=ollama, ManagedBy=pulumi",
+            "use ctx.tags(...) instead of hand-written tags",
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ollama_infra.policy.common import Report, number, outside_dev, truthy, violation
+from ollama_infra.policy.common import Report, flag, number, outside_dev, truthy
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TOPIC = "aws:sns/topic:Topic"
@@ -19,52 +19,48 @@ def log_group_retention(args: Any, report: Report) -> None:
         return
     days = number(args.props.get("retentionInDays"))
     if not days or days <= 0:
-        report(
-            violation(
-                args,
-                "log group keeps logs forever (retention_in_days unset or 0)",
-                "set retention_in_days=observability.log_retention_days",
-            )
+        flag(
+            report,
+            args,
+            "log group keeps logs forever (retention_in_days unset or 0)",
+            "set retention_in_days=observability.log_retention_days",
         )
 
 
 def log_group_kms(args: Any, report: Report) -> None:
     if args.resource_type == LOG_GROUP and not args.props.get("kmsKeyId"):
-        report(
-            violation(
-                args,
-                "log group is encrypted with the CloudWatch Logs service key, not a KMS key",
-                "set observability.log_kms_key_arn to encrypt log groups with a customer key",
-            )
+        flag(
+            report,
+            args,
+            "log group is encrypted with the CloudWatch Logs service key, not a KMS key",
+            "set observability.log_kms_key_arn to encrypt log groups with a customer key",
         )
 
 
 def sns_encryption(args: Any, report: Report) -> None:
     if args.resource_type == TOPIC and not args.props.get("kmsMasterKeyId"):
-        report(
-            violation(
-                args,
-                "topic is not encrypted at rest",
-                "set kms_master_key_id to a customer managed key whose policy lets "
-                "cloudwatch.amazonaws.com use it (alarms cannot publish with alias/aws/sns)",
-            )
+        flag(
+            report,
+            args,
+            "topic is not encrypted at rest",
+            "set kms_master_key_id to a customer managed key whose policy lets "
+            "cloudwatch.amazonaws.com use it (alarms cannot publish with alias/aws/sns)",
         )
 
 
 def rds_encryption(args: Any, report: Report) -> None:
     encrypted = truthy(args.props.get("storageEncrypted"))
     if args.resource_type in (DB_INSTANCE, DB_CLUSTER) and not encrypted:
-        report(violation(args, "database storage is not encrypted", "set storage_encrypted=True"))
+        flag(report, args, "database storage is not encrypted", "set storage_encrypted=True")
 
 
 def rds_not_public(args: Any, report: Report) -> None:
     if args.resource_type == DB_INSTANCE and truthy(args.props.get("publiclyAccessible")):
-        report(
-            violation(
-                args,
-                "database is publicly accessible",
-                "set publicly_accessible=False and use the private subnets' subnet group",
-            )
+        flag(
+            report,
+            args,
+            "database is publicly accessible",
+            "set publicly_accessible=False and use the private subnets' subnet group",
         )
 
 
@@ -73,12 +69,11 @@ def rds_backups(args: Any, report: Report) -> None:
         return
     days = number(args.props.get("backupRetentionPeriod"))
     if not days or days < 1:
-        report(
-            violation(
-                args,
-                f"automated backups are off (backup_retention_period={days})",
-                "set backup_retention_period to 1-35 days (7 or more outside dev)",
-            )
+        flag(
+            report,
+            args,
+            f"automated backups are off (backup_retention_period={days})",
+            "set backup_retention_period to 1-35 days (7 or more outside dev)",
         )
 
 
@@ -86,12 +81,11 @@ def rds_deletion_protection(args: Any, report: Report) -> None:
     if args.resource_type not in (DB_INSTANCE, DB_CLUSTER):
         return
     if outside_dev(args) and not truthy(args.props.get("deletionProtection")):
-        report(
-            violation(
-                args,
-                "deletion protection is off outside dev",
-                "set deletion_protection=True (data.deletion_protection)",
-            )
+        flag(
+            report,
+            args,
+            "deletion protection is off outside dev",
+            "set deletion_protection=True (data.deletion_protection)",
         )
 
 
@@ -99,12 +93,11 @@ def elasticache_encryption_at_rest(args: Any, report: Report) -> None:
     if args.resource_type == REPLICATION_GROUP and not truthy(
         args.props.get("atRestEncryptionEnabled")
     ):
-        report(
-            violation(
-                args,
-                "cache data is not encrypted at rest",
-                "set at_rest_encryption_enabled=True",
-            )
+        flag(
+            report,
+            args,
+            "cache data is not encrypted at rest",
+            "set at_rest_encryption_enabled=True",
         )
 
 
@@ -112,12 +105,11 @@ def elasticache_encryption_in_transit(args: Any, report: Report) -> None:
     if args.resource_type == REPLICATION_GROUP and not truthy(
         args.props.get("transitEncryptionEnabled")
     ):
-        report(
-            violation(
-                args,
-                "cache connections are not encrypted (TLS off)",
-                "set transit_encryption_enabled=True and connect with rediss://",
-            )
+        flag(
+            report,
+            args,
+            "cache connections are not encrypted (TLS off)",
+            "set transit_encryption_enabled=True and connect with rediss://",
         )
 
 
@@ -126,14 +118,13 @@ def elasticache_not_public(args: Any, report: Report) -> None:
         return
     missing = [k for k in ("subnetGroupName", "securityGroupIds") if not args.props.get(k)]
     if missing:
-        report(
-            violation(
-                args,
-                f"cache placement is not pinned to the private network ({missing} unset, so "
-                "the default VPC subnets and security group apply)",
-                "set subnet_group_name to the private subnets' group and security_group_ids "
-                "to the cache security group",
-            )
+        flag(
+            report,
+            args,
+            f"cache placement is not pinned to the private network ({missing} unset, so "
+            "the default VPC subnets and security group apply)",
+            "set subnet_group_name to the private subnets' group and security_group_ids "
+            "to the cache security group",
         )
 
 
@@ -142,21 +133,19 @@ def elasticache_backups(args: Any, report: Report) -> None:
         return
     days = number(args.props.get("snapshotRetentionLimit"))
     if not days or days < 1:
-        report(
-            violation(
-                args,
-                "no automatic snapshots (snapshot_retention_limit unset or 0)",
-                "set snapshot_retention_limit >= 1 if the cache holds state worth restoring",
-            )
+        flag(
+            report,
+            args,
+            "no automatic snapshots (snapshot_retention_limit unset or 0)",
+            "set snapshot_retention_limit >= 1 if the cache holds state worth restoring",
         )
 
 
 def secret_cmk(args: Any, report: Report) -> None:
     if args.resource_type == SECRET and not args.props.get("kmsKeyId"):
-        report(
-            violation(
-                args,
-                "secret is encrypted with the AWS managed key aws/secretsmanager",
-                "set data.kms_key_arn to encrypt secrets with a customer managed key",
-            )
+        flag(
+            report,
+            args,
+            "secret is encrypted with the AWS managed key aws/secretsmanager",
+            "set data.kms_key_arn to encrypt secrets with a customer managed key",
         )

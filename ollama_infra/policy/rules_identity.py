@@ -8,12 +8,12 @@ from typing import Any
 from ollama_infra.policy.common import (
     Report,
     as_list,
+    flag,
     get,
     policy_document,
     principals,
     statements,
     strings,
-    violation,
 )
 
 ROLE = "aws:iam/role:Role"
@@ -63,14 +63,13 @@ def iam_no_wildcard_actions(args: Any, report: Report) -> None:
                 wild.append(f"NotAction {strings(st.get('NotAction'))}")
             if wild:
                 admin = "*" in wild and "*" in strings(st.get("Resource"))
-                report(
-                    violation(
-                        args,
-                        f"{where} statement {st.get('Sid', '')!r} allows "
-                        f"{'full administrator access' if admin else 'wildcard actions'} {wild}",
-                        "list the exact actions the instance needs (e.g. 's3:GetObject', "
-                        "'ssm:GetParameter')",
-                    )
+                flag(
+                    report,
+                    args,
+                    f"{where} statement {st.get('Sid', '')!r} allows "
+                    f"{'full administrator access' if admin else 'wildcard actions'} {wild}",
+                    "list the exact actions the instance needs (e.g. 's3:GetObject', "
+                    "'ssm:GetParameter')",
                 )
 
 
@@ -78,15 +77,14 @@ def iam_wildcard_resource_conditions(args: Any, report: Report) -> None:
     for where, doc in identity_documents(args):
         for st in _allows(doc):
             if "*" in strings(st.get("Resource")) and not st.get("Condition"):
-                report(
-                    violation(
-                        args,
-                        f"{where} statement {st.get('Sid', '')!r} allows "
-                        f"{strings(st.get('Action'))} on Resource '*' without a condition",
-                        "scope Resource to the stack's ARNs (table, bucket, parameter path, "
-                        "secret prefix, log groups), or, for actions that only accept '*', add "
-                        "a Condition (e.g. cloudwatch:namespace, aws:RequestedRegion)",
-                    )
+                flag(
+                    report,
+                    args,
+                    f"{where} statement {st.get('Sid', '')!r} allows "
+                    f"{strings(st.get('Action'))} on Resource '*' without a condition",
+                    "scope Resource to the stack's ARNs (table, bucket, parameter path, "
+                    "secret prefix, log groups), or, for actions that only accept '*', add "
+                    "a Condition (e.g. cloudwatch:namespace, aws:RequestedRegion)",
                 )
 
 
@@ -102,12 +100,11 @@ def _managed_arns(args: Any) -> list[str]:
 def iam_no_admin_policies(args: Any, report: Report) -> None:
     for arn in _managed_arns(args):
         if arn.rsplit("/", 1)[-1] in ADMIN_POLICIES and ":aws:policy/" in arn:
-            report(
-                violation(
-                    args,
-                    f"attaches the administrator-level managed policy {arn}",
-                    "attach AmazonSSMManagedInstanceCore and scoped inline policies instead",
-                )
+            flag(
+                report,
+                args,
+                f"attaches the administrator-level managed policy {arn}",
+                "attach AmazonSSMManagedInstanceCore and scoped inline policies instead",
             )
 
 
@@ -118,11 +115,10 @@ def iam_trust_policy(args: Any, report: Report) -> None:
     for st in _allows(doc):
         for principal in principals(st):
             if principal == "*" or (principal.endswith(":root") and not st.get("Condition")):
-                report(
-                    violation(
-                        args,
-                        f"trust policy lets {principal!r} assume the role",
-                        "trust a service principal (e.g. ec2.amazonaws.com) or a specific "
-                        "role ARN, with aws:SourceAccount or sts:ExternalId conditions",
-                    )
+                flag(
+                    report,
+                    args,
+                    f"trust policy lets {principal!r} assume the role",
+                    "trust a service principal (e.g. ec2.amazonaws.com) or a specific "
+                    "role ARN, with aws:SourceAccount or sts:ExternalId conditions",
                 )

@@ -15,12 +15,12 @@ from ollama_infra.policy.common import (
     ResourceLike,
     as_list,
     environment,
+    flag,
     get,
     number,
     outside_dev,
     strings,
     truthy,
-    violation,
 )
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -96,13 +96,12 @@ def sg_no_world_admin_ports(args: Any, report: Report) -> None:
     for cidr, lo, hi, _ in world_ingress(args):
         for port, what in ADMIN_PORTS.items():
             if lo <= port <= hi:
-                report(
-                    violation(
-                        args,
-                        f"{what} (port {port}) is open to {cidr}",
-                        "use SSM Session Manager, or restrict compute.ssh_admin_cidrs to "
-                        "admin networks",
-                    )
+                flag(
+                    report,
+                    args,
+                    f"{what} (port {port}) is open to {cidr}",
+                    "use SSM Session Manager, or restrict compute.ssh_admin_cidrs to "
+                    "admin networks",
                 )
 
 
@@ -124,16 +123,14 @@ def sg_no_world_ingress(args: Any, report: Report) -> None:
             if ALB_SG_RE.match(name) and ports <= allowed:
                 continue
             where = f"security group {name!r}" if name else "a security group"
-            report(
-                violation(
-                    res,
-                    f"{where} accepts ports {int(lo)}-{int(hi)} from {cidr}",
-                    "reference the CloudFront origin-facing prefix list, the ALB security "
-                    "group or a specific CIDR; only the ALB security group may be public, on "
-                    f"ports {sorted(allowed)} (ollama_api.acknowledge_public_access adds the "
-                    "API port)",
-                ),
-                res.urn,
+            flag(
+                report,
+                res,
+                f"{where} accepts ports {int(lo)}-{int(hi)} from {cidr}",
+                "reference the CloudFront origin-facing prefix list, the ALB security "
+                "group or a specific CIDR; only the ALB security group may be public, on "
+                f"ports {sorted(allowed)} (ollama_api.acknowledge_public_access adds the "
+                "API port)",
             )
 
 
@@ -149,12 +146,11 @@ def _is_alb(args: Any) -> bool:
 
 def alb_drop_invalid_headers(args: Any, report: Report) -> None:
     if _is_alb(args) and not truthy(args.props.get("dropInvalidHeaderFields")):
-        report(
-            violation(
-                args,
-                "the ALB forwards requests with invalid HTTP header fields",
-                "set drop_invalid_header_fields=True",
-            )
+        flag(
+            report,
+            args,
+            "the ALB forwards requests with invalid HTTP header fields",
+            "set drop_invalid_header_fields=True",
         )
 
 
@@ -163,24 +159,22 @@ def alb_access_logs(args: Any, report: Report) -> None:
         return
     logs = args.props.get("accessLogs")
     if not truthy(get(logs, "enabled")) or not get(logs, "bucket"):
-        report(
-            violation(
-                args,
-                "access logging is off",
-                "set access_logs={'bucket': <the log bucket>, 'enabled': True, 'prefix': 'alb'}",
-            )
+        flag(
+            report,
+            args,
+            "access logging is off",
+            "set access_logs={'bucket': <the log bucket>, 'enabled': True, 'prefix': 'alb'}",
         )
 
 
 def alb_deletion_protection(args: Any, report: Report) -> None:
     protected = truthy(args.props.get("enableDeletionProtection"))
     if _is_alb(args) and outside_dev(args) and not protected:
-        report(
-            violation(
-                args,
-                "deletion protection is off outside dev",
-                "set enable_deletion_protection=True (edge.deletion_protection)",
-            )
+        flag(
+            report,
+            args,
+            "deletion protection is off outside dev",
+            "set enable_deletion_protection=True (edge.deletion_protection)",
         )
 
 
@@ -189,15 +183,14 @@ def alb_listener_tls(args: Any, report: Report) -> None:
         return
     policy = args.props.get("sslPolicy")
     if policy not in ALB_TLS_POLICIES:
-        report(
-            violation(
-                args,
-                f"HTTPS listener uses TLS policy {policy!r} (unset means the weak 2016-08 default)",
-                "set ssl_policy='ELBSecurityPolicy-TLS13-1-2-2021-06'",
-            )
+        flag(
+            report,
+            args,
+            f"HTTPS listener uses TLS policy {policy!r} (unset means the weak 2016-08 default)",
+            "set ssl_policy='ELBSecurityPolicy-TLS13-1-2-2021-06'",
         )
     if not args.props.get("certificateArn"):
-        report(violation(args, "HTTPS listener has no certificate", "set certificate_arn"))
+        flag(report, args, "HTTPS listener has no certificate", "set certificate_arn")
 
 
 def _redirects_to_https(action: Any) -> bool:
@@ -219,25 +212,21 @@ def alb_https_redirect(args: Any, report: Report) -> None:
             continue  # no certificate on this ALB (dev): plain HTTP forwarding is the exception
         actions = as_list(p.get("defaultActions"))
         if len(actions) != 1 or not _redirects_to_https(actions[0]):
-            report(
-                violation(
-                    listener,
-                    f"HTTP listener on port {p.get('port')} does not redirect to HTTPS although "
-                    "the ALB has an HTTPS listener",
-                    "make its only default action a redirect with protocol 'HTTPS', "
-                    "port '443', status_code 'HTTP_301'",
-                ),
-                listener.urn,
+            flag(
+                report,
+                listener,
+                f"HTTP listener on port {p.get('port')} does not redirect to HTTPS although "
+                "the ALB has an HTTPS listener",
+                "make its only default action a redirect with protocol 'HTTPS', "
+                "port '443', status_code 'HTTP_301'",
             )
         for rule in rules_by_listener.get(str(p.get("arn")), []):
             if any(get(a, "type") == "forward" for a in as_list(rule.props.get("actions"))):
-                report(
-                    violation(
-                        rule,
-                        "listener rule forwards plain HTTP traffic on an ALB that has HTTPS",
-                        "attach the rule to the HTTPS listener",
-                    ),
-                    rule.urn,
+                flag(
+                    report,
+                    rule,
+                    "listener rule forwards plain HTTP traffic on an ALB that has HTTPS",
+                    "attach the rule to the HTTPS listener",
                 )
 
 
@@ -257,12 +246,11 @@ def cloudfront_viewer_https(args: Any, report: Report) -> None:
     for where, behavior in _behaviors(args.props):
         policy = get(behavior, "viewerProtocolPolicy")
         if behavior is not None and policy not in HTTPS_VIEWER:
-            report(
-                violation(
-                    args,
-                    f"{where} has viewer_protocol_policy {policy!r}",
-                    "set viewer_protocol_policy='redirect-to-https'",
-                )
+            flag(
+                report,
+                args,
+                f"{where} has viewer_protocol_policy {policy!r}",
+                "set viewer_protocol_policy='redirect-to-https'",
             )
 
 
@@ -274,13 +262,12 @@ def cloudfront_tls_version(args: Any, report: Report) -> None:
         return  # *.cloudfront.net certificate: CloudFront fixes the protocol versions
     version = get(cert, "minimumProtocolVersion")
     if version not in CLOUDFRONT_TLS:
-        report(
-            violation(
-                args,
-                f"custom certificate with minimum_protocol_version {version!r}",
-                "set viewer_certificate.minimum_protocol_version='TLSv1.2_2021' and "
-                "ssl_support_method='sni-only'",
-            )
+        flag(
+            report,
+            args,
+            f"custom certificate with minimum_protocol_version {version!r}",
+            "set viewer_certificate.minimum_protocol_version='TLSv1.2_2021' and "
+            "ssl_support_method='sni-only'",
         )
 
 
@@ -292,23 +279,21 @@ def cloudfront_origin_https(args: Any, report: Report) -> None:
         if custom is None:
             continue
         if get(custom, "originProtocolPolicy") != "https-only":
-            report(
-                violation(
-                    args,
-                    f"origin {get(origin, 'originId')!r} is reached with "
-                    f"{get(custom, 'originProtocolPolicy')!r} outside dev",
-                    "set custom_origin_config.origin_protocol_policy='https-only' (the ALB has "
-                    "a certificate outside dev) and origin_ssl_protocols=['TLSv1.2']",
-                )
+            flag(
+                report,
+                args,
+                f"origin {get(origin, 'originId')!r} is reached with "
+                f"{get(custom, 'originProtocolPolicy')!r} outside dev",
+                "set custom_origin_config.origin_protocol_policy='https-only' (the ALB has "
+                "a certificate outside dev) and origin_ssl_protocols=['TLSv1.2']",
             )
         bad = [p for p in strings(get(custom, "originSslProtocols")) if p != "TLSv1.2"]
         if bad:
-            report(
-                violation(
-                    args,
-                    f"origin {get(origin, 'originId')!r} allows {bad}",
-                    "set origin_ssl_protocols=['TLSv1.2']",
-                )
+            flag(
+                report,
+                args,
+                f"origin {get(origin, 'originId')!r} allows {bad}",
+                "set origin_ssl_protocols=['TLSv1.2']",
             )
 
 
@@ -316,12 +301,11 @@ def cloudfront_waf_production(args: Any, report: Report) -> None:
     if args.resource_type != DISTRIBUTION or environment(args) != "production":
         return
     if not args.props.get("webAclId"):
-        report(
-            violation(
-                args,
-                "production distribution has no WAF web ACL",
-                "attach the CLOUDFRONT-scope web ACL (web_acl_id); edge.waf_enabled must stay on",
-            )
+        flag(
+            report,
+            args,
+            "production distribution has no WAF web ACL",
+            "attach the CLOUDFRONT-scope web ACL (web_acl_id); edge.waf_enabled must stay on",
         )
 
 
@@ -368,12 +352,10 @@ def cloudfront_logging(args: Any, report: Report) -> None:
             continue
         if no_target:
             continue
-        report(
-            violation(
-                dist,
-                "distribution writes no access logs",
-                "set logging_config={'bucket': <log bucket domain name>, 'prefix': 'cloudfront/'} "
-                "or add a CloudWatch log delivery source for it",
-            ),
-            dist.urn,
+        flag(
+            report,
+            dist,
+            "distribution writes no access logs",
+            "set logging_config={'bucket': <log bucket domain name>, 'prefix': 'cloudfront/'} "
+            "or add a CloudWatch log delivery source for it",
         )

@@ -22,7 +22,7 @@ from ollama_infra.policy.common import (
     ResourceLike,
     decode_user_data,
     find_secrets,
-    violation,
+    flag,
     walk_strings,
 )
 
@@ -55,32 +55,29 @@ def no_plaintext_secrets(args: Any, report: Report) -> None:
     for where, text in plain_places(args):
         found = find_secrets(text)
         if found:
-            report(
-                violation(
-                    args,
-                    f"{where} contains what looks like a secret ({', '.join(found)})",
-                    "store the value in Secrets Manager (ollama/<env>/...) and read it at boot "
-                    "with the instance role; never render it into user data or a String parameter",
-                )
+            flag(
+                report,
+                args,
+                f"{where} contains what looks like a secret ({', '.join(found)})",
+                "store the value in Secrets Manager (ollama/<env>/...) and read it at boot "
+                "with the instance role; never render it into user data or a String parameter",
             )
     p = args.props
     if args.resource_type == PARAMETER and p.get("type") != "SecureString":
         name = str(p.get("name") or "")
         if SECRET_NAME_RE.search(name.rsplit("/", 1)[-1]):
-            report(
-                violation(
-                    args,
-                    f"parameter {name!r} is named like a secret but is type {p.get('type')!r}",
-                    "use a SecureString parameter or a Secrets Manager secret",
-                )
+            flag(
+                report,
+                args,
+                f"parameter {name!r} is named like a secret but is type {p.get('type')!r}",
+                "use a SecureString parameter or a Secrets Manager secret",
             )
     if args.resource_type == DB_INSTANCE and p.get("password"):
-        report(
-            violation(
-                args,
-                "the master password is passed as an input (it lands in the state and plan)",
-                "set manage_master_user_password=True and let RDS keep it in Secrets Manager",
-            )
+        flag(
+            report,
+            args,
+            "the master password is passed as an input (it lands in the state and plan)",
+            "set manage_master_user_password=True and let RDS keep it in Secrets Manager",
         )
 
 
@@ -127,23 +124,19 @@ def secrets_not_exposed(args: Any, report: Report) -> None:
         for where, text in places:
             for value, owner in known.items():
                 if value in text:
-                    report(
-                        violation(
-                            res,
-                            f"{where} contains the value of {owner}",
-                            "export or pass the secret's ARN or name instead and read the "
-                            "value where it is needed",
-                        ),
-                        res.urn,
+                    flag(
+                        report,
+                        res,
+                        f"{where} contains the value of {owner}",
+                        "export or pass the secret's ARN or name instead and read the "
+                        "value where it is needed",
                     )
             if res.resource_type == STACK:
                 found = find_secrets(text)
                 if found:
-                    report(
-                        violation(
-                            res,
-                            f"stack output {where} looks like a secret ({', '.join(found)})",
-                            "do not export credentials; export the secret's ARN",
-                        ),
-                        res.urn,
+                    flag(
+                        report,
+                        res,
+                        f"stack output {where} looks like a secret ({', '.join(found)})",
+                        "do not export credentials; export the secret's ARN",
                     )

@@ -15,6 +15,7 @@ from ollama_infra.policy.common import (
     Report,
     ResourceLike,
     as_list,
+    flag,
     get,
     outside_dev,
     policy_document,
@@ -22,7 +23,6 @@ from ollama_infra.policy.common import (
     statements,
     strings,
     truthy,
-    violation,
 )
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -110,33 +110,26 @@ def s3_public_access_block(args: Any, report: Report) -> None:
     for bucket in buckets(resources):
         blocks = companions(resources, bucket, PUBLIC_ACCESS_BLOCK)
         if not blocks:
-            report(
-                violation(
-                    bucket,
-                    f"bucket {bucket_name(bucket)!r} has no aws.s3.BucketPublicAccessBlock",
-                    "add a BucketPublicAccessBlock for it with all four flags true",
-                ),
-                bucket.urn,
+            flag(
+                report,
+                bucket,
+                f"bucket {bucket_name(bucket)!r} has no aws.s3.BucketPublicAccessBlock",
+                "add a BucketPublicAccessBlock for it with all four flags true",
             )
             continue
         for block in blocks:
             off = [f for f in PAB_FLAGS if not truthy(block.props.get(f))]
             if off:
-                report(
-                    violation(
-                        block,
-                        f"public access block of {bucket_name(bucket)!r} leaves {off} unset/false",
-                        "set block_public_acls, block_public_policy, ignore_public_acls and "
-                        "restrict_public_buckets to True",
-                    ),
-                    block.urn,
+                flag(
+                    report,
+                    block,
+                    f"public access block of {bucket_name(bucket)!r} leaves {off} unset/false",
+                    "set block_public_acls, block_public_policy, ignore_public_acls and "
+                    "restrict_public_buckets to True",
                 )
         acl = bucket.props.get("acl")
         if isinstance(acl, str) and acl in PUBLIC_ACLS:
-            report(
-                violation(bucket, f"canned ACL {acl!r} makes objects public", "remove the acl"),
-                bucket.urn,
-            )
+            flag(report, bucket, f"canned ACL {acl!r} makes objects public", "remove the acl")
 
 
 def _sse_algorithms(resources: list[ResourceLike], bucket: ResourceLike) -> list[str]:
@@ -154,15 +147,13 @@ def s3_encryption_at_rest(args: Any, report: Report) -> None:
     for bucket in buckets(resources):
         algos = _sse_algorithms(resources, bucket)
         if not any(a in SSE_ALGORITHMS for a in algos):
-            report(
-                violation(
-                    bucket,
-                    f"bucket {bucket_name(bucket)!r} has no default server-side encryption "
-                    f"(found {algos or 'none'})",
-                    "add a BucketServerSideEncryptionConfiguration with sse_algorithm "
-                    "'aws:kms' (or 'AES256' for an access-log bucket)",
-                ),
-                bucket.urn,
+            flag(
+                report,
+                bucket,
+                f"bucket {bucket_name(bucket)!r} has no default server-side encryption "
+                f"(found {algos or 'none'})",
+                "add a BucketServerSideEncryptionConfiguration with sse_algorithm "
+                "'aws:kms' (or 'AES256' for an access-log bucket)",
             )
 
 
@@ -175,14 +166,12 @@ def s3_kms_encryption(args: Any, report: Report) -> None:
         if not algos or name in log_buckets:
             continue  # no SSE at all is s3-encryption-at-rest's finding; log buckets: SSE-S3
         if not all(a in KMS_ALGORITHMS for a in algos):
-            report(
-                violation(
-                    bucket,
-                    f"bucket {name!r} uses {algos} instead of SSE-KMS",
-                    "set sse_algorithm='aws:kms' (with data.kms_key_arn for a customer key); "
-                    "only the access-log bucket may use AES256",
-                ),
-                bucket.urn,
+            flag(
+                report,
+                bucket,
+                f"bucket {name!r} uses {algos} instead of SSE-KMS",
+                "set sse_algorithm='aws:kms' (with data.kms_key_arn for a customer key); "
+                "only the access-log bucket may use AES256",
             )
 
 
@@ -194,13 +183,11 @@ def s3_versioning(args: Any, report: Report) -> None:
             for v in companions(resources, bucket, VERSIONING, VERSIONING_V2)
         ]
         if "Enabled" not in statuses:
-            report(
-                violation(
-                    bucket,
-                    f"bucket {bucket_name(bucket)!r} is not versioned ({statuses or 'none'})",
-                    "add a BucketVersioning with versioning_configuration.status='Enabled'",
-                ),
-                bucket.urn,
+            flag(
+                report,
+                bucket,
+                f"bucket {bucket_name(bucket)!r} is not versioned ({statuses or 'none'})",
+                "add a BucketVersioning with versioning_configuration.status='Enabled'",
             )
 
 
@@ -226,14 +213,12 @@ def s3_tls_only(args: Any, report: Report) -> None:
         policies = companions(resources, bucket, BUCKET_POLICY)
         docs = [policy_document(p.props.get("policy")) for p in policies]
         if not any(_denies_insecure_transport(d) for d in docs):
-            report(
-                violation(
-                    bucket,
-                    f"bucket {bucket_name(bucket)!r} does not deny requests without TLS",
-                    "add a BucketPolicy statement: Effect Deny, Principal '*', Action 's3:*', "
-                    "Condition Bool aws:SecureTransport 'false' on the bucket and its objects",
-                ),
-                bucket.urn,
+            flag(
+                report,
+                bucket,
+                f"bucket {bucket_name(bucket)!r} does not deny requests without TLS",
+                "add a BucketPolicy statement: Effect Deny, Principal '*', Action 's3:*', "
+                "Condition Bool aws:SecureTransport 'false' on the bucket and its objects",
             )
 
 
@@ -241,14 +226,12 @@ def s3_policy_not_public(args: Any, report: Report) -> None:
     for pol in _of(args.resources, BUCKET_POLICY):
         for st in statements(policy_document(pol.props.get("policy"))):
             if st.get("Effect") == "Allow" and "*" in principals(st) and not st.get("Condition"):
-                report(
-                    violation(
-                        pol,
-                        "bucket policy allows Principal '*' without a condition",
-                        "grant named principals (service or account) or add a condition "
-                        "such as aws:SourceAccount",
-                    ),
-                    pol.urn,
+                flag(
+                    report,
+                    pol,
+                    "bucket policy allows Principal '*' without a condition",
+                    "grant named principals (service or account) or add a condition "
+                    "such as aws:SourceAccount",
                 )
 
 
@@ -259,12 +242,11 @@ def dynamodb_encryption(args: Any, report: Report) -> None:
     if args.resource_type != TABLE:
         return
     if not truthy(get(args.props, "serverSideEncryption", "enabled")):
-        report(
-            violation(
-                args,
-                "table is not encrypted with KMS (server_side_encryption.enabled is not true)",
-                "set server_side_encryption={'enabled': True} (kms_key_arn for a customer key)",
-            )
+        flag(
+            report,
+            args,
+            "table is not encrypted with KMS (server_side_encryption.enabled is not true)",
+            "set server_side_encryption={'enabled': True} (kms_key_arn for a customer key)",
         )
 
 
@@ -272,12 +254,11 @@ def dynamodb_pitr(args: Any, report: Report) -> None:
     if args.resource_type != TABLE:
         return
     if not truthy(get(args.props, "pointInTimeRecovery", "enabled")):
-        report(
-            violation(
-                args,
-                "point-in-time recovery is off",
-                "set point_in_time_recovery={'enabled': True}",
-            )
+        flag(
+            report,
+            args,
+            "point-in-time recovery is off",
+            "set point_in_time_recovery={'enabled': True}",
         )
 
 
@@ -285,10 +266,9 @@ def dynamodb_deletion_protection(args: Any, report: Report) -> None:
     if args.resource_type != TABLE or not outside_dev(args):
         return
     if not truthy(args.props.get("deletionProtectionEnabled")):
-        report(
-            violation(
-                args,
-                "deletion protection is off outside dev",
-                "set deletion_protection_enabled=True (data.deletion_protection)",
-            )
+        flag(
+            report,
+            args,
+            "deletion protection is off outside dev",
+            "set deletion_protection_enabled=True (data.deletion_protection)",
         )
