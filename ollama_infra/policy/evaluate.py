@@ -328,6 +328,9 @@ def evaluate_policies(
             policy = rule.build()
             assert isinstance(policy, ResourceValidationPolicy)
             for record in ev.resources:
+                if not rule.applies_to(record.type):
+                    continue
+                result.checked += 1
                 args = resource_args(record, ev.stack, providers.for_record(record), cfg)
 
                 def report_resource(
@@ -340,8 +343,6 @@ def evaluate_policies(
                         Violation(_r.rule.name, _r.level, message, _a.name, _a.urn)
                     )
 
-                if rule.applies_to(record.type):
-                    result.checked += 1
                 try:
                     policy.validate(args, report_resource)
                 except UnknownValueError as exc:

@@ -27,7 +27,7 @@ from ollama_infra.policy import (
     rules_secrets,
     rules_storage,
 )
-from ollama_infra.policy.common import is_taggable
+from ollama_infra.policy.common import Report, is_taggable
 
 PACK_NAME = "ollama-security"
 # ``types`` of a rule that applies to every resource type that takes tags.
@@ -46,9 +46,9 @@ IAM_DOC_TYPES = (
 class Rule:
     name: str
     description: str
-    validate: Callable[[Any, Any], None]
+    validate: Callable[[Any, Report], None]
     types: tuple[str, ...] = ()
-    """Resource types the rule looks at (for reporting which rules had nothing to check)."""
+    """Resource types the rule looks at: a resource rule sees only these."""
     stack: bool = False
     checkov: tuple[str, ...] = ()
     trivy: tuple[str, ...] = ()
@@ -65,21 +65,19 @@ class Rule:
         return EnforcementLevel.ADVISORY if self.advisory_reason else EnforcementLevel.MANDATORY
 
     def build(self) -> ResourceValidationPolicy | StackValidationPolicy:
-        if self.stack:
-            return StackValidationPolicy(
-                name=self.name,
-                description=self.description,
-                validate=self.validate,
-                enforcement_level=self.level,
-                config_schema=self.config_schema,
-            )
-        return ResourceValidationPolicy(
+        kind = StackValidationPolicy if self.stack else ResourceValidationPolicy
+        return kind(
             name=self.name,
             description=self.description,
-            validate=self.validate,
+            validate=self.validate if self.stack else self._validate_own_types,
             enforcement_level=self.level,
             config_schema=self.config_schema,
         )
+
+    def _validate_own_types(self, args: Any, report: Report) -> None:
+        """The engine hands every resource to every resource policy; ``types`` picks the rule's."""
+        if self.applies_to(args.resource_type):
+            self.validate(args, report)
 
 
 PUBLIC_ALB_PORTS_SCHEMA = PolicyConfigSchema(

@@ -10,7 +10,6 @@ from ollama_infra.policy.common import (
     as_list,
     flag,
     get,
-    is_taggable,
     merged_tags,
     number,
     truthy,
@@ -24,8 +23,6 @@ MAX_HOP_LIMIT = 2
 
 
 def launch_template_imdsv2(args: Any, report: Report) -> None:
-    if args.resource_type not in (LAUNCH_TEMPLATE, INSTANCE):
-        return
     options = args.props.get("metadataOptions")
     tokens = get(options, "httpTokens")
     if tokens != "required":
@@ -47,8 +44,6 @@ def launch_template_imdsv2(args: Any, report: Report) -> None:
 
 
 def launch_template_encrypted_volumes(args: Any, report: Report) -> None:
-    if args.resource_type != LAUNCH_TEMPLATE:
-        return
     mappings = [m for m in as_list(args.props.get("blockDeviceMappings")) if get(m, "ebs")]
     if not mappings:
         flag(
@@ -85,8 +80,6 @@ def launch_template_no_public_ip(args: Any, report: Report) -> None:
 
 
 def required_tags(args: Any, report: Report) -> None:
-    if not is_taggable(args.resource_type):
-        return
     tags = merged_tags(args)
     missing = [k for k in naming.REQUIRED_TAG_KEYS if not tags.get(k)]
     if missing:

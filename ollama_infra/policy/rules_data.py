@@ -15,8 +15,6 @@ SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type token)
 
 
 def log_group_retention(args: Any, report: Report) -> None:
-    if args.resource_type != LOG_GROUP:
-        return
     days = number(args.props.get("retentionInDays"))
     if not days or days <= 0:
         flag(
@@ -28,7 +26,7 @@ def log_group_retention(args: Any, report: Report) -> None:
 
 
 def log_group_kms(args: Any, report: Report) -> None:
-    if args.resource_type == LOG_GROUP and not args.props.get("kmsKeyId"):
+    if not args.props.get("kmsKeyId"):
         flag(
             report,
             args,
@@ -38,7 +36,7 @@ def log_group_kms(args: Any, report: Report) -> None:
 
 
 def sns_encryption(args: Any, report: Report) -> None:
-    if args.resource_type == TOPIC and not args.props.get("kmsMasterKeyId"):
+    if not args.props.get("kmsMasterKeyId"):
         flag(
             report,
             args,
@@ -49,13 +47,12 @@ def sns_encryption(args: Any, report: Report) -> None:
 
 
 def rds_encryption(args: Any, report: Report) -> None:
-    encrypted = truthy(args.props.get("storageEncrypted"))
-    if args.resource_type in (DB_INSTANCE, DB_CLUSTER) and not encrypted:
+    if not truthy(args.props.get("storageEncrypted")):
         flag(report, args, "database storage is not encrypted", "set storage_encrypted=True")
 
 
 def rds_not_public(args: Any, report: Report) -> None:
-    if args.resource_type == DB_INSTANCE and truthy(args.props.get("publiclyAccessible")):
+    if truthy(args.props.get("publiclyAccessible")):
         flag(
             report,
             args,
@@ -65,8 +62,6 @@ def rds_not_public(args: Any, report: Report) -> None:
 
 
 def rds_backups(args: Any, report: Report) -> None:
-    if args.resource_type not in (DB_INSTANCE, DB_CLUSTER):
-        return
     days = number(args.props.get("backupRetentionPeriod"))
     if not days or days < 1:
         flag(
@@ -78,8 +73,6 @@ def rds_backups(args: Any, report: Report) -> None:
 
 
 def rds_deletion_protection(args: Any, report: Report) -> None:
-    if args.resource_type not in (DB_INSTANCE, DB_CLUSTER):
-        return
     if outside_dev(args) and not truthy(args.props.get("deletionProtection")):
         flag(
             report,
@@ -90,9 +83,7 @@ def rds_deletion_protection(args: Any, report: Report) -> None:
 
 
 def elasticache_encryption_at_rest(args: Any, report: Report) -> None:
-    if args.resource_type == REPLICATION_GROUP and not truthy(
-        args.props.get("atRestEncryptionEnabled")
-    ):
+    if not truthy(args.props.get("atRestEncryptionEnabled")):
         flag(
             report,
             args,
@@ -102,9 +93,7 @@ def elasticache_encryption_at_rest(args: Any, report: Report) -> None:
 
 
 def elasticache_encryption_in_transit(args: Any, report: Report) -> None:
-    if args.resource_type == REPLICATION_GROUP and not truthy(
-        args.props.get("transitEncryptionEnabled")
-    ):
+    if not truthy(args.props.get("transitEncryptionEnabled")):
         flag(
             report,
             args,
@@ -114,8 +103,6 @@ def elasticache_encryption_in_transit(args: Any, report: Report) -> None:
 
 
 def elasticache_not_public(args: Any, report: Report) -> None:
-    if args.resource_type != REPLICATION_GROUP:
-        return
     missing = [k for k in ("subnetGroupName", "securityGroupIds") if not args.props.get(k)]
     if missing:
         flag(
@@ -129,8 +116,6 @@ def elasticache_not_public(args: Any, report: Report) -> None:
 
 
 def elasticache_backups(args: Any, report: Report) -> None:
-    if args.resource_type != REPLICATION_GROUP:
-        return
     days = number(args.props.get("snapshotRetentionLimit"))
     if not days or days < 1:
         flag(
@@ -142,7 +127,7 @@ def elasticache_backups(args: Any, report: Report) -> None:
 
 
 def secret_cmk(args: Any, report: Report) -> None:
-    if args.resource_type == SECRET and not args.props.get("kmsKeyId"):
+    if not args.props.get("kmsKeyId"):
         flag(
             report,
             args,

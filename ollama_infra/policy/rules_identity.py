@@ -109,8 +109,6 @@ def iam_no_admin_policies(args: Any, report: Report) -> None:
 
 
 def iam_trust_policy(args: Any, report: Report) -> None:
-    if args.resource_type != ROLE:
-        return
     doc = policy_document(args.props.get("assumeRolePolicy"))
     for st in _allows(doc):
         for principal in principals(st):

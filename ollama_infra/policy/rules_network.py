@@ -138,10 +138,7 @@ def sg_no_world_ingress(args: Any, report: Report) -> None:
 
 
 def _is_alb(args: Any) -> bool:
-    return args.resource_type == LOAD_BALANCER and args.props.get("loadBalancerType") in (
-        None,
-        "application",
-    )
+    return args.props.get("loadBalancerType") in (None, "application")
 
 
 def alb_drop_invalid_headers(args: Any, report: Report) -> None:
@@ -179,7 +176,7 @@ def alb_deletion_protection(args: Any, report: Report) -> None:
 
 
 def alb_listener_tls(args: Any, report: Report) -> None:
-    if args.resource_type != LISTENER or args.props.get("protocol") != "HTTPS":
+    if args.props.get("protocol") != "HTTPS":
         return
     policy = args.props.get("sslPolicy")
     if policy not in ALB_TLS_POLICIES:
@@ -241,8 +238,6 @@ def _behaviors(props: Any) -> list[tuple[str, Any]]:
 
 
 def cloudfront_viewer_https(args: Any, report: Report) -> None:
-    if args.resource_type != DISTRIBUTION:
-        return
     for where, behavior in _behaviors(args.props):
         policy = get(behavior, "viewerProtocolPolicy")
         if behavior is not None and policy not in HTTPS_VIEWER:
@@ -255,8 +250,6 @@ def cloudfront_viewer_https(args: Any, report: Report) -> None:
 
 
 def cloudfront_tls_version(args: Any, report: Report) -> None:
-    if args.resource_type != DISTRIBUTION:
-        return
     cert = args.props.get("viewerCertificate")
     if truthy(get(cert, "cloudfrontDefaultCertificate")):
         return  # *.cloudfront.net certificate: CloudFront fixes the protocol versions
@@ -272,7 +265,7 @@ def cloudfront_tls_version(args: Any, report: Report) -> None:
 
 
 def cloudfront_origin_https(args: Any, report: Report) -> None:
-    if args.resource_type != DISTRIBUTION or not outside_dev(args):
+    if not outside_dev(args):
         return
     for origin in as_list(args.props.get("origins")):
         custom = get(origin, "customOriginConfig")
@@ -298,7 +291,7 @@ def cloudfront_origin_https(args: Any, report: Report) -> None:
 
 
 def cloudfront_waf_production(args: Any, report: Report) -> None:
-    if args.resource_type != DISTRIBUTION or environment(args) != "production":
+    if environment(args) != "production":
         return
     if not args.props.get("webAclId"):
         flag(

@@ -239,8 +239,6 @@ def s3_policy_not_public(args: Any, report: Report) -> None:
 
 
 def dynamodb_encryption(args: Any, report: Report) -> None:
-    if args.resource_type != TABLE:
-        return
     if not truthy(get(args.props, "serverSideEncryption", "enabled")):
         flag(
             report,
@@ -251,8 +249,6 @@ def dynamodb_encryption(args: Any, report: Report) -> None:
 
 
 def dynamodb_pitr(args: Any, report: Report) -> None:
-    if args.resource_type != TABLE:
-        return
     if not truthy(get(args.props, "pointInTimeRecovery", "enabled")):
         flag(
             report,
@@ -263,7 +259,7 @@ def dynamodb_pitr(args: Any, report: Report) -> None:
 
 
 def dynamodb_deletion_protection(args: Any, report: Report) -> None:
-    if args.resource_type != TABLE or not outside_dev(args):
+    if not outside_dev(args):
         return
     if not truthy(args.props.get("deletionProtectionEnabled")):
         flag(

@@ -20,7 +20,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
 from ollama_infra.ops.cli import main
 from ollama_infra.ops.common import EXIT_OK, EXIT_POLICY
-from ollama_infra.policy.evaluate import evaluate_policies
+from ollama_infra.policy.evaluate import evaluate_policies, resource_args
 from ollama_infra.policy.pack import RULES, policies, rule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,20 @@ def test_pack_declares_every_rule_once_with_its_level() -> None:
         want = EnforcementLevel.ADVISORY if r.advisory_reason else EnforcementLevel.MANDATORY
         assert p.enforcement_level == want, r.name
         assert r.types, f"{r.name} names no resource types"
+
+
+def test_resource_policies_look_only_at_their_own_types() -> None:
+    """The engine hands every resource to every resource policy: a rule's function sees only
+    the types it declares (a topic without a KMS key is no finding of log-group-kms)."""
+    topic = rec("aws:sns/topic:Topic", "ollama-obs-alerts")
+    group = rec("aws:cloudwatch/logGroup:LogGroup", "ollama-obs-app", retentionInDays=30.0)
+    policy = rule("log-group-kms").build()
+    found: list[str] = []
+    for record in (topic, group):
+        policy.validate(
+            resource_args(record, "production", None), lambda msg, urn=None: found.append(msg)
+        )
+    assert len(found) == 1 and "'ollama-obs-app'" in found[0]
 
 
 def test_advisory_rules_say_why() -> None:
