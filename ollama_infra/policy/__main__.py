@@ -2,7 +2,7 @@
 
 Pulumi runs this file with the pack directory on ``sys.path``; the project root is added so
 the rule modules import as ``ollama_infra.policy.*`` (the same code the offline evaluator and
-the tests run). Rules default to mandatory; ``pack.RULES`` marks the advisory ones.
+the tests run). Rules default to mandatory; an ``advisory_reason`` marks the advisory ones.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Shared helpers of the policy pack: reading props safely, tags, IAM documents, secret patterns.
+"""Shared by the rules modules: declaring a rule, reading props safely, tags, IAM documents and
+secret patterns.
 
 Everything here works on what ``pulumi_policy`` hands a validation function: ``props`` is a
 mapping (during ``pulumi preview`` an unknown-checking proxy, so ``isinstance(x, dict)`` is
@@ -15,7 +16,15 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
 
 from ollama_infra import naming
 
@@ -33,6 +42,79 @@ class ResourceLike(Protocol):
 
 
 Report = Callable[..., None]
+Validate = Callable[[Any, Report], None]
+# ``types`` of a rule that applies to every resource type that takes tags.
+TAGGABLE = "*taggable*"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One policy of the pack: its validation function and the scanner checks it mirrors."""
+
+    name: str
+    description: str
+    validate: Validate
+    types: tuple[str, ...]
+    """Resource types the rule looks at: a resource rule sees only these."""
+    stack: bool = False
+    """A stack rule sees every resource of the stack at once (and the stack outputs)."""
+    checkov: tuple[str, ...] = ()
+    trivy: tuple[str, ...] = ()
+    advisory_reason: str | None = None
+    """Why the rule would block a legitimate configuration; the rule is mandatory without one."""
+    config_schema: PolicyConfigSchema | None = None
+
+    def applies_to(self, type_token: str) -> bool:
+        if TAGGABLE in self.types:
+            return is_taggable(type_token)
+        return type_token in self.types
+
+    @property
+    def level(self) -> EnforcementLevel:
+        return EnforcementLevel.ADVISORY if self.advisory_reason else EnforcementLevel.MANDATORY
+
+    def build(self) -> ResourceValidationPolicy | StackValidationPolicy:
+        kind = StackValidationPolicy if self.stack else ResourceValidationPolicy
+        return kind(
+            name=self.name,
+            description=self.description,
+            validate=self.validate if self.stack else self._validate_own_types,
+            enforcement_level=self.level,
+            config_schema=self.config_schema,
+        )
+
+    def _validate_own_types(self, args: Any, report: Report) -> None:
+        """The engine hands every resource to every resource policy; ``types`` picks the rule's."""
+        if self.applies_to(args.resource_type):
+            self.validate(args, report)
+
+
+def policy(
+    name: str,
+    description: str,
+    *types: str,
+    stack: bool = False,
+    checkov: tuple[str, ...] = (),
+    trivy: tuple[str, ...] = (),
+    advisory_reason: str | None = None,
+    config_schema: PolicyConfigSchema | None = None,
+) -> Callable[[Validate], Rule]:
+    """Declare the decorated validation function a rule of the pack (see ``Rule``)."""
+
+    def declare(validate: Validate) -> Rule:
+        return Rule(
+            name,
+            description,
+            validate,
+            types,
+            stack,
+            checkov,
+            trivy,
+            advisory_reason,
+            config_schema,
+        )
+
+    return declare
 
 
 def get(obj: Any, *path: str | int, default: Any = None) -> Any:

@@ -38,7 +38,8 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
-from ollama_infra.policy.pack import PACK_NAME, RULES, Rule
+from ollama_infra.policy.common import Rule
+from ollama_infra.policy.pack import PACK_NAME, RULES
 from ollama_infra.policy.rules_network import DEFAULT_PUBLIC_ALB_PORTS
 
 PROJECT = "ollama"

@@ -1,17 +1,16 @@
-"""Launch templates (the ASG's instances) and required tags."""
+"""Launch templates (the ASG's instances) and stand-alone instances."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ollama_infra import naming
 from ollama_infra.policy.common import (
     Report,
     as_list,
     flag,
     get,
-    merged_tags,
     number,
+    policy,
     truthy,
 )
 
@@ -22,6 +21,14 @@ INSTANCE = "aws:ec2/instance:Instance"
 MAX_HOP_LIMIT = 2
 
 
+@policy(
+    "launch-template-imdsv2",
+    "Launch templates require IMDSv2 tokens with a hop limit of at most 2.",
+    LAUNCH_TEMPLATE,
+    INSTANCE,
+    checkov=("CKV_AWS_79", "CKV_AWS_341"),
+    trivy=("AVD-AWS-0130", "AVD-AWS-0028"),
+)
 def launch_template_imdsv2(args: Any, report: Report) -> None:
     options = args.props.get("metadataOptions")
     tokens = get(options, "httpTokens")
@@ -43,6 +50,13 @@ def launch_template_imdsv2(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "launch-template-encrypted-volumes",
+    "Launch templates declare every EBS volume encrypted.",
+    LAUNCH_TEMPLATE,
+    checkov=("CKV_AWS_8 (instances only)",),
+    trivy=("AVD-AWS-0131 (instances only)",),
+)
 def launch_template_encrypted_volumes(args: Any, report: Report) -> None:
     mappings = [m for m in as_list(args.props.get("blockDeviceMappings")) if get(m, "ebs")]
     if not mappings:
@@ -63,6 +77,14 @@ def launch_template_encrypted_volumes(args: Any, report: Report) -> None:
             )
 
 
+@policy(
+    "launch-template-no-public-ip",
+    "Launch templates and instances do not associate public IP addresses.",
+    LAUNCH_TEMPLATE,
+    INSTANCE,
+    checkov=("CKV_AWS_88",),
+    trivy=("AVD-AWS-0009 (launch configurations)",),
+)
 def launch_template_no_public_ip(args: Any, report: Report) -> None:
     if args.resource_type == INSTANCE and truthy(args.props.get("associatePublicIpAddress")):
         flag(report, args, "instance gets a public IP", "launch it in a private subnet")
@@ -77,28 +99,3 @@ def launch_template_no_public_ip(args: Any, report: Report) -> None:
                 "set associate_public_ip_address='false'; instances live in private subnets "
                 "behind the ALB and NAT",
             )
-
-
-def required_tags(args: Any, report: Report) -> None:
-    tags = merged_tags(args)
-    missing = [k for k in naming.REQUIRED_TAG_KEYS if not tags.get(k)]
-    if missing:
-        flag(
-            report,
-            args,
-            f"missing required tags {missing} (own tags merged with provider default tags)",
-            "pass tags=ctx.tags('<service>', <name>) (ASG: ctx.tagger.asg_tags)",
-        )
-        return
-    wrong = {
-        k: tags[k]
-        for k, want in (("Project", naming.PROJECT), ("ManagedBy", "pulumi"))
-        if tags[k] != want
-    }
-    if wrong:
-        flag(
-            report,
-            args,
-            f"tags {wrong} differ from Project=ollama, ManagedBy=pulumi",
-            "use ctx.tags(...) instead of hand-written tags",
-        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ollama_infra.policy.common import Report, flag, number, outside_dev, truthy
+from ollama_infra.policy.common import Report, flag, number, outside_dev, policy, truthy
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TOPIC = "aws:sns/topic:Topic"
@@ -14,6 +14,12 @@ REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type token)
 
 
+@policy(
+    "log-group-retention",
+    "CloudWatch log groups have a retention period.",
+    LOG_GROUP,
+    checkov=("CKV_AWS_66",),
+)
 def log_group_retention(args: Any, report: Report) -> None:
     days = number(args.props.get("retentionInDays"))
     if not days or days <= 0:
@@ -25,6 +31,17 @@ def log_group_retention(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "log-group-kms",
+    "CloudWatch log groups are encrypted with a customer managed KMS key.",
+    LOG_GROUP,
+    checkov=("CKV_AWS_158",),
+    trivy=("AVD-AWS-0017",),
+    advisory_reason=(
+        "CloudWatch Logs already encrypts with a service key; a customer key "
+        "(observability.log_kms_key_arn) is optional and costs a key per stack"
+    ),
+)
 def log_group_kms(args: Any, report: Report) -> None:
     if not args.props.get("kmsKeyId"):
         flag(
@@ -35,6 +52,13 @@ def log_group_kms(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "sns-encryption",
+    "SNS topics are encrypted with KMS.",
+    TOPIC,
+    checkov=("CKV_AWS_26",),
+    trivy=("AVD-AWS-0095",),
+)
 def sns_encryption(args: Any, report: Report) -> None:
     if not args.props.get("kmsMasterKeyId"):
         flag(
@@ -46,11 +70,26 @@ def sns_encryption(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "rds-encryption",
+    "RDS storage is encrypted.",
+    DB_INSTANCE,
+    DB_CLUSTER,
+    checkov=("CKV_AWS_16",),
+    trivy=("AVD-AWS-0080",),
+)
 def rds_encryption(args: Any, report: Report) -> None:
     if not truthy(args.props.get("storageEncrypted")):
         flag(report, args, "database storage is not encrypted", "set storage_encrypted=True")
 
 
+@policy(
+    "rds-not-public",
+    "RDS instances are not publicly accessible.",
+    DB_INSTANCE,
+    checkov=("CKV_AWS_17",),
+    trivy=("AVD-AWS-0082",),
+)
 def rds_not_public(args: Any, report: Report) -> None:
     if truthy(args.props.get("publiclyAccessible")):
         flag(
@@ -61,6 +100,14 @@ def rds_not_public(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "rds-backups",
+    "RDS keeps automated backups (retention of at least one day).",
+    DB_INSTANCE,
+    DB_CLUSTER,
+    checkov=("CKV_AWS_133",),
+    trivy=("AVD-AWS-0077",),
+)
 def rds_backups(args: Any, report: Report) -> None:
     days = number(args.props.get("backupRetentionPeriod"))
     if not days or days < 1:
@@ -72,6 +119,13 @@ def rds_backups(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "rds-deletion-protection",
+    "RDS outside dev has deletion protection.",
+    DB_INSTANCE,
+    DB_CLUSTER,
+    checkov=("CKV_AWS_293",),
+)
 def rds_deletion_protection(args: Any, report: Report) -> None:
     if outside_dev(args) and not truthy(args.props.get("deletionProtection")):
         flag(
@@ -82,6 +136,13 @@ def rds_deletion_protection(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "elasticache-encryption-at-rest",
+    "ElastiCache replication groups encrypt data at rest.",
+    REPLICATION_GROUP,
+    checkov=("CKV_AWS_29",),
+    trivy=("AVD-AWS-0045",),
+)
 def elasticache_encryption_at_rest(args: Any, report: Report) -> None:
     if not truthy(args.props.get("atRestEncryptionEnabled")):
         flag(
@@ -92,6 +153,13 @@ def elasticache_encryption_at_rest(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "elasticache-encryption-in-transit",
+    "ElastiCache replication groups use TLS.",
+    REPLICATION_GROUP,
+    checkov=("CKV_AWS_30",),
+    trivy=("AVD-AWS-0051",),
+)
 def elasticache_encryption_in_transit(args: Any, report: Report) -> None:
     if not truthy(args.props.get("transitEncryptionEnabled")):
         flag(
@@ -102,6 +170,11 @@ def elasticache_encryption_in_transit(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "elasticache-not-public",
+    "ElastiCache replication groups are pinned to a subnet group and security groups.",
+    REPLICATION_GROUP,
+)
 def elasticache_not_public(args: Any, report: Report) -> None:
     missing = [k for k in ("subnetGroupName", "securityGroupIds") if not args.props.get(k)]
     if missing:
@@ -115,6 +188,17 @@ def elasticache_not_public(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "elasticache-backups",
+    "ElastiCache replication groups keep automatic snapshots.",
+    REPLICATION_GROUP,
+    checkov=("CKV_AWS_134",),
+    trivy=("AVD-AWS-0050",),
+    advisory_reason=(
+        "the cache holds Open WebUI sessions and websocket state that are rebuilt after "
+        "a restart; the durable data lives in RDS and S3, which are backed up"
+    ),
+)
 def elasticache_backups(args: Any, report: Report) -> None:
     days = number(args.props.get("snapshotRetentionLimit"))
     if not days or days < 1:
@@ -126,6 +210,17 @@ def elasticache_backups(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "secretsmanager-cmk",
+    "Secrets Manager secrets use a customer managed KMS key.",
+    SECRET,
+    checkov=("CKV_AWS_149",),
+    trivy=("AVD-AWS-0098",),
+    advisory_reason=(
+        "the AWS managed key aws/secretsmanager still encrypts the secret; a customer "
+        "key (rules_data.kms_key_arn) is optional"
+    ),
+)
 def secret_cmk(args: Any, report: Report) -> None:
     if not args.props.get("kmsKeyId"):
         flag(

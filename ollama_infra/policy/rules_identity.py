@@ -10,6 +10,7 @@ from ollama_infra.policy.common import (
     as_list,
     flag,
     get,
+    policy,
     policy_document,
     principals,
     statements,
@@ -23,6 +24,8 @@ USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
+# Resources that carry identity policy documents.
+IAM_DOC_TYPES = (ROLE, ROLE_POLICY, POLICY, USER_POLICY, GROUP_POLICY)
 
 # AWS managed policies that grant (near) administrator rights.
 ADMIN_POLICIES = (
@@ -34,16 +37,14 @@ ADMIN_POLICIES = (
 
 
 def identity_documents(args: Any) -> list[tuple[str, Mapping[str, Any] | None]]:
-    """(where, document) for every identity policy a resource carries."""
+    """(where, document) for every identity policy a resource of ``IAM_DOC_TYPES`` carries."""
     p = args.props
-    if args.resource_type in (ROLE_POLICY, POLICY, USER_POLICY, GROUP_POLICY):
-        return [("policy", policy_document(p.get("policy")))]
     if args.resource_type == ROLE:
         return [
             (f"inline_policies[{get(ip, 'name')}]", policy_document(get(ip, "policy")))
             for ip in as_list(p.get("inlinePolicies"))
         ]
-    return []
+    return [("policy", policy_document(p.get("policy")))]
 
 
 def _allows(doc: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
@@ -54,6 +55,13 @@ def _full_wildcard(action: str) -> bool:
     return action == "*" or (action.endswith(":*") and action.count("*") == 1)
 
 
+@policy(
+    "iam-no-wildcard-actions",
+    "IAM policies allow no '*' or '<service>:*' actions (and no NotAction).",
+    *IAM_DOC_TYPES,
+    checkov=("CKV_AWS_62", "CKV_AWS_63"),
+    trivy=("AVD-AWS-0057 (deprecated)", "AVD-AWS-0345"),
+)
 def iam_no_wildcard_actions(args: Any, report: Report) -> None:
     for where, doc in identity_documents(args):
         for st in _allows(doc):
@@ -73,6 +81,12 @@ def iam_no_wildcard_actions(args: Any, report: Report) -> None:
                 )
 
 
+@policy(
+    "iam-wildcard-resources-need-conditions",
+    "IAM statements on Resource '*' carry a Condition.",
+    *IAM_DOC_TYPES,
+    checkov=("CKV_AWS_355",),
+)
 def iam_wildcard_resource_conditions(args: Any, report: Report) -> None:
     for where, doc in identity_documents(args):
         for st in _allows(doc):
@@ -97,6 +111,14 @@ def _managed_arns(args: Any) -> list[str]:
     return []
 
 
+@policy(
+    "iam-no-admin-policies",
+    "No administrator-level AWS managed policy is attached.",
+    ROLE,
+    ATTACHMENT,
+    POLICY_ATTACHMENT,
+    checkov=("CKV_AWS_274", "CKV_AWS_275", "CKV2_AWS_40", "CKV2_AWS_56"),
+)
 def iam_no_admin_policies(args: Any, report: Report) -> None:
     for arn in _managed_arns(args):
         if arn.rsplit("/", 1)[-1] in ADMIN_POLICIES and ":aws:policy/" in arn:
@@ -108,6 +130,12 @@ def iam_no_admin_policies(args: Any, report: Report) -> None:
             )
 
 
+@policy(
+    "iam-trust-policy",
+    "Role trust policies name specific principals, never '*'.",
+    ROLE,
+    checkov=("CKV_AWS_60", "CKV_AWS_61"),
+)
 def iam_trust_policy(args: Any, report: Report) -> None:
     doc = policy_document(args.props.get("assumeRolePolicy"))
     for st in _allows(doc):

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pulumi_policy import PolicyConfigSchema
+
 from ollama_infra.policy.common import (
     Report,
     ResourceLike,
@@ -19,9 +21,11 @@ from ollama_infra.policy.common import (
     get,
     number,
     outside_dev,
+    policy,
     strings,
     truthy,
 )
+from ollama_infra.policy.rules_storage import BUCKET, LOG_BUCKET_RE
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -31,12 +35,20 @@ LISTENER = "aws:lb/listener:Listener"
 LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
-BUCKET = "aws:s3/bucket:Bucket"
-# The stack's access-log bucket: ollama-logs-<env>-<account> (naming.StackNames.log_bucket).
-LOG_BUCKET_RE = re.compile(r"^ollama-logs-[a-z0-9]+(-\d{12})?$")
+SG_TYPES = (SECURITY_GROUP, SG_RULE, INGRESS_RULE)
 
 ADMIN_PORTS = {22: "SSH", 3389: "RDP"}
 DEFAULT_PUBLIC_ALB_PORTS = (80, 443)
+PUBLIC_ALB_PORTS_SCHEMA = PolicyConfigSchema(
+    properties={
+        "public_alb_ports": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "default": list(DEFAULT_PUBLIC_ALB_PORTS),
+            "description": "ALB listener ports that may accept 0.0.0.0/0 and ::/0",
+        }
+    }
+)
 ALB_SG_RE = re.compile(r"^ollama-alb-sg-")
 # ALB TLS policies every scanner accepts (checkov CKV_AWS_103 prefixes, trivy AVD-AWS-0047
 # deny list, pulumi compliance allow list): TLS 1.2+ with forward secrecy.
@@ -92,6 +104,13 @@ def world_ingress(res: ResourceLike) -> list[tuple[str, float, float, str | None
     return out
 
 
+@policy(
+    "sg-no-world-admin-ports",
+    "No security group accepts SSH (22) or RDP (3389) from 0.0.0.0/0 or ::/0.",
+    *SG_TYPES,
+    checkov=("CKV_AWS_24", "CKV_AWS_25"),
+    trivy=("AVD-AWS-0107",),
+)
 def sg_no_world_admin_ports(args: Any, report: Report) -> None:
     for cidr, lo, hi, _ in world_ingress(args):
         for port, what in ADMIN_PORTS.items():
@@ -109,6 +128,15 @@ def _sg_name(sg: ResourceLike) -> str:
     return str(sg.props.get("name") or get(sg.props, "tags", "Name") or "")
 
 
+@policy(
+    "sg-no-world-ingress",
+    "Only the ALB security group accepts 0.0.0.0/0 or ::/0, and only on its public ports.",
+    *SG_TYPES,
+    stack=True,
+    checkov=("CKV_AWS_260", "CKV_AWS_277"),
+    trivy=("AVD-AWS-0107",),
+    config_schema=PUBLIC_ALB_PORTS_SCHEMA,
+)
 def sg_no_world_ingress(args: Any, report: Report) -> None:
     config = args.get_config() if hasattr(args, "get_config") else {}
     allowed = {int(p) for p in config.get("public_alb_ports", DEFAULT_PUBLIC_ALB_PORTS)}
@@ -141,6 +169,13 @@ def _is_alb(args: Any) -> bool:
     return args.props.get("loadBalancerType") in (None, "application")
 
 
+@policy(
+    "alb-drop-invalid-headers",
+    "Application load balancers drop invalid HTTP header fields.",
+    LOAD_BALANCER,
+    checkov=("CKV_AWS_131",),
+    trivy=("AVD-AWS-0052",),
+)
 def alb_drop_invalid_headers(args: Any, report: Report) -> None:
     if _is_alb(args) and not truthy(args.props.get("dropInvalidHeaderFields")):
         flag(
@@ -151,6 +186,12 @@ def alb_drop_invalid_headers(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "alb-access-logs",
+    "Application load balancers write access logs to S3.",
+    LOAD_BALANCER,
+    checkov=("CKV_AWS_91",),
+)
 def alb_access_logs(args: Any, report: Report) -> None:
     if not _is_alb(args):
         return
@@ -164,6 +205,12 @@ def alb_access_logs(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "alb-deletion-protection",
+    "Application load balancers outside dev have deletion protection.",
+    LOAD_BALANCER,
+    checkov=("CKV_AWS_150",),
+)
 def alb_deletion_protection(args: Any, report: Report) -> None:
     protected = truthy(args.props.get("enableDeletionProtection"))
     if _is_alb(args) and outside_dev(args) and not protected:
@@ -175,15 +222,22 @@ def alb_deletion_protection(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "alb-listener-tls",
+    "HTTPS listeners have a certificate and a TLS 1.2+ forward-secrecy policy.",
+    LISTENER,
+    checkov=("CKV_AWS_103", "CKV2_AWS_74"),
+    trivy=("AVD-AWS-0047",),
+)
 def alb_listener_tls(args: Any, report: Report) -> None:
     if args.props.get("protocol") != "HTTPS":
         return
-    policy = args.props.get("sslPolicy")
-    if policy not in ALB_TLS_POLICIES:
+    ssl_policy = args.props.get("sslPolicy")
+    if ssl_policy not in ALB_TLS_POLICIES:
         flag(
             report,
             args,
-            f"HTTPS listener uses TLS policy {policy!r} (unset means the weak 2016-08 default)",
+            f"HTTPS listener uses TLS policy {ssl_policy!r} (unset means the weak 2016-08 default)",
             "set ssl_policy='ELBSecurityPolicy-TLS13-1-2-2021-06'",
         )
     if not args.props.get("certificateArn"):
@@ -194,6 +248,15 @@ def _redirects_to_https(action: Any) -> bool:
     return get(action, "type") == "redirect" and get(action, "redirect", "protocol") == "HTTPS"
 
 
+@policy(
+    "alb-https-redirect",
+    "On an ALB with a certificate, HTTP listeners only redirect to HTTPS.",
+    LISTENER,
+    LISTENER_RULE,
+    stack=True,
+    checkov=("CKV_AWS_2", "CKV2_AWS_20"),
+    trivy=("AVD-AWS-0054",),
+)
 def alb_https_redirect(args: Any, report: Report) -> None:
     listeners = [r for r in args.resources if r.resource_type == LISTENER]
     https_lbs = {
@@ -237,18 +300,32 @@ def _behaviors(props: Any) -> list[tuple[str, Any]]:
     return out
 
 
+@policy(
+    "cloudfront-viewer-https",
+    "CloudFront behaviours redirect viewers to HTTPS (or accept HTTPS only).",
+    DISTRIBUTION,
+    checkov=("CKV_AWS_34",),
+    trivy=("AVD-AWS-0012",),
+)
 def cloudfront_viewer_https(args: Any, report: Report) -> None:
     for where, behavior in _behaviors(args.props):
-        policy = get(behavior, "viewerProtocolPolicy")
-        if behavior is not None and policy not in HTTPS_VIEWER:
+        viewer_policy = get(behavior, "viewerProtocolPolicy")
+        if behavior is not None and viewer_policy not in HTTPS_VIEWER:
             flag(
                 report,
                 args,
-                f"{where} has viewer_protocol_policy {policy!r}",
+                f"{where} has viewer_protocol_policy {viewer_policy!r}",
                 "set viewer_protocol_policy='redirect-to-https'",
             )
 
 
+@policy(
+    "cloudfront-tls-version",
+    "CloudFront with a custom certificate requires TLSv1.2_2021 or newer.",
+    DISTRIBUTION,
+    checkov=("CKV_AWS_174",),
+    trivy=("AVD-AWS-0013",),
+)
 def cloudfront_tls_version(args: Any, report: Report) -> None:
     cert = args.props.get("viewerCertificate")
     if truthy(get(cert, "cloudfrontDefaultCertificate")):
@@ -264,6 +341,12 @@ def cloudfront_tls_version(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "cloudfront-origin-https",
+    "Outside dev, CloudFront reaches custom origins over HTTPS with TLS 1.2 only.",
+    DISTRIBUTION,
+    checkov=("CKV2_AWS_72", "CKV2_AWS_54"),
+)
 def cloudfront_origin_https(args: Any, report: Report) -> None:
     if not outside_dev(args):
         return
@@ -290,18 +373,6 @@ def cloudfront_origin_https(args: Any, report: Report) -> None:
             )
 
 
-def cloudfront_waf_production(args: Any, report: Report) -> None:
-    if environment(args) != "production":
-        return
-    if not args.props.get("webAclId"):
-        flag(
-            report,
-            args,
-            "production distribution has no WAF web ACL",
-            "attach the CLOUDFRONT-scope web ACL (web_acl_id); edge.waf_enabled must stay on",
-        )
-
-
 @functools.cache
 def cloudfront_log_unsupported_regions() -> frozenset[str]:
     """Regions whose buckets CloudFront standard logging cannot write to.
@@ -326,6 +397,14 @@ def _region(res: ResourceLike) -> str | None:
     return str(region) if region else None
 
 
+@policy(
+    "cloudfront-logging",
+    "CloudFront distributions write access logs.",
+    DISTRIBUTION,
+    stack=True,
+    checkov=("CKV_AWS_86",),
+    trivy=("AVD-AWS-0010",),
+)
 def cloudfront_logging(args: Any, report: Report) -> None:
     resources: list[ResourceLike] = list(args.resources)
     delivered = {
@@ -351,4 +430,21 @@ def cloudfront_logging(args: Any, report: Report) -> None:
             "distribution writes no access logs",
             "set logging_config={'bucket': <log bucket domain name>, 'prefix': 'cloudfront/'} "
             "or add a CloudWatch log delivery source for it",
+        )
+
+
+@policy(
+    "cloudfront-waf-production",
+    "Production CloudFront distributions have a WAF web ACL.",
+    DISTRIBUTION,
+    checkov=("CKV_AWS_68",),
+    trivy=("AVD-AWS-0011",),
+)
+def cloudfront_waf_production(args: Any, report: Report) -> None:
+    if environment(args) == "production" and not args.props.get("webAclId"):
+        flag(
+            report,
+            args,
+            "production distribution has no WAF web ACL",
+            "attach the CLOUDFRONT-scope web ACL (web_acl_id); edge.waf_enabled must stay on",
         )

@@ -23,6 +23,7 @@ from ollama_infra.policy.common import (
     decode_user_data,
     find_secrets,
     flag,
+    policy,
     walk_strings,
 )
 
@@ -51,6 +52,16 @@ def plain_places(res: ResourceLike) -> list[tuple[str, str]]:
     return []
 
 
+@policy(
+    "no-plaintext-secrets",
+    "No secret-looking content in user data, String parameters or plaintext password inputs.",
+    LAUNCH_TEMPLATE,
+    INSTANCE,
+    PARAMETER,
+    DB_INSTANCE,
+    checkov=("CKV_AWS_46", "CKV2_AWS_34", "CKV_AWS_384"),
+    trivy=("AVD-AWS-0129", "AVD-AWS-0029"),
+)
 def no_plaintext_secrets(args: Any, report: Report) -> None:
     for where, text in plain_places(args):
         found = find_secrets(text)
@@ -113,6 +124,17 @@ def secret_values(resources: Iterable[ResourceLike]) -> dict[str, str]:
     return out
 
 
+@policy(
+    "secrets-not-exposed",
+    "Secret values are not copied into user data, String parameters or stack outputs.",
+    STACK,
+    LAUNCH_TEMPLATE,
+    INSTANCE,
+    PARAMETER,
+    stack=True,
+    checkov=("CKV_AWS_46",),
+    trivy=("AVD-AWS-0129",),
+)
 def secrets_not_exposed(args: Any, report: Report) -> None:
     resources = list(args.resources)
     known = secret_values(resources)

@@ -18,6 +18,7 @@ from ollama_infra.policy.common import (
     flag,
     get,
     outside_dev,
+    policy,
     policy_document,
     principals,
     statements,
@@ -27,6 +28,7 @@ from ollama_infra.policy.common import (
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
+BUCKETS = (BUCKET, BUCKET_V2)
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 SSE_V2 = (
@@ -53,7 +55,7 @@ def _of(resources: Iterable[ResourceLike], *types: str) -> list[ResourceLike]:
 
 
 def buckets(resources: Iterable[ResourceLike]) -> list[ResourceLike]:
-    return _of(resources, BUCKET, BUCKET_V2)
+    return _of(resources, *BUCKETS)
 
 
 def bucket_name(bucket: ResourceLike) -> str | None:
@@ -105,6 +107,21 @@ def log_bucket_names(resources: list[ResourceLike]) -> set[str]:
 # ---------------------------------------------------------------------------- S3 (stack)
 
 
+@policy(
+    "s3-public-access-block",
+    "Every S3 bucket has a public access block with all four flags on and no public ACL.",
+    *BUCKETS,
+    stack=True,
+    checkov=("CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56", "CKV2_AWS_6", "CKV_AWS_20"),
+    trivy=(
+        "AVD-AWS-0086",
+        "AVD-AWS-0087",
+        "AVD-AWS-0091",
+        "AVD-AWS-0093",
+        "AVD-AWS-0094",
+        "AVD-AWS-0092",
+    ),
+)
 def s3_public_access_block(args: Any, report: Report) -> None:
     resources = list(args.resources)
     for bucket in buckets(resources):
@@ -142,6 +159,14 @@ def _sse_algorithms(resources: list[ResourceLike], bucket: ResourceLike) -> list
     return algos
 
 
+@policy(
+    "s3-encryption-at-rest",
+    "Every S3 bucket has default server-side encryption.",
+    *BUCKETS,
+    stack=True,
+    checkov=("CKV_AWS_19",),
+    trivy=("AVD-AWS-0088 (deprecated)",),
+)
 def s3_encryption_at_rest(args: Any, report: Report) -> None:
     resources = list(args.resources)
     for bucket in buckets(resources):
@@ -157,6 +182,14 @@ def s3_encryption_at_rest(args: Any, report: Report) -> None:
             )
 
 
+@policy(
+    "s3-kms-encryption",
+    "S3 buckets use SSE-KMS, except the access-log bucket (ALB logs support SSE-S3 only).",
+    *BUCKETS,
+    stack=True,
+    checkov=("CKV_AWS_145",),
+    trivy=("AVD-AWS-0132",),
+)
 def s3_kms_encryption(args: Any, report: Report) -> None:
     resources = list(args.resources)
     log_buckets = log_bucket_names(resources)
@@ -175,6 +208,14 @@ def s3_kms_encryption(args: Any, report: Report) -> None:
             )
 
 
+@policy(
+    "s3-versioning",
+    "Every S3 bucket has versioning enabled.",
+    *BUCKETS,
+    stack=True,
+    checkov=("CKV_AWS_21",),
+    trivy=("AVD-AWS-0090",),
+)
 def s3_versioning(args: Any, report: Report) -> None:
     resources = list(args.resources)
     for bucket in buckets(resources):
@@ -207,6 +248,13 @@ def _denies_insecure_transport(doc: Mapping[str, Any] | None) -> bool:
     return False
 
 
+@policy(
+    "s3-tls-only",
+    "Every S3 bucket policy denies requests made without TLS (aws:SecureTransport).",
+    *BUCKETS,
+    stack=True,
+    checkov=("CKV_AWS_379",),
+)
 def s3_tls_only(args: Any, report: Report) -> None:
     resources = list(args.resources)
     for bucket in buckets(resources):
@@ -222,6 +270,13 @@ def s3_tls_only(args: Any, report: Report) -> None:
             )
 
 
+@policy(
+    "s3-bucket-policy-not-public",
+    "Bucket policies do not allow Principal '*' without a condition.",
+    BUCKET_POLICY,
+    stack=True,
+    checkov=("CKV_AWS_70",),
+)
 def s3_policy_not_public(args: Any, report: Report) -> None:
     for pol in _of(args.resources, BUCKET_POLICY):
         for st in statements(policy_document(pol.props.get("policy"))):
@@ -238,6 +293,13 @@ def s3_policy_not_public(args: Any, report: Report) -> None:
 # ---------------------------------------------------------------------------- DynamoDB
 
 
+@policy(
+    "dynamodb-encryption",
+    "DynamoDB tables use KMS server-side encryption.",
+    TABLE,
+    checkov=("CKV_AWS_119",),
+    trivy=("AVD-AWS-0025",),
+)
 def dynamodb_encryption(args: Any, report: Report) -> None:
     if not truthy(get(args.props, "serverSideEncryption", "enabled")):
         flag(
@@ -248,6 +310,13 @@ def dynamodb_encryption(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "dynamodb-pitr",
+    "DynamoDB tables have point-in-time recovery.",
+    TABLE,
+    checkov=("CKV_AWS_28",),
+    trivy=("AVD-AWS-0024",),
+)
 def dynamodb_pitr(args: Any, report: Report) -> None:
     if not truthy(get(args.props, "pointInTimeRecovery", "enabled")):
         flag(
@@ -258,6 +327,11 @@ def dynamodb_pitr(args: Any, report: Report) -> None:
         )
 
 
+@policy(
+    "dynamodb-deletion-protection",
+    "DynamoDB tables outside dev have deletion protection.",
+    TABLE,
+)
 def dynamodb_deletion_protection(args: Any, report: Report) -> None:
     if not outside_dev(args):
         return
