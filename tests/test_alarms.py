@@ -439,14 +439,15 @@ OBSERVABILITY_CONFIGS = st.builds(
 
 def spec_violations(spec: alarms.AlarmSpec) -> list[str]:
     """The period rules of alarm_period_violations, applied to an AlarmSpec before Pulumi."""
-    periods = [q["metric"]["period"] for q in spec.queries if "metric" in q] or [spec.period]
+    window = spec.window
+    periods = [q["metric"]["period"] for q in spec.queries if "metric" in q] or [window.period]
     out = []
     for period in periods:
         if period not in (10, 20, 30) and period % 60:
             out.append(f"{spec.role}: period {period}")
-        if period * spec.evaluation_periods > (86_400 if period < 3_600 else 604_800):
+        if period * window.evaluations > (86_400 if period < 3_600 else 604_800):
             out.append(f"{spec.role}: window too long")
-    if not 1 <= spec.datapoints_to_alarm <= spec.evaluation_periods:
+    if not 1 <= window.datapoints <= window.evaluations:
         out.append(f"{spec.role}: datapoints")
     if spec.treat_missing_data not in TREAT_MISSING:
         out.append(f"{spec.role}: treat_missing_data")
@@ -476,6 +477,11 @@ def test_every_alarm_spec_is_valid_for_any_valid_config(cfg: ObservabilityConfig
 
 def test_spec_check_catches_a_broken_spec() -> None:
     spec = alarms.billing_alarm(ObservabilityConfig())
-    assert spec_violations(dataclasses.replace(spec, period=90))
-    assert spec_violations(dataclasses.replace(spec, evaluation_periods=29))  # 6 h x 29 > 7 d
-    assert spec_violations(dataclasses.replace(spec, datapoints_to_alarm=2))
+    assert spec_violations(spec) == []
+
+    def broken(**window: int) -> alarms.AlarmSpec:
+        return dataclasses.replace(spec, window=dataclasses.replace(spec.window, **window))
+
+    assert spec_violations(broken(period=90))
+    assert spec_violations(broken(evaluations=29))  # 6 h x 29 > 7 d
+    assert spec_violations(broken(datapoints=2))

@@ -29,74 +29,99 @@ GIB = 1024**3
 LATENCY_MIN_SAMPLES = 5
 # "p90 above the threshold" == "more than 10 % of requests at or above it".
 P90_SLOW_FRACTION_PERCENT = 10.0
+GREATER = "GreaterThanThreshold"
+LESS = "LessThanThreshold"
+# CloudWatch's plain statistics; any other (p90, tm99...) is an extended statistic.
+STATISTICS = frozenset({"SampleCount", "Average", "Sum", "Minimum", "Maximum"})
+ALB = "AWS/ApplicationELB"
 
 
 @dataclass(frozen=True)
+class Window:
+    """How long a condition must hold: ``datapoints`` of the last ``evaluations`` periods."""
+
+    period: int
+    evaluations: int
+    datapoints: int
+
+
+FIFTEEN_MINUTES = Window(FIVE_MINUTES, 3, 3)
+TWO_OF_THREE = Window(FIVE_MINUTES, 3, 2)  # 2 of 3 five-minute periods
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One CloudWatch metric and the statistic an alarm or a metric-math input reads."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    stat: str = "Sum"
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlarmSpec:
     """One CloudWatch alarm; either a single metric or metric math (``queries``)."""
 
     role: str
+    """The alarm is named ``ollama-<role>-<env>``."""
     description: str
-    comparison: str
     threshold: float
-    period: int
-    evaluation_periods: int
-    datapoints_to_alarm: int
-    # Chosen per alarm; see the comment where each alarm is defined.
+    window: Window
     treat_missing_data: str
-    namespace: str | None = None
-    metric_name: str | None = None
-    statistic: str | None = None
-    extended_statistic: str | None = None
-    dimensions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Chosen per alarm; see the comment where each alarm is defined."""
+    comparison: str = GREATER
+    metric: Metric | None = None
+    """The one metric the alarm watches; None for metric math."""
     queries: list[dict[str, Any]] = field(default_factory=list)
-    # Alarms on us-east-1 metrics (CloudFront, billing) live in us-east-1.
+    """Metric math: the inputs and the one expression the alarm watches."""
     us_east_1: bool = False
+    """Alarms on us-east-1 metrics (CloudFront, billing) live in us-east-1."""
 
     def resource_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {
             "alarm_description": self.description,
             "comparison_operator": self.comparison,
             "threshold": self.threshold,
-            "evaluation_periods": self.evaluation_periods,
-            "datapoints_to_alarm": self.datapoints_to_alarm,
+            "evaluation_periods": self.window.evaluations,
+            "datapoints_to_alarm": self.window.datapoints,
             "treat_missing_data": self.treat_missing_data,
         }
-        if self.queries:
-            args["metric_queries"] = self.queries
-        else:
-            args.update(
-                namespace=self.namespace,
-                metric_name=self.metric_name,
-                period=self.period,
-                dimensions=self.dimensions,
-            )
-            if self.extended_statistic:
-                args["extended_statistic"] = self.extended_statistic
-            else:
-                args["statistic"] = self.statistic
-        return args
+        if self.metric is None:
+            return {**args, "metric_queries": self.queries}
+        m = self.metric
+        statistic = "statistic" if m.stat in STATISTICS else "extended_statistic"
+        return {
+            **args,
+            "namespace": m.namespace,
+            "metric_name": m.name,
+            "period": self.window.period,
+            "dimensions": m.dimensions,
+            statistic: m.stat,
+        }
 
 
-def _metric(
-    qid: str,
-    namespace: str,
-    metric: str,
-    dimensions: Mapping[str, pulumi.Input[str]],
-    period: int,
-    stat: str = "Sum",
-) -> dict[str, Any]:
-    return {
-        "id": qid,
-        "return_data": False,
-        "metric": {
-            "namespace": namespace,
-            "metric_name": metric,
-            "dimensions": dimensions,
-            "period": period,
-            "stat": stat,
-        },
-    }
+def _inputs(metrics: list[Metric], period: int) -> list[dict[str, Any]]:
+    """Metric-math inputs m1, m2, ... (read by the expression, not alarm series themselves)."""
+    return [
+        {
+            "id": f"m{i}",
+            "return_data": False,
+            "metric": {
+                "namespace": m.namespace,
+                "metric_name": m.name,
+                "dimensions": m.dimensions,
+                "period": period,
+                "stat": m.stat,
+            },
+        }
+        for i, m in enumerate(metrics, 1)
+    ]
+
+
+def _filled_sum(inputs: list[dict[str, Any]]) -> str:
+    """The inputs added up, a missing data point counting as 0."""
+    return " + ".join(f"FILL({q['id']}, 0)" for q in inputs)
 
 
 def _expression(expression: str, label: str) -> dict[str, Any]:
@@ -106,29 +131,25 @@ def _expression(expression: str, label: str) -> dict[str, Any]:
 def _ratio(
     role: str,
     description: str,
-    numerators: list[dict[str, Any]],
-    denominator: dict[str, Any],
+    numerators: list[Metric],
+    denominator: Metric,
     threshold: float,
-    period: int,
-    evaluation_periods: int,
-    datapoints: int,
+    window: Window,
     min_samples: int = 1,
 ) -> AlarmSpec:
     """Percent of the denominator that the numerators make up; 0 when there is no traffic."""
-    total = denominator["id"]
-    summed = " + ".join(f"FILL({q['id']}, 0)" for q in numerators)
-    expression = f"IF({total} >= {min_samples}, 100 * ({summed}) / {total}, 0)"
+    *parts, total = _inputs([*numerators, denominator], window.period)
+    expression = (
+        f"IF({total['id']} >= {min_samples}, 100 * ({_filled_sum(parts)}) / {total['id']}, 0)"
+    )
     return AlarmSpec(
         role=role,
         description=description,
-        comparison="GreaterThanThreshold",
         threshold=threshold,
-        period=period,
-        evaluation_periods=evaluation_periods,
-        datapoints_to_alarm=datapoints,
+        window=window,
         # No traffic means no data points: that is not an incident.
         treat_missing_data="notBreaching",
-        queries=[*numerators, denominator, _expression(expression, f"{role} (%)")],
+        queries=[*parts, total, _expression(expression, f"{role} (%)")],
     )
 
 
@@ -141,18 +162,12 @@ def memory_alarm(
             f"Average memory use of the instances above {cfg.memory_alarm_percent:g} % for "
             "15 minutes: the model and KV cache are close to the instance's RAM."
         ),
-        comparison="GreaterThanThreshold",
         threshold=cfg.memory_alarm_percent,
-        period=FIVE_MINUTES,
-        evaluation_periods=3,
-        datapoints_to_alarm=3,
+        window=FIFTEEN_MINUTES,
         # Gaps come from scale-to-zero or an agent restart; keep the last state instead of
         # flapping to OK or ALARM.
         treat_missing_data="missing",
-        namespace=namespace,
-        metric_name="mem_used_percent",
-        statistic="Average",
-        dimensions={ASG_DIMENSION: asg_name},
+        metric=Metric(namespace, "mem_used_percent", {ASG_DIMENSION: asg_name}, "Average"),
     )
 
 
@@ -163,43 +178,34 @@ def alb_alarms(
 ) -> list[AlarmSpec]:
     """Unhealthy targets per target group, the 5xx rate and the p90 target response time."""
     lb = {"LoadBalancer": alb_suffix}
-    out = []
-    for key, tg_suffix in target_groups.items():
-        out.append(
-            AlarmSpec(
-                role=f"{key}-unhealthy-hosts",
-                description=(
-                    f"The {key} target group had unhealthy targets in 3 of the last 5 minutes: "
-                    "an instance fails its health check (Ollama model missing, Open WebUI down)."
-                ),
-                comparison="GreaterThanThreshold",
-                threshold=0,
-                period=60,
-                evaluation_periods=5,
-                datapoints_to_alarm=3,
-                # The ALB reports host counts every minute while the group exists; a gap
-                # carries no information about health.
-                treat_missing_data="notBreaching",
-                namespace="AWS/ApplicationELB",
-                metric_name="UnHealthyHostCount",
-                statistic="Maximum",
-                dimensions={**lb, "TargetGroup": tg_suffix},
-            )
+    out = [
+        AlarmSpec(
+            role=f"{key}-unhealthy-hosts",
+            description=(
+                f"The {key} target group had unhealthy targets in 3 of the last 5 minutes: "
+                "an instance fails its health check (Ollama model missing, Open WebUI down)."
+            ),
+            threshold=0,
+            window=Window(60, 5, 3),
+            # The ALB reports host counts every minute while the group exists; a gap
+            # carries no information about health.
+            treat_missing_data="notBreaching",
+            metric=Metric(ALB, "UnHealthyHostCount", {**lb, "TargetGroup": tg}, "Maximum"),
         )
+        for key, tg in target_groups.items()
+    ]
     out.append(
         _ratio(
             "alb-5xx-rate",
             f"More than {cfg.alb_5xx_alarm_percent:g} % of ALB requests got a 5xx (from the "
             "targets or the ALB itself) in 2 of 3 five-minute periods.",
             [
-                _metric("m1", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", lb, FIVE_MINUTES),
-                _metric("m2", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", lb, FIVE_MINUTES),
+                Metric(ALB, "HTTPCode_Target_5XX_Count", lb),
+                Metric(ALB, "HTTPCode_ELB_5XX_Count", lb),
             ],
-            _metric("m3", "AWS/ApplicationELB", "RequestCount", lb, FIVE_MINUTES),
+            Metric(ALB, "RequestCount", lb),
             cfg.alb_5xx_alarm_percent,
-            FIVE_MINUTES,
-            3,
-            2,
+            TWO_OF_THREE,
         )
     )
     if "webui" in target_groups:
@@ -210,17 +216,13 @@ def alb_alarms(
                     "p90 time until Open WebUI starts answering through the ALB is above "
                     f"{cfg.target_response_time_alarm_seconds:g} s for 15 minutes."
                 ),
-                comparison="GreaterThanThreshold",
                 threshold=cfg.target_response_time_alarm_seconds,
-                period=FIVE_MINUTES,
-                evaluation_periods=3,
-                datapoints_to_alarm=3,
+                window=FIFTEEN_MINUTES,
                 # The ALB publishes this only when requests flow; quiet periods are fine.
                 treat_missing_data="notBreaching",
-                namespace="AWS/ApplicationELB",
-                metric_name="TargetResponseTime",
-                extended_statistic="p90",
-                dimensions={**lb, "TargetGroup": target_groups["webui"]},
+                metric=Metric(
+                    ALB, "TargetResponseTime", {**lb, "TargetGroup": target_groups["webui"]}, "p90"
+                ),
             )
         )
     return out
@@ -228,21 +230,19 @@ def alb_alarms(
 
 def dynamodb_alarm(table_name: pulumi.Input[str]) -> AlarmSpec:
     dims = {"TableName": table_name}
+    window = Window(FIVE_MINUTES, 1, 1)
+    throttles = _inputs(
+        [Metric("AWS/DynamoDB", m, dims) for m in ("ReadThrottleEvents", "WriteThrottleEvents")],
+        window.period,
+    )
     return AlarmSpec(
         role="dynamodb-throttles",
         description="The model catalog table throttled reads or writes in the last 5 minutes.",
-        comparison="GreaterThanThreshold",
         threshold=0,
-        period=FIVE_MINUTES,
-        evaluation_periods=1,
-        datapoints_to_alarm=1,
+        window=window,
         # Throttle metrics only exist when throttling happens.
         treat_missing_data="notBreaching",
-        queries=[
-            _metric("m1", "AWS/DynamoDB", "ReadThrottleEvents", dims, FIVE_MINUTES),
-            _metric("m2", "AWS/DynamoDB", "WriteThrottleEvents", dims, FIVE_MINUTES),
-            _expression("FILL(m1, 0) + FILL(m2, 0)", "throttled requests"),
-        ],
+        queries=[*throttles, _expression(_filled_sum(throttles), "throttled requests")],
     )
 
 
@@ -260,17 +260,11 @@ def s3_alarms(bucket: pulumi.Input[str], filter_id: pulumi.Input[str]) -> list[A
                 f"More than {threshold} {metric} per 5 minutes on the storage bucket in 2 of 3 "
                 f"periods: {what}."
             ),
-            comparison="GreaterThanThreshold",
             threshold=threshold,
-            period=FIVE_MINUTES,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
+            window=TWO_OF_THREE,
             # Request metrics are published only for periods with requests.
             treat_missing_data="notBreaching",
-            namespace="AWS/S3",
-            metric_name=metric,
-            statistic="Sum",
-            dimensions=dims,
+            metric=Metric("AWS/S3", metric, dims),
         )
         for role, metric, threshold, what in specs
     ]
@@ -288,17 +282,12 @@ def cloudfront_alarms(
                 f"CloudFront served less than {cfg.cloudfront_cache_hit_alarm_percent:g} % from "
                 "cache for 3 hours: static assets are not being cached (cache policy changed?)."
             ),
-            comparison="LessThanThreshold",
+            comparison=LESS,
             threshold=cfg.cloudfront_cache_hit_alarm_percent,
-            period=ONE_HOUR,
-            evaluation_periods=3,
-            datapoints_to_alarm=3,
+            window=Window(ONE_HOUR, 3, 3),
             # No viewers, no data: not a caching problem.
             treat_missing_data="notBreaching",
-            namespace="AWS/CloudFront",
-            metric_name="CacheHitRate",
-            statistic="Average",
-            dimensions=dims,
+            metric=Metric("AWS/CloudFront", "CacheHitRate", dims, "Average"),
             us_east_1=True,
         ),
         AlarmSpec(
@@ -307,16 +296,10 @@ def cloudfront_alarms(
                 f"More than {cfg.cloudfront_5xx_alarm_percent:g} % of viewer requests got a 5xx "
                 "in 2 of 3 five-minute periods (origin down or timing out)."
             ),
-            comparison="GreaterThanThreshold",
             threshold=cfg.cloudfront_5xx_alarm_percent,
-            period=FIVE_MINUTES,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
+            window=TWO_OF_THREE,
             treat_missing_data="notBreaching",
-            namespace="AWS/CloudFront",
-            metric_name="5xxErrorRate",
-            statistic="Average",
-            dimensions=dims,
+            metric=Metric("AWS/CloudFront", "5xxErrorRate", dims, "Average"),
             us_east_1=True,
         ),
     ]
@@ -324,22 +307,22 @@ def cloudfront_alarms(
 
 def ollama_alarms(cfg: ObservabilityConfig, namespace: str) -> list[AlarmSpec]:
     """From the Ollama log metric filters: queue-full 503s and p90 inference latency."""
-    status_503 = {filters.STATUS_DIMENSION: "503"}
+    requests = Metric(namespace, filters.INFERENCE_REQUESTS)
     return [
         _ratio(
             "ollama-503-rate",
             f"More than {cfg.ollama_503_alarm_percent:g} % of inference requests were rejected "
             "with 503 (Ollama's queue is full: OLLAMA_MAX_QUEUE) in 2 of 3 five-minute periods.",
             [
-                _metric(
-                    "m1", namespace, filters.INFERENCE_REQUESTS_BY_STATUS, status_503, FIVE_MINUTES
+                Metric(
+                    namespace,
+                    filters.INFERENCE_REQUESTS_BY_STATUS,
+                    {filters.STATUS_DIMENSION: "503"},
                 )
             ],
-            _metric("m2", namespace, filters.INFERENCE_REQUESTS, {}, FIVE_MINUTES),
+            requests,
             cfg.ollama_503_alarm_percent,
-            FIVE_MINUTES,
-            3,
-            2,
+            TWO_OF_THREE,
         ),
         _ratio(
             "inference-latency-p90",
@@ -347,12 +330,10 @@ def ollama_alarms(cfg: ObservabilityConfig, namespace: str) -> list[AlarmSpec]:
             f"{cfg.inference_latency_p90_alarm_seconds} s: more than 10 % of requests took that "
             f"long, in two consecutive 15-minute windows with at least {LATENCY_MIN_SAMPLES} "
             "requests.",
-            [_metric("m1", namespace, filters.INFERENCE_SLOW_REQUESTS, {}, 900)],
-            _metric("m2", namespace, filters.INFERENCE_REQUESTS, {}, 900),
+            [Metric(namespace, filters.INFERENCE_SLOW_REQUESTS)],
+            requests,
             P90_SLOW_FRACTION_PERCENT,
-            900,
-            2,
-            2,
+            Window(900, 2, 2),
             min_samples=LATENCY_MIN_SAMPLES,
         ),
     ]
@@ -360,51 +341,44 @@ def ollama_alarms(cfg: ObservabilityConfig, namespace: str) -> list[AlarmSpec]:
 
 def rds_alarms(cfg: ObservabilityConfig, identifier: pulumi.Input[str]) -> list[AlarmSpec]:
     dims = {"DBInstanceIdentifier": identifier}
-
-    def rds(
-        role: str, description: str, comparison: str, threshold: float, metric: str
-    ) -> AlarmSpec:
-        return AlarmSpec(
+    specs = [
+        (
+            "rds-cpu",
+            f"Database CPU above {cfg.rds_cpu_alarm_percent:g} % for 15 minutes.",
+            GREATER,
+            cfg.rds_cpu_alarm_percent,
+            "CPUUtilization",
+        ),
+        (
+            "rds-free-storage",
+            f"Database free storage below {cfg.rds_free_storage_alarm_gb} GiB for 15 minutes "
+            "(storage autoscaling at its ceiling?).",
+            LESS,
+            cfg.rds_free_storage_alarm_gb * GIB,
+            "FreeStorageSpace",
+        ),
+        (
+            "rds-connections",
+            f"More than {cfg.rds_connections_alarm} database connections for 15 minutes "
+            "(connection leak, or more instances than the instance class allows).",
+            GREATER,
+            cfg.rds_connections_alarm,
+            "DatabaseConnections",
+        ),
+    ]
+    return [
+        AlarmSpec(
             role=role,
             description=description,
             comparison=comparison,
             threshold=threshold,
-            period=FIVE_MINUTES,
-            evaluation_periods=3,
-            datapoints_to_alarm=3,
+            window=FIFTEEN_MINUTES,
             # RDS reports every minute while the instance runs; a gap (stopped, rebooting)
             # should neither raise nor clear the alarm.
             treat_missing_data="missing",
-            namespace="AWS/RDS",
-            metric_name=metric,
-            statistic="Average",
-            dimensions=dims,
+            metric=Metric("AWS/RDS", metric, dims, "Average"),
         )
-
-    return [
-        rds(
-            "rds-cpu",
-            f"Database CPU above {cfg.rds_cpu_alarm_percent:g} % for 15 minutes.",
-            "GreaterThanThreshold",
-            cfg.rds_cpu_alarm_percent,
-            "CPUUtilization",
-        ),
-        rds(
-            "rds-free-storage",
-            f"Database free storage below {cfg.rds_free_storage_alarm_gb} GiB for 15 minutes "
-            "(storage autoscaling at its ceiling?).",
-            "LessThanThreshold",
-            cfg.rds_free_storage_alarm_gb * GIB,
-            "FreeStorageSpace",
-        ),
-        rds(
-            "rds-connections",
-            f"More than {cfg.rds_connections_alarm} database connections for 15 minutes "
-            "(connection leak, or more instances than the instance class allows).",
-            "GreaterThanThreshold",
-            cfg.rds_connections_alarm,
-            "DatabaseConnections",
-        ),
+        for role, description, comparison, threshold, metric in specs
     ]
 
 
@@ -416,17 +390,11 @@ def billing_alarm(cfg: ObservabilityConfig) -> AlarmSpec:
             f"{cfg.billing_alarm_threshold_usd:g} USD (needs billing alerts enabled once in "
             "the account; see docs/monitoring.md)."
         ),
-        comparison="GreaterThanThreshold",
         threshold=cfg.billing_alarm_threshold_usd,
         # Estimates are published a few times a day; 6 h is the usual period.
-        period=SIX_HOURS,
-        evaluation_periods=1,
-        datapoints_to_alarm=1,
+        window=Window(SIX_HOURS, 1, 1),
         # Between estimates there is simply no data.
         treat_missing_data="notBreaching",
-        namespace="AWS/Billing",
-        metric_name="EstimatedCharges",
-        statistic="Maximum",
-        dimensions={"Currency": "USD"},
+        metric=Metric("AWS/Billing", "EstimatedCharges", {"Currency": "USD"}, "Maximum"),
         us_east_1=True,
     )
