@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ollama_infra.cwagent import ASG_DIMENSION
+from ollama_infra.cwagent import AGENT_METRICS, ASG_DIMENSION
 from ollama_infra.observability import filters
 
 WIDTH = 12
 HEIGHT = 6
+ALB = "AWS/ApplicationELB"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class DashboardIds:
 
 
 Metric = list[Any]
+
+
+def _series(namespace: str, dims: list[str], *names: str, **options: str) -> list[Metric]:
+    """One line per metric name, all with the same dimensions (and display options)."""
+    return [[namespace, name, *dims, *([options] if options else [])] for name in names]
 
 
 def _widget(title: str, metrics: list[Metric], region: str, **props: Any) -> dict[str, Any]:
@@ -57,33 +63,30 @@ def _ec2(ids: DashboardIds) -> list[dict[str, Any]]:
     if not ids.asg_name:
         return []
     asg = [ASG_DIMENSION, ids.asg_name]
-    r, ns = ids.region, ids.namespace
+    agent = [name for names in AGENT_METRICS.values() for name in names]
     return [
         _widget(
             "EC2: CPU, memory, disk (%)",
-            [
-                ["AWS/EC2", "CPUUtilization", *asg],
-                [ns, "mem_used_percent", *asg],
-                [ns, "disk_used_percent", *asg],
-                [ns, "swap_used_percent", *asg],
-            ],
-            r,
+            _series("AWS/EC2", asg, "CPUUtilization") + _series(ids.namespace, asg, *agent),
+            ids.region,
         ),
         _widget(
             "EC2: network (bytes)",
-            [["AWS/EC2", "NetworkIn", *asg], ["AWS/EC2", "NetworkOut", *asg]],
-            r,
+            _series("AWS/EC2", asg, "NetworkIn", "NetworkOut"),
+            ids.region,
             stat="Sum",
         ),
         _widget(
             "ASG: instances",
-            [
-                ["AWS/AutoScaling", "GroupDesiredCapacity", *asg],
-                ["AWS/AutoScaling", "GroupInServiceInstances", *asg],
-                ["AWS/AutoScaling", "GroupPendingInstances", *asg],
-                ["AWS/AutoScaling", "GroupTerminatingInstances", *asg],
-            ],
-            r,
+            _series(
+                "AWS/AutoScaling",
+                asg,
+                "GroupDesiredCapacity",
+                "GroupInServiceInstances",
+                "GroupPendingInstances",
+                "GroupTerminatingInstances",
+            ),
+            ids.region,
             stat="Maximum",
             period=60,
         ),
@@ -94,17 +97,18 @@ def _alb(ids: DashboardIds) -> list[dict[str, Any]]:
     if not ids.alb_suffix:
         return []
     lb = ["LoadBalancer", ids.alb_suffix]
-    r = ids.region
     widgets = [
         _widget(
             "ALB: requests and errors",
-            [
-                ["AWS/ApplicationELB", "RequestCount", *lb],
-                ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *lb],
-                ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", *lb],
-                ["AWS/ApplicationELB", "HTTPCode_Target_4XX_Count", *lb],
-            ],
-            r,
+            _series(
+                ALB,
+                lb,
+                "RequestCount",
+                "HTTPCode_Target_5XX_Count",
+                "HTTPCode_ELB_5XX_Count",
+                "HTTPCode_Target_4XX_Count",
+            ),
+            ids.region,
             stat="Sum",
         )
     ]
@@ -113,19 +117,14 @@ def _alb(ids: DashboardIds) -> list[dict[str, Any]]:
         widgets += [
             _widget(
                 "ALB: target response time (s)",
-                [
-                    ["AWS/ApplicationELB", "TargetResponseTime", *tg, {"stat": "p50"}],
-                    ["AWS/ApplicationELB", "TargetResponseTime", *tg, {"stat": "p90"}],
-                ],
-                r,
+                _series(ALB, tg, "TargetResponseTime", stat="p50")
+                + _series(ALB, tg, "TargetResponseTime", stat="p90"),
+                ids.region,
             ),
             _widget(
                 "ALB: healthy hosts",
-                [
-                    ["AWS/ApplicationELB", "HealthyHostCount", *tg],
-                    ["AWS/ApplicationELB", "UnHealthyHostCount", *tg],
-                ],
-                r,
+                _series(ALB, tg, "HealthyHostCount", "UnHealthyHostCount"),
+                ids.region,
                 stat="Maximum",
                 period=60,
             ),
@@ -134,90 +133,74 @@ def _alb(ids: DashboardIds) -> list[dict[str, Any]]:
 
 
 def _ollama(ids: DashboardIds) -> list[dict[str, Any]]:
-    ns, r = ids.namespace, ids.region
-    status = filters.STATUS_DIMENSION
+    ns, status = ids.namespace, filters.STATUS_DIMENSION
     return [
         _widget(
             "Ollama: inference requests",
-            [
-                [ns, filters.INFERENCE_REQUESTS],
-                [ns, filters.INFERENCE_SLOW_REQUESTS],
-                [ns, filters.INFERENCE_REQUESTS_BY_STATUS, status, "200"],
-                [ns, filters.INFERENCE_REQUESTS_BY_STATUS, status, "503"],
-                [ns, filters.INFERENCE_REQUESTS_BY_STATUS, status, "500"],
+            _series(ns, [], filters.INFERENCE_REQUESTS, filters.INFERENCE_SLOW_REQUESTS)
+            + [
+                [ns, filters.INFERENCE_REQUESTS_BY_STATUS, status, c] for c in ("200", "503", "500")
             ],
-            r,
+            ids.region,
             stat="Sum",
         ),
         _widget(
             "Ollama: model load time (s)",
-            [
-                [ns, filters.MODEL_LOAD_TIME, {"stat": "Average"}],
-                [ns, filters.MODEL_LOAD_TIME, {"stat": "Maximum"}],
-            ],
-            r,
+            _series(ns, [], filters.MODEL_LOAD_TIME, stat="Average")
+            + _series(ns, [], filters.MODEL_LOAD_TIME, stat="Maximum"),
+            ids.region,
         ),
     ]
 
 
 def _data(ids: DashboardIds) -> list[dict[str, Any]]:
-    r = ids.region
     widgets = []
     if ids.table_name:
-        t = ["TableName", ids.table_name]
         widgets.append(
             _widget(
                 "DynamoDB: model catalog",
-                [
-                    ["AWS/DynamoDB", "ConsumedReadCapacityUnits", *t],
-                    ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", *t],
-                    ["AWS/DynamoDB", "ReadThrottleEvents", *t],
-                    ["AWS/DynamoDB", "WriteThrottleEvents", *t],
-                ],
-                r,
+                _series(
+                    "AWS/DynamoDB",
+                    ["TableName", ids.table_name],
+                    "ConsumedReadCapacityUnits",
+                    "ConsumedWriteCapacityUnits",
+                    "ReadThrottleEvents",
+                    "WriteThrottleEvents",
+                ),
+                ids.region,
                 stat="Sum",
             )
         )
     if ids.bucket_name and ids.bucket_filter_id:
-        b = ["BucketName", ids.bucket_name, "FilterId", ids.bucket_filter_id]
+        bucket = ["BucketName", ids.bucket_name]
         widgets += [
             _widget(
                 "S3: storage requests and errors",
-                [
-                    ["AWS/S3", "AllRequests", *b],
-                    ["AWS/S3", "4xxErrors", *b],
-                    ["AWS/S3", "5xxErrors", *b],
-                ],
-                r,
+                _series(
+                    "AWS/S3",
+                    [*bucket, "FilterId", ids.bucket_filter_id],
+                    "AllRequests",
+                    "4xxErrors",
+                    "5xxErrors",
+                ),
+                ids.region,
                 stat="Sum",
             ),
             _widget(
                 "S3: storage size (bytes, daily)",
-                [
-                    [
-                        "AWS/S3",
-                        "BucketSizeBytes",
-                        "BucketName",
-                        ids.bucket_name,
-                        "StorageType",
-                        "StandardStorage",
-                    ]
-                ],
-                r,
+                _series("AWS/S3", [*bucket, "StorageType", "StandardStorage"], "BucketSizeBytes"),
+                ids.region,
                 period=86400,
             ),
         ]
     if ids.database_id:
-        d = ["DBInstanceIdentifier", ids.database_id]
+        db = ["DBInstanceIdentifier", ids.database_id]
         widgets.append(
             _widget(
                 "Database (RDS)",
-                [
-                    ["AWS/RDS", "CPUUtilization", *d],
-                    ["AWS/RDS", "DatabaseConnections", *d, {"yAxis": "right"}],
-                    ["AWS/RDS", "FreeStorageSpace", *d, {"yAxis": "right"}],
-                ],
-                r,
+                _series("AWS/RDS", db, "CPUUtilization")
+                + _series("AWS/RDS", db, "DatabaseConnections", "FreeStorageSpace", yAxis="right"),
+                ids.region,
             )
         )
     return widgets
@@ -231,17 +214,13 @@ def _cloudfront(ids: DashboardIds) -> list[dict[str, Any]]:
     return [
         _widget(
             "CloudFront: requests",
-            [["AWS/CloudFront", "Requests", *dist]],
+            _series("AWS/CloudFront", dist, "Requests"),
             "us-east-1",
             stat="Sum",
         ),
         _widget(
             "CloudFront: cache hit and error rates (%)",
-            [
-                ["AWS/CloudFront", "CacheHitRate", *dist],
-                ["AWS/CloudFront", "4xxErrorRate", *dist],
-                ["AWS/CloudFront", "5xxErrorRate", *dist],
-            ],
+            _series("AWS/CloudFront", dist, "CacheHitRate", "4xxErrorRate", "5xxErrorRate"),
             "us-east-1",
         ),
     ]
