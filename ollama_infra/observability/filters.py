@@ -59,20 +59,17 @@ MAX_REGEX_PATTERNS_PER_LOG_GROUP = 5
 class MetricFilterSpec:
     """One metric filter on the Ollama (service) log group."""
 
-    role: str  # physical name ollama-<role>-<env>
+    role: str
+    """The filter is named ``ollama-<role>-<env>``."""
     metric: str
     pattern: str
-    value: str  # "1" to count, "$field" to publish a field
-    unit: str
+    value: str = "1"
+    """"1" counts the matching lines; "$field" publishes a field of the pattern."""
+    unit: str = "Count"
     dimensions: dict[str, str] = field(default_factory=dict)
-    # Emitted for log events that do not match, so ratios have a denominator of 0, not
-    # missing data. CloudWatch forbids a default value on dimensioned filters.
     default_value: str | None = None
-    description: str = ""
-
-    @property
-    def regex_count(self) -> int:
-        return self.pattern.count("%") // 2
+    """Emitted for log events that do not match, so ratios have a denominator of 0, not
+    missing data. CloudWatch forbids a default value on dimensioned filters."""
 
 
 def _range_alternatives(low: int, high: int, suffix: str) -> list[str]:
@@ -117,15 +114,13 @@ def duration_at_least_regex(seconds: int) -> str:
     return "|".join(parts)
 
 
-def gin_pattern(*, status: int | None = None, latency_regex: str | None = None) -> str:
+def gin_pattern(latency_regex: str | None = None) -> str:
     """Space-delimited pattern for gin lines of POST /api/generate or /api/chat."""
     conditions = {
         "marker": '"*GIN*"',
         "method": '"POST"',
         "path": "%" + "|".join(INFERENCE_PATHS) + "%",
     }
-    if status is not None:
-        conditions["status"] = str(status)
     if latency_regex is not None:
         conditions["latency"] = f"%{latency_regex}%"
     fields = [f"{name}={conditions[name]}" if name in conditions else name for name in GIN_FIELDS]
@@ -142,39 +137,30 @@ MODEL_LOAD_PATTERN = (
 def metric_filters(latency_threshold_seconds: int) -> list[MetricFilterSpec]:
     """The filters on the Ollama log group (names are roles: ollama-<role>-<env>)."""
     return [
+        # Every finished /api/generate and /api/chat request.
         MetricFilterSpec(
-            role="inference-requests",
-            metric=INFERENCE_REQUESTS,
-            pattern=gin_pattern(),
-            value="1",
-            unit="Count",
-            default_value="0",
-            description="every finished /api/generate and /api/chat request",
+            "inference-requests", INFERENCE_REQUESTS, gin_pattern(), default_value="0"
         ),
+        # The same requests by HTTP status (503: queue full).
         MetricFilterSpec(
-            role="inference-status",
-            metric=INFERENCE_REQUESTS_BY_STATUS,
-            pattern=gin_pattern(),
-            value="1",
-            unit="Count",
+            "inference-status",
+            INFERENCE_REQUESTS_BY_STATUS,
+            gin_pattern(),
             dimensions={STATUS_DIMENSION: "$status"},
-            description="inference requests by HTTP status (503: queue full)",
         ),
+        # Those that took at least the latency threshold (the p90 alarm's numerator).
         MetricFilterSpec(
-            role="inference-slow",
-            metric=INFERENCE_SLOW_REQUESTS,
-            pattern=gin_pattern(latency_regex=duration_at_least_regex(latency_threshold_seconds)),
-            value="1",
-            unit="Count",
+            "inference-slow",
+            INFERENCE_SLOW_REQUESTS,
+            gin_pattern(duration_at_least_regex(latency_threshold_seconds)),
             default_value="0",
-            description=f"inference requests that took at least {latency_threshold_seconds} s",
         ),
+        # Seconds Ollama took to load a model into a runner.
         MetricFilterSpec(
-            role="model-load-time",
-            metric=MODEL_LOAD_TIME,
-            pattern=MODEL_LOAD_PATTERN,
+            "model-load-time",
+            MODEL_LOAD_TIME,
+            MODEL_LOAD_PATTERN,
             value="$load_seconds",
             unit="Seconds",
-            description="seconds Ollama took to load a model into a runner",
         ),
     ]
