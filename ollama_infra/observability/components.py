@@ -171,7 +171,9 @@ class _AlertTopic:
 @dataclass(frozen=True)
 class ObservabilityPreArgs:
     ctx: StackContext
+    """Names, tags, region and account of the stack."""
     config: ObservabilityConfig
+    """The stack's ``observability`` section: retention, keys, alert emails, thresholds."""
 
 
 class ObservabilityPre(pulumi.ComponentResource):
@@ -270,18 +272,29 @@ class ObservabilityPostArgs:
     has no such resource; their alarms and widgets are then left out."""
 
     ctx: StackContext
+    """Names, tags, region and account of the stack."""
     config: ObservabilityConfig
+    """The stack's ``observability`` section: thresholds and alert emails."""
     alert_topic_arn: pulumi.Input[str]
-    # Alarms on us-east-1 metrics and the billing alarm are created through this provider.
+    """The regional alerts topic (``ObservabilityPre.alert_topic_arn``) the alarms notify."""
     us_east_1: aws.Provider | None = None
+    """Creates the alarms on us-east-1 metrics and the billing alarm; None makes one here."""
     asg_name: pulumi.Input[str] | None = None
+    """The instances' group: the memory alarm and the EC2 and ASG widgets."""
     alb_arn_suffix: pulumi.Input[str] | None = None
+    """The ALB's LoadBalancer dimension: its 5xx alarm and widgets."""
     target_group_arn_suffixes: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """TargetGroup dimension per role: unhealthy hosts for each, response time for webui."""
     table_name: pulumi.Input[str] | None = None
+    """The model catalog table: the throttling alarm and widget."""
     storage_bucket_name: pulumi.Input[str] | None = None
+    """Open WebUI's storage bucket: the S3 error alarms and widgets."""
     storage_metrics_filter_id: str | None = None
+    """FilterId of the bucket's request-metrics configuration (S3 request metrics need one)."""
     distribution_id: pulumi.Input[str] | None = None
+    """The CloudFront distribution: cache-hit and 5xx alarms and widgets."""
     database_identifier: pulumi.Input[str] | None = None
+    """The RDS instance: CPU, free storage and connection alarms and the database widget."""
 
 
 class ObservabilityPost(pulumi.ComponentResource):
