@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ollama_infra.policy.common import (
-    Report,
-    as_list,
-    flag,
-    get,
-    number,
-    policy,
-    truthy,
-)
+from ollama_infra.policy.common import Report, as_list, flag, get, number, policy, truthy
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
