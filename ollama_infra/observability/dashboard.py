@@ -15,7 +15,6 @@ from ollama_infra.observability import filters
 
 WIDTH = 12
 HEIGHT = 6
-ALB = "AWS/ApplicationELB"
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,7 @@ class DashboardIds:
 
 
 Metric = list[Any]
+ALB = "AWS/ApplicationELB"
 
 
 def _series(namespace: str, dims: list[str], *names: str, **options: str) -> list[Metric]:
