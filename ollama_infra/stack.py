@@ -33,10 +33,10 @@ from ollama_infra.edge import (
 from ollama_infra.identity import IdentityArgs, IdentityComponent
 from ollama_infra.network import NetworkArgs, NetworkComponent
 from ollama_infra.observability import (
-    ObservabilityPost,
-    ObservabilityPostArgs,
-    ObservabilityPre,
-    ObservabilityPreArgs,
+    MonitoringArgs,
+    MonitoringComponent,
+    TelemetryArgs,
+    TelemetryComponent,
 )
 from ollama_infra.security import PrivateService, SecurityArgs, SecurityComponent
 
@@ -134,12 +134,12 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     # Build order (each section may use the ones above it):
     # [edge:log-bucket]   the access-log bucket (ALB, S3 server access logs, CloudFront)
     # [data]              model catalog table, storage bucket, secrets, database, cache
-    # [observability:pre] alerts topic, log groups, CloudWatch agent config in SSM
+    # [telemetry]         alerts topic, log groups, CloudWatch agent config in SSM
     # [edge:alb]          ALB, listeners, target groups
     # [compute]           instance role, launch template, ASG, scaling, CPU alarms
     # [edge:cdn]          CloudFront, WAF, public URL parameter
     # [backup]            AWS Backup vault, plan, selection
-    # [observability:post] alarms, billing alarm, dashboard
+    # [monitoring]        alarms, billing alarm, dashboard
 
     # [edge:log-bucket]
     log_bucket = LogBucketComponent(
@@ -167,10 +167,10 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         ),
     )
 
-    # [observability:pre]
-    observability = ObservabilityPre(
+    # [telemetry]
+    telemetry = TelemetryComponent(
         "ollama-observability",
-        ObservabilityPreArgs(ctx=ctx, config=cfg.observability),
+        TelemetryArgs(ctx=ctx, config=cfg.observability),
     )
 
     # [edge:alb]
@@ -210,7 +210,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             app_security_group_id=security.app_sg_id,
             instance_profile_arn=instance_identity.instance_profile_arn,
             target_group_arns=alb.target_group_arns,
-            alert_topic_arn=observability.alert_topic_arn,
+            alert_topic_arn=telemetry.alert_topic_arn,
             alb_arn_suffix=alb.alb_arn_suffix,
             target_group_arn_suffix=alb.webui_target_group_arn_suffix,
             depends_on=instance_identity.grants,
@@ -244,16 +244,16 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         else None
     )
 
-    # [observability:post]
+    # [monitoring]
     target_groups = {"webui": alb.webui_target_group_arn_suffix}
     if cfg.ollama_api.enabled:
         target_groups["api"] = alb.api_target_group_arn_suffix
-    monitoring = ObservabilityPost(
+    monitoring = MonitoringComponent(
         "ollama-monitoring",
-        ObservabilityPostArgs(
+        MonitoringArgs(
             ctx=ctx,
             config=cfg.observability,
-            alert_topic_arn=observability.alert_topic_arn,
+            alert_topic_arn=telemetry.alert_topic_arn,
             us_east_1=cdn.us_east_1,
             asg_name=compute.asg_name,
             alb_arn_suffix=alb.alb_arn_suffix,
@@ -287,13 +287,13 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         "ollama_asg_name": compute.asg_name,
         "ollama_launch_template_id": compute.launch_template_id,
         "ollama_instance_role_arn": instance_identity.role_arn,
-        "ollama_alerts_topic_arn": observability.alert_topic_arn,
+        "ollama_alerts_topic_arn": telemetry.alert_topic_arn,
         "ollama_billing_alerts_topic_arn": monitoring.billing_topic_arn,
         "ollama_dashboard_url": monitoring.dashboard_url,
-        "ollama_app_log_group": observability.app_log_group_name,
-        "ollama_service_log_group": observability.service_log_group_name,
-        "ollama_bootstrap_log_group": observability.bootstrap_log_group_name,
-        "ollama_cloudwatch_agent_parameter": observability.agent_config_parameter_name,
+        "ollama_app_log_group": telemetry.app_log_group_name,
+        "ollama_service_log_group": telemetry.service_log_group_name,
+        "ollama_bootstrap_log_group": telemetry.bootstrap_log_group_name,
+        "ollama_cloudwatch_agent_parameter": telemetry.agent_config_parameter_name,
     }
     if backup is not None:
         outputs["ollama_backup_vault_name"] = backup.vault_name

@@ -1,15 +1,15 @@
 """Logs, metrics, alarms and the dashboard (see components.py for the two parts)."""
 
 from ollama_infra.observability.components import (
-    ObservabilityPost,
-    ObservabilityPostArgs,
-    ObservabilityPre,
-    ObservabilityPreArgs,
+    MonitoringArgs,
+    MonitoringComponent,
+    TelemetryArgs,
+    TelemetryComponent,
 )
 
 __all__ = [
-    "ObservabilityPost",
-    "ObservabilityPostArgs",
-    "ObservabilityPre",
-    "ObservabilityPreArgs",
+    "MonitoringArgs",
+    "MonitoringComponent",
+    "TelemetryArgs",
+    "TelemetryComponent",
 ]

@@ -1,10 +1,10 @@
-"""Observability in two parts, around the rest of the stack.
+"""Observability in two components, around the rest of the stack.
 
-``ObservabilityPre`` (before compute): the alerts topic and its key, the log groups the
+``TelemetryComponent`` (before compute): the alerts topic and its key, the log groups the
 instances write to, the CloudWatch agent config in SSM, and the Ollama metric filters.
 Compute uses ``alert_topic_arn`` for its scaling alarms.
 
-``ObservabilityPost`` (after everything): the alarms on resources the other components
+``MonitoringComponent`` (after everything): the alarms on resources the other components
 created, the billing alarm and its topic in us-east-1, and the dashboard.
 """
 
@@ -168,23 +168,30 @@ class _AlertTopic:
             )
 
 
+def _renamed_from(part: str, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """Stacks deployed before the rename know these components (and, through them, every
+    child) by the type ``ollama:observability:Observability<part>``; the alias keeps them."""
+    alias = pulumi.Alias(type_=f"ollama:observability:Observability{part}")
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[alias]))
+
+
 @dataclass(frozen=True)
-class ObservabilityPreArgs:
+class TelemetryArgs:
     ctx: StackContext
     """Names, tags, region and account of the stack."""
     config: ObservabilityConfig
     """The stack's ``observability`` section: retention, keys, alert emails, thresholds."""
 
 
-class ObservabilityPre(pulumi.ComponentResource):
+class TelemetryComponent(pulumi.ComponentResource):
     """Alerts topic, log groups, the CloudWatch agent config and the Ollama metric filters."""
 
     alert_topic_arn: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: ObservabilityPreArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: TelemetryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("ollama:observability:ObservabilityPre", name, None, opts)
+        super().__init__("ollama:observability:Telemetry", name, None, _renamed_from("Pre", opts))
         ctx, cfg = args.ctx, args.config
         names = ctx.names
         child = pulumi.ResourceOptions(parent=self)
@@ -267,7 +274,7 @@ class ObservabilityPre(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True)
-class ObservabilityPostArgs:
+class MonitoringArgs:
     """What the alarms and the dashboard watch. Optional inputs are None when the stack
     has no such resource; their alarms and widgets are then left out."""
 
@@ -276,7 +283,7 @@ class ObservabilityPostArgs:
     config: ObservabilityConfig
     """The stack's ``observability`` section: thresholds and alert emails."""
     alert_topic_arn: pulumi.Input[str]
-    """The regional alerts topic (``ObservabilityPre.alert_topic_arn``) the alarms notify."""
+    """The regional alerts topic (``TelemetryComponent.alert_topic_arn``) the alarms notify."""
     us_east_1: aws.Provider | None = None
     """Creates the alarms on us-east-1 metrics and the billing alarm; None makes one here."""
     asg_name: pulumi.Input[str] | None = None
@@ -297,13 +304,13 @@ class ObservabilityPostArgs:
     """The RDS instance: CPU, free storage and connection alarms and the database widget."""
 
 
-class ObservabilityPost(pulumi.ComponentResource):
+class MonitoringComponent(pulumi.ComponentResource):
     """The alarms, the billing alarm and its us-east-1 topic, and the dashboard."""
 
     def __init__(
-        self, name: str, args: ObservabilityPostArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("ollama:observability:ObservabilityPost", name, None, opts)
+        super().__init__("ollama:observability:Monitoring", name, None, _renamed_from("Post", opts))
         ctx, cfg = args.ctx, args.config
         names = ctx.names
         child = pulumi.ResourceOptions(parent=self)
@@ -380,7 +387,7 @@ class ObservabilityPost(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _specs(args: ObservabilityPostArgs) -> list[alarms.AlarmSpec]:
+    def _specs(args: MonitoringArgs) -> list[alarms.AlarmSpec]:
         cfg, namespace = args.config, args.ctx.names.metric_namespace
         specs = alarms.ollama_alarms(cfg, namespace)
         if args.asg_name is not None:
