@@ -13,7 +13,12 @@ import pulumi
 
 from ollama_infra import pulumi_sdk
 from ollama_infra.config.stackfile import PROJECT_ROOT, load_stack_values
-from ollama_infra.offline.mocks import EXAMPLE_ACCOUNT_ID, OfflineMocks, physical_name
+from ollama_infra.offline.mocks import (
+    EXAMPLE_ACCOUNT_ID,
+    MockedResource,
+    OfflineMocks,
+    physical_name,
+)
 from ollama_infra.offline.urns import resolve_aliases
 from ollama_infra.pulumi_sdk import is_secret_value
 
@@ -41,16 +46,9 @@ def unwrap_secrets(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class ResourceRecord:
+class ResourceRecord(MockedResource):
     """One declared resource: what the plan prints and what tests and policies check."""
 
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    custom: bool
-    provider: str | None
-    id: str
-    state: dict[str, Any]
     urn: str = ""
     """The URN the engine would give it (parent type chain, type, logical name)."""
     aliases: tuple[str, ...] = ()
@@ -155,11 +153,7 @@ def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:
     records = []
     for r in mocks.resources:
         urn = registered[(r.type, r.name)].urn
-        records.append(
-            ResourceRecord(
-                r.type, r.name, r.inputs, r.custom, r.provider, r.id, r.state, urn, aliases[urn]
-            )
-        )
+        records.append(ResourceRecord(**vars(r), urn=urn, aliases=aliases[urn]))
     return Evaluation(
         stack=stack,
         region=str(region),

@@ -96,8 +96,10 @@ def physical_name(inputs: dict[str, Any]) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class MockedResource:
+    """One registration as the mocks answered it."""
+
     type: str
     name: str
     inputs: dict[str, Any]
