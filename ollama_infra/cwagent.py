@@ -28,7 +28,6 @@ WEBUI_LOG_FILE = "/var/log/open-webui/open-webui.log"
 BOOTSTRAP_LOG_FILE = "/var/log/ollama-bootstrap.log"
 
 # Where the agent config lives on the instance once fetched (for reference in docs).
-AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 
 # The agent dimension the memory alarm and the dashboard use.
 ASG_DIMENSION = "AutoScalingGroupName"
