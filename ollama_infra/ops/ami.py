@@ -22,6 +22,7 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
+    add_command,
     add_region,
     add_stack,
     add_yes,
@@ -30,12 +31,7 @@ from ollama_infra.ops.common import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "ami",
-        help="manage the baked AMIs",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "ami", "manage the baked AMIs", __doc__)
     asub = p.add_subparsers(dest="ami_command", metavar="ACTION", required=True)
     c = asub.add_parser("cleanup", help="keep the newest N ollama- AMIs, deregister the rest")
     add_stack(c, required=False)

@@ -30,6 +30,7 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
+    add_command,
     add_dry_run,
     add_region,
 )
@@ -43,11 +44,8 @@ def timestamp() -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "backup",
-        help="on-demand backups: the table, the storage bucket, the Pulumi state",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        sub, "backup", "on-demand backups: the table, the storage bucket, the Pulumi state", __doc__
     )
     bsub = p.add_subparsers(dest="backup_command", metavar="WHAT", required=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ollama_infra.config import ENVIRONMENTS
 
@@ -29,6 +29,13 @@ class OpsError(Exception):
 
     def render(self) -> str:
         return f"error: {self.message}" + (f"\n  fix: {self.remedy}" if self.remedy else "")
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, help: str, doc: str | None) -> Any:
+    """A top-level ``ollama-ops`` command; its module docstring is the --help description."""
+    return sub.add_parser(
+        name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def add_stack(parser: argparse.ArgumentParser, required: bool = True) -> None:

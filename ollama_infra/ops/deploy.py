@@ -27,6 +27,7 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
+    add_command,
     confirm,
     eprint,
     require_production_flag,
@@ -237,11 +238,11 @@ def prerequisites(args: argparse.Namespace, region: str) -> dict[str, Any]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "deploy",
-        help="check prerequisites, preview, confirm, pulumi up, then health-check the stack",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check prerequisites, preview, confirm, pulumi up, then health-check the stack",
+        __doc__,
     )
     add_change_args(p)
     p.add_argument(

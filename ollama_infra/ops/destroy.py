@@ -17,17 +17,18 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_REFUSED,
     OpsError,
+    add_command,
     confirm,
     require_production_flag,
 )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "destroy",
-        help="delete every resource of a stack (typed confirmation; production needs more)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "delete every resource of a stack (typed confirmation; production needs more)",
+        __doc__,
     )
     envs.add_change_args(p)
     p.add_argument(

@@ -25,6 +25,7 @@ from ollama_infra.ops.common import (
     EXIT_REFUSED,
     EXIT_USAGE,
     OpsError,
+    add_command,
     add_dry_run,
     add_region,
     add_yes,
@@ -35,11 +36,8 @@ SAVED_CAPACITY = "ops/saved-capacity"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "dev",
-        help="shut down / start up a non-production stack, or schedule it",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        sub, "dev", "shut down / start up a non-production stack, or schedule it", __doc__
     )
     dsub = p.add_subparsers(dest="dev_command", metavar="ACTION", required=True)
     for action, text, func in (

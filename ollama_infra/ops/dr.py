@@ -40,6 +40,7 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
+    add_command,
     add_dry_run,
     add_production,
     add_yes,
@@ -49,12 +50,7 @@ from ollama_infra.ops.common import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "dr",
-        help="disaster recovery: deploy the stack in another region",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "dr", "disaster recovery: deploy the stack in another region", __doc__)
     dsub = p.add_subparsers(dest="dr_command", metavar="ACTION", required=True)
     d = dsub.add_parser("deploy-region", help="create and deploy a copy of a stack in a region")
     envs.add_stack_args(d)

@@ -20,6 +20,7 @@ from ollama_infra.ops.common import (
     EXIT_REFUSED,
     EXIT_USAGE,
     OpsError,
+    add_command,
     add_dry_run,
     add_production,
     add_region,
@@ -64,12 +65,7 @@ def guard(stack: str, force: bool) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "env",
-        help="show the selected stack or switch to another one",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "env", "show the selected stack or switch to another one", __doc__)
     env_sub = p.add_subparsers(dest="env_command", metavar="ACTION", required=True)
     show = env_sub.add_parser("show", help="show the selected stack prominently")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")

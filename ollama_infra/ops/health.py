@@ -21,7 +21,14 @@ import requests
 
 from ollama_infra.config import load_stack_values, parse_config
 from ollama_infra.ops import aws, envs, pulumi_cli
-from ollama_infra.ops.common import EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE, OpsError, add_region
+from ollama_infra.ops.common import (
+    EXIT_OK,
+    EXIT_UNHEALTHY,
+    EXIT_USAGE,
+    OpsError,
+    add_command,
+    add_region,
+)
 
 DEFAULT_API_KEY_ENV = "OPEN_WEBUI_API_KEY"
 
@@ -256,11 +263,8 @@ def check_stack(args: argparse.Namespace, target: aws.Target, outputs: dict[str,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "health",
-        help="run the post-deployment health checks against a deployed stack",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        sub, "health", "run the post-deployment health checks against a deployed stack", __doc__
     )
     envs.add_stack_args(p)
     add_region(p)

@@ -22,6 +22,7 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
+    add_command,
     add_dry_run,
     add_region,
     add_stack,
@@ -31,12 +32,7 @@ from ollama_infra.ops.common import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "models",
-        help="list, add or remove models in a stack's model catalog",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "models", "list, add or remove models in a stack's model catalog", __doc__)
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 
     ls = msub.add_parser("list", help="list the catalog of a stack")

@@ -21,18 +21,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ollama_infra.ops import aws, devenv, envs, health
-from ollama_infra.ops.common import EXIT_OK, EXIT_USAGE, OpsError, add_region
+from ollama_infra.ops.common import EXIT_OK, EXIT_USAGE, OpsError, add_command, add_region
 
 _sleep: Callable[[float], None] = time.sleep
 _clock: Callable[[], float] = time.monotonic
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "monitor",
-        help="watch scaling, metrics and Ollama behaviour of a stack",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        sub, "monitor", "watch scaling, metrics and Ollama behaviour of a stack", __doc__
     )
     msub = p.add_subparsers(dest="monitor_command", metavar="VIEW", required=True)
     for view, text, collect in (

@@ -16,7 +16,15 @@ from typing import Any
 
 from ollama_infra.config import PROJECT_ROOT, load_stack_values, parse_config
 from ollama_infra.offline.evaluate import SECRET_MASK, Evaluation, evaluate
-from ollama_infra.ops.common import EXIT_OK, EXIT_POLICY, EXIT_USAGE, add_stack, eprint, fail
+from ollama_infra.ops.common import (
+    EXIT_OK,
+    EXIT_POLICY,
+    EXIT_USAGE,
+    add_command,
+    add_stack,
+    eprint,
+    fail,
+)
 from ollama_infra.policy.evaluate import PolicyReport, evaluate_policies
 
 BANNER = (
@@ -27,11 +35,8 @@ BANNER = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "plan",
-        help="evaluate a stack offline and list the resources it would create",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        sub, "plan", "evaluate a stack offline and list the resources it would create", __doc__
     )
     add_stack(p)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")

@@ -28,6 +28,7 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
+    add_command,
     confirm,
     require_production_flag,
 )
@@ -76,11 +77,11 @@ def parse_time(value: str, flag: str) -> datetime:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "restore",
-        help="restore the table, storage objects or Pulumi state (into new resources first)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "restore the table, storage objects or Pulumi state (into new resources first)",
+        __doc__,
     )
     rsub = p.add_subparsers(dest="restore_command", metavar="WHAT", required=True)
 

@@ -29,6 +29,7 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
+    add_command,
     add_dry_run,
     add_yes,
     confirm,
@@ -43,11 +44,8 @@ TAGS = {"Project": "ollama", "ManagedBy": "ollama-ops", "Service": "pulumi-state
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "state",
-        help="bootstrap the S3 bucket and KMS key for Pulumi's S3 backend",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        sub, "state", "bootstrap the S3 bucket and KMS key for Pulumi's S3 backend", __doc__
     )
     ssub = p.add_subparsers(dest="state_command", metavar="ACTION", required=True)
     boot = ssub.add_parser(
