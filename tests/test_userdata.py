@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import STACKS, config_for, evaluated, override, run_program, stack_values
+from harness import STACKS, config_for, evaluated, override, run_program, stack_values, tool
 from stubs.sandbox import Sandbox, make_sandbox
 
 from ollama_infra import cwagent, userdata
@@ -32,7 +32,6 @@ from ollama_infra.userdata import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SHELLCHECK = ROOT / ".venv" / "bin" / "shellcheck"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SSHD_CONF = "/etc/ssh/sshd_config.d/10-ollama-hardening.conf"
 ENV_FILE = "/etc/open-webui/open-webui.env"
@@ -287,7 +286,7 @@ def test_user_data_is_shellcheck_clean(stack: str, tmp_path: Path) -> None:
         # boot.env only assigns; the boot script that sources it uses the variables (SC2034).
         extra = ["--exclude=SC2034"] if name == "boot.env" else []
         result = subprocess.run(
-            [str(SHELLCHECK), *extra, str(path)], capture_output=True, text=True
+            [tool("shellcheck"), *extra, str(path)], capture_output=True, text=True
         )
         assert result.returncode == 0, f"{name}:\n{result.stdout}"
 
