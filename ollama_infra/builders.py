@@ -1,8 +1,9 @@
-"""Shared builders: private S3 buckets and stored secrets, the one way the stack makes each.
+"""Shared builders: private S3 buckets, stored secrets and service roles, one way each.
 
 Every bucket is versioned, encrypted, closed to the public and reachable over TLS only;
 what differs between buckets (encryption, ACLs, lifecycle, the bucket policy) is an
 argument. Every generated secret lives in Secrets Manager under ``ollama/<env>/<role>``.
+Every role an AWS service assumes trusts that one service principal.
 """
 
 from __future__ import annotations

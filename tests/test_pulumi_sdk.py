@@ -103,6 +103,13 @@ def _thing(name: str, opts: pulumi.ResourceOptions | None = None, **props: Any) 
     pulumi.CustomResource("test:index:Thing", name, props, opts)
 
 
+def test_the_tested_version_is_the_pinned_one() -> None:
+    """The import error names the version to install; it must be the one pyproject pins."""
+    pin = re.search(r'"pulumi==([\d.]+)"', (ROOT / "pyproject.toml").read_text())
+    assert pin, "pyproject.toml pins no pulumi version"
+    assert f"pulumi {pin.group(1)} " in pulumi_sdk.TESTED_WITH
+
+
 def test_run_program_waits_for_every_registration() -> None:
     def build() -> None:
         for i in range(20):

@@ -13,10 +13,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ollama_infra.config import ENVIRONMENTS
 from ollama_infra.offline.evaluate import evaluate_stack
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
-STACKS = ("dev", "staging", "production")
 
 
 def snapshot_path(stack: str) -> Path:
@@ -29,7 +29,7 @@ def current_urns(stack: str) -> list[str]:
 
 
 def main() -> int:
-    for stack in STACKS:
+    for stack in ENVIRONMENTS:
         path = snapshot_path(stack)
         urns = current_urns(stack)
         path.write_text("\n".join(urns) + "\n")

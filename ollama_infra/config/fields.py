@@ -92,7 +92,7 @@ InstanceType = Annotated[str, _pattern(INSTANCE_TYPE_RE)]
 Email = Annotated[str, _pattern(EMAIL_RE), Field(max_length=254)]
 DnsName = Annotated[str, _pattern(DNS_NAME_RE)]
 WildcardDnsName = Annotated[str, Field(pattern=r"^(\*\.)?" + DNS_NAME_RE.pattern.lstrip("^"))]
-Cron = Annotated[str, Field(pattern=r"^\s*(\S+\s+){4}\S+\s*$")]
+Cron = Annotated[str, Field(pattern=r"^\s*" + CRON_RE.pattern.strip("^$") + r"\s*$")]
 AdminCidr = Annotated[IPv4Network, AfterValidator(_not_world)]
 
 CIDR = "must be an IPv4 network in CIDR notation with no host bits set; use e.g. 10.20.0.0/16"
