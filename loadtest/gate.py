@@ -277,7 +277,8 @@ def report(checks: Sequence[Check], baseline: Baseline) -> tuple[bool, str]:
     notes = []
     if not baseline.metrics:
         notes.append(
-            "note: no measured reference metrics, so only SLO thresholds were checked; "
+            "note: no measured reference metrics, so only SLO thresholds and transport errors "
+            "were checked; "
             "promote a good run with `python -m loadtest.gate --promote`"
         )
     body = format_table(failed if failed else checks)
