@@ -90,6 +90,27 @@ def test_backup_then_delete_then_restore_returns_equal_items(
     assert status["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
+def test_restore_counts_the_items_of_every_scan_page(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """DynamoDB returns a scan in pages of at most 1 MB; moto's page limit is shrunk so the
+    restored table's 30 items take several pages, and the reported count covers them all."""
+    import moto.dynamodb.models.table as moto_table
+
+    items = [{**CATALOG[0], "model": f"model-{i:02d}:1b"} for i in range(30)]
+    make_table(TABLE, items)
+    monkeypatch.setattr(moto_table, "RESULT_SIZE_LIMIT", 1000)  # about 8 items a page
+    new = "ollama-data-table-restored-test-dev"
+    code = cli("restore", "dynamodb", "--stack", "dev", "--latest", "--target-table", new)
+    assert code == 0
+    assert f"into {new}: 30 item(s)" in capsys.readouterr().out
+    scans = [op for op in aws_env.operations() if op == "dynamodb:Scan"]
+    assert len(scans) >= 3, scans  # the count really spanned several pages
+
+
 def test_point_in_time_restore_goes_to_a_new_table(
     aws_env: AwsRecorder, pulumi: FakePulumi
 ) -> None:
