@@ -446,15 +446,20 @@ def test_s3_backup_status_and_sync(
     )
     s3.put_object(Bucket=source, Key="open-webui/1", Body=b"1")
     s3.put_object(Bucket=source, Key="open-webui/2", Body=b"2")
+    s3.put_object(Bucket=source, Key="open-webui/3", Body=b"3")  # changed since the DR copy
     s3.put_object(Bucket=dest, Key="open-webui/1", Body=b"1")
-    assert cli("backup", "s3", "--stack", "dev", "--json") == 1  # one object missing in DR
+    s3.put_object(Bucket=dest, Key="open-webui/3", Body=b"9")  # same size, other content
+    assert cli("backup", "s3", "--stack", "dev", "--json") == 1  # one missing, one changed
     doc = json.loads(capsys.readouterr().out)
-    assert doc["destination"] == dest and doc["missing"] == ["open-webui/2"]
+    assert doc["destination"] == dest and doc["missing"] == ["open-webui/2", "open-webui/3"]
     assert cli("backup", "s3", "--stack", "dev", "--sync", "--dry-run", "--json") == 1
     assert "open-webui/2" not in {o["Key"] for o in s3.list_objects_v2(Bucket=dest)["Contents"]}
+    assert _body(dest, "open-webui/3") == b"9"
     capsys.readouterr()
     assert cli("backup", "s3", "--stack", "dev", "--sync", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["copied"] == 2  # the identical one is not copied
     assert _body(dest, "open-webui/2") == b"2"
+    assert _body(dest, "open-webui/3") == b"3"  # --sync copies changed objects, not only missing
 
 
 def test_s3_backup_checks_the_dest_region_before_any_call(
