@@ -115,6 +115,26 @@ def test_host_bits_are_rejected_in_every_cidr_key(key: str, value: Any) -> None:
     assert "no host bits" in found.rule, str(err)
 
 
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [(None, "aws:region"), ("data", "replication_region"), ("backup", "copy_region")],
+)
+@pytest.mark.parametrize("value", ["us-west-2a", "us-west-2 ", "us-west-22", "xus-west-2"])
+def test_a_region_key_takes_a_whole_region_name_only(
+    section: str | None, key: str, value: str
+) -> None:
+    """An availability zone (us-west-2a) is the usual slip; the whole value must be a region."""
+    values = stack_values("production")
+    if section is None:
+        values[key] = value
+        name = key
+    else:
+        values = override(values, section, **{key: value})
+        name = f"ollama:{section}.{key}"
+    err = _errors("production", values)
+    assert name in {i.key for i in err.issues}, str(err)
+
+
 def _errors(stack: str, values: dict[str, Any]) -> ConfigError:
     with pytest.raises(ConfigError) as info:
         parse_config(stack, values)
