@@ -182,10 +182,11 @@ def _on_quitting(environment: Any, **_: Any) -> None:
         "users_peak": max((u for _, u in STATE.stage_log), default=0),
     }
     if s.stack_env:
+        scale_out, scale_in = scaling.alarm_names(s.stack_env)
         run_info["scaling"] = {
-            "asg": f"ollama-asg-{s.stack_env}",
-            "scale_out_alarm": f"ollama-high-cpu-{s.stack_env}",
-            "scale_in_alarm": f"ollama-low-cpu-{s.stack_env}",
+            "asg": scaling.asg_name(s.stack_env),
+            "scale_out_alarm": scale_out,
+            "scale_in_alarm": scale_in,
         }
     summary = summarize(STATE.with_stages(), slo, run_info, warmup_excluded=STATE.warmups)
     if s.scenario == "step":
