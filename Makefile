@@ -16,8 +16,8 @@ $(BIN)/python:
 	$(PIP_INSTALL) --quiet --upgrade pip
 
 $(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
-	@echo "== install: the program and ollama-ops into $(VENV)"
-	$(PIP_INSTALL) -e .
+	@echo "== install: the program, ollama-ops and locust into $(VENV)"
+	$(PIP_INSTALL) -e '.[loadtest]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
@@ -25,7 +25,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP_INSTALL) -e '.[dev]'
 	touch $@ $(VENV)/.installed-runtime
 
-install: $(VENV)/.installed-runtime        ## runtime only: the program and ollama-ops
+install: $(VENV)/.installed-runtime        ## runtime only: the program, ollama-ops and locust
 
 install-dev: $(VENV)/.installed-dev        ## everything the tests and checks need
 
