@@ -45,7 +45,7 @@ class Estimate:
         total = 0.0
         for line in self.lines:
             if line.scale is not None and line.priced:
-                total += line.scale[scale]
+                total += round(line.scale[scale], 2)
             else:
                 total += line.monthly or 0.0
         return round(total, 2)

@@ -18,6 +18,7 @@ from ollama_infra.ops.common import EXIT_USAGE, OpsError, eprint
 # Subcommand modules, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "plan",
+    "cost",
     "deploy",
     "health",
     "destroy",
