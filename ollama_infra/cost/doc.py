@@ -112,7 +112,8 @@ def render(estimates: dict[str, Estimate], book: PriceBook | None = None) -> str
             + (
                 "; ".join(e.warnings)
                 if e.warnings
-                else "the threshold sits between the estimate at desired capacity and 1.5 x the estimate at maximum scale"
+                else "the threshold sits between the estimate at desired capacity and "
+                "1.5 x the estimate at maximum scale"
             )
         )
     lines += [
