@@ -483,11 +483,7 @@ class BackupConfig(Model):
 
 
 class CostConfig(Model):
-    """Usage the cost estimate assumes (``ollama-ops plan``, ``ollama-ops cost``, docs/COSTS.md).
-
-    Resources come from the plan; these are the amounts no plan can know. Every estimate
-    prints the values it used; change them here per stack or with ``ollama-ops cost --set``.
-    """
+    """Usage the cost estimate assumes: amounts no plan can know (see docs/COSTS.md)."""
 
     data_out_gb: float = field(
         20.0, "Data CloudFront sends to viewers, GB per month.", ge=0, le=10_000_000

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from ollama_infra.config import ENVIRONMENTS, PROJECT_ROOT, load_stack_values, parse_config
 from ollama_infra.cost.estimate import Estimate, estimate
 from ollama_infra.cost.prices import PriceBook, default_book
+from ollama_infra.cost.rules import Line
 from ollama_infra.offline.evaluate import evaluate
 
 COSTS_MD = PROJECT_ROOT / "docs" / "COSTS.md"
@@ -26,6 +28,40 @@ def stack_estimates(root: Path = PROJECT_ROOT) -> dict[str, Estimate]:
         values = load_stack_values(stack, root)
         out[stack] = estimate(evaluate(stack, values), parse_config(stack, values))
     return out
+
+
+def _what(line: Line) -> str:
+    """A resource as the docs name it: component and resource type (logical names are not
+    AWS names, and docs only name resources by the naming scheme)."""
+    return f"{line.component} {line.type.rsplit(':', 1)[-1]}"
+
+
+def _largest(lines: list[Line]) -> list[dict[str, Any]]:
+    """Priced lines summed by what they price (the three NAT gateways are one row)."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for x in lines:
+        if not x.priced or not x.price_key:
+            continue
+        g = groups.setdefault(
+            (_what(x), x.item, x.price_key),
+            {
+                "what": _what(x),
+                "item": x.item,
+                "key": x.price_key,
+                "unit": x.unit,
+                "price": x.unit_price,
+                "quantity": 0.0,
+                "monthly": 0.0,
+                "count": 0,
+            },
+        )
+        g["quantity"] += x.quantity
+        g["monthly"] += x.monthly or 0.0
+        g["count"] += 1
+    for g in groups.values():
+        if g["count"] > 1:
+            g["what"] = f"{g['count']} x {g['what']}"
+    return sorted(groups.values(), key=lambda g: -g["monthly"])
 
 
 def _cell(value: float) -> str:
@@ -84,11 +120,11 @@ def render(estimates: dict[str, Estimate], book: PriceBook | None = None) -> str
         "|---|---|---|---:|---:|---:|",
     ]
     for stack, e in estimates.items():
-        top = sorted((x for x in e.lines if x.priced), key=lambda x: -(x.monthly or 0.0))[:6]
-        for x in top:
+        for group in _largest(e.lines)[:6]:
             lines.append(
-                f"| {stack} | `{x.name}` | {x.item} (`{x.price_key}`) | "
-                f"{x.quantity:,.2f} {x.unit} | {x.unit_price:g} | {_cell(x.monthly or 0.0)} |"
+                f"| {stack} | {group['what']} | {group['item']} (`{group['key']}`) | "
+                f"{group['quantity']:,.2f} {group['unit']} | {group['price']:g} | "
+                f"{_cell(group['monthly'])} |"
             )
     lines += ["", "### Usage assumptions (`ollama:cost`)", "", head, rule]
     for key in next(iter(estimates.values())).assumptions:
@@ -102,7 +138,7 @@ def render(estimates: dict[str, Estimate], book: PriceBook | None = None) -> str
     for stack, e in estimates.items():
         for x in e.not_priced:
             seen.setdefault(
-                f"`{x.name}` {x.item} ({x.region}): {x.note.split('not priced: ')[-1]}", []
+                f"{_what(x)}: {x.item} ({x.region}): {x.note.split('not priced: ')[-1]}", []
             ).append(stack)
     lines += [f"- {text} [{', '.join(s)}]" for text, s in sorted(seen.items())] or ["- none"]
     lines += ["", "### Billing alarm check", ""]
