@@ -338,7 +338,7 @@ def test_costs_md_check_fails_on_a_stale_figure() -> None:
     assert costs_doc.splice(stale, block) != stale
 
 
-# --- ollama-ops cost refresh against the Price List API (botocore Stubber) -----------------------
+# --- ollama-ops cost refresh against the Price List API: fake answers under botocore Stubber --
 
 
 def _product(usagetype: str, usd: str, tiers: bool = False) -> str:
@@ -445,7 +445,7 @@ def _stub_refresh(client: Any) -> Stubber:
         {
             "FormatVersion": "aws_v1",
             "PriceList": [_product("USW2-NatGateway-Bytes", "0.0450000000")],
-            "NextToken": "page-2",
+            "NextToken": "fake-page-2",
         },
         nat,
     )
@@ -455,7 +455,7 @@ def _stub_refresh(client: Any) -> Stubber:
             "FormatVersion": "aws_v1",
             "PriceList": [_product("USW2-NatGateway-Hours", "0.0450000000")],
         },
-        {**nat, "NextToken": "page-2"},
+        {**nat, "NextToken": "fake-page-2"},
     )
     rds = _params(
         "AmazonRDS",

@@ -5,6 +5,13 @@ on product attributes, plus (for products whose usage type carries a region pref
 ``USW2-NatGateway-Hours``) the usage type suffix to pick. The on-demand price is the first
 non-zero tier of the product's OnDemand term. Keys without a query (CloudFront's edge
 prices, transfer rates) keep their page-sourced value and are reported as not refreshed.
+
+The product attributes and usage types queried (instanceType, operatingSystem, tenancy,
+capacitystatus; databaseEngine and deploymentOption for RDS; cacheEngine for ElastiCache;
+productFamily "NAT Gateway" with NatGateway-Hours/-Bytes; "Load Balancer-Application" with
+LoadBalancerUsage/LCUUsage) are the Price List's own, as infracost's AWS price filters use
+them (infracost/infracost internal/resources/aws). The GetProducts request and response
+shapes (Filters of Type/Field/Value, PriceList of JSON strings) are botocore's service model.
 """
 
 from __future__ import annotations
