@@ -206,7 +206,8 @@ VALID_ARGS: dict[str, list[str]] = {
     "models add": ["--model", "llama3.2:1b"],
     "models remove": ["--model", "llama3.2:1b"],
 }
-NO_STACK = ("ami cleanup", "state bootstrap", "backup state")  # they take no --stack or need none
+# Commands that take no --stack or need none.
+NO_STACK = ("ami cleanup", "state bootstrap", "backup state", "cost refresh")
 
 
 def _region_options() -> list[tuple[str, str]]:
@@ -243,9 +244,7 @@ def test_an_availability_zone_is_not_a_region_for_any_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """us-west-2a (an AZ) given as a region: the usual slip, refused before any AWS call."""
-    stack = (
-        [] if command in ("ami cleanup", "state bootstrap", "backup state") else ["--stack", "dev"]
-    )
+    stack = [] if command in NO_STACK else ["--stack", "dev"]
     argv = [*command.split(), *stack, *VALID_ARGS.get(command, []), option, "us-west-2a"]
     code = cli(*argv)
     err = capsys.readouterr().err
