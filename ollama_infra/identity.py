@@ -198,7 +198,7 @@ class IdentityComponent(pulumi.ComponentResource):
         role_name = ctx.names.instance_role
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=role_name,
+            name_prefix=f"{role_name}-",  # replacement strategy: ollama_infra/lifecycle.py
             description=f"Ollama instances of {ctx.env}: SSM, CloudWatch agent, stack config",
             assume_role_policy=trust_policy(),
             tags=ctx.tags(SERVICE, role_name),
@@ -226,7 +226,7 @@ class IdentityComponent(pulumi.ComponentResource):
         profile_name = ctx.names.instance_profile
         self.instance_profile = aws.iam.InstanceProfile(
             f"{name}-profile",
-            name=profile_name,
+            name_prefix=f"{profile_name}-",
             role=self.role.name,
             tags=ctx.tags(SERVICE, profile_name),
             opts=child,

@@ -31,6 +31,7 @@ from ollama_infra.edge import (
     LogBucketComponent,
 )
 from ollama_infra.identity import IdentityArgs, IdentityComponent
+from ollama_infra.lifecycle import stack_transformation
 from ollama_infra.network import NetworkArgs, NetworkComponent
 from ollama_infra.observability import (
     MonitoringArgs,
@@ -93,6 +94,9 @@ OUTPUT_DOCS: dict[str, str] = {
 
 def build(cfg: StackConfig) -> dict[str, Any]:
     """Declare every resource of the stack and return its outputs (name -> value)."""
+    # Replacement strategy and protection per resource type (ollama_infra/lifecycle.py),
+    # registered before the first resource so that every one gets them.
+    pulumi.runtime.register_stack_transformation(stack_transformation(cfg.env))
     identity = aws.get_caller_identity()
     partition = aws.get_partition().partition
     ctx = StackContext.from_config(cfg, account_id=identity.account_id, partition=partition)

@@ -30,8 +30,11 @@ def _names_env(text: str, env: str) -> bool:
 
 
 def _instance_role(ev: Evaluation) -> str:
-    (role,) = [r for r in ev.of_type(ROLE) if r.inputs.get("name") == f"ollama-ec2-role-{ev.stack}"]
-    return str(role.inputs["name"])
+    """The role's physical name (its Name tag plus the unique suffix AWS adds to the prefix)."""
+    (role,) = [
+        r for r in ev.of_type(ROLE) if r.tags and r.tags["Name"] == f"ollama-ec2-role-{ev.stack}"
+    ]
+    return str(role.state["name"])
 
 
 def statements(ev: Evaluation) -> list[tuple[str, dict[str, Any]]]:
@@ -48,7 +51,7 @@ def iam_violations(ev: Evaluation) -> list[str]:
     """Everything that makes the instance role broader than it needs to be."""
     env, out = ev.stack, []
     role = _instance_role(ev)
-    (role_record,) = [r for r in ev.of_type(ROLE) if r.inputs.get("name") == role]
+    (role_record,) = [r for r in ev.of_type(ROLE) if r.state["name"] == role]
     trust = json.loads(role_record.inputs["assumeRolePolicy"])["Statement"]
     principals = [s.get("Principal") for s in trust]
     if principals != [{"Service": "ec2.amazonaws.com"}]:
@@ -101,9 +104,9 @@ def test_property_26_iam_minimum_permissions(stack: str) -> None:
         "PutStackMetrics",
     } <= sids
     profile = [
-        p for p in ev.of_type(PROFILE) if p.inputs.get("name") == f"ollama-ec2-profile-{stack}"
+        p for p in ev.of_type(PROFILE) if p.tags and p.tags["Name"] == f"ollama-ec2-profile-{stack}"
     ]
-    assert len(profile) == 1 and profile[0].inputs["role"] == f"ollama-ec2-role-{stack}"
+    assert len(profile) == 1 and profile[0].inputs["role"] == _instance_role(ev)
 
 
 def _break_policy(ev: Evaluation, sid: str, **changes: Any) -> Evaluation:
@@ -151,13 +154,13 @@ def test_property_26_catches_broad_statements(
 def test_property_26_catches_extra_managed_policies_and_trust() -> None:
     ev = evaluated("dev")
     attachment = next(
-        a for a in ev.of_type(ATTACHMENT) if a.inputs.get("role") == "ollama-ec2-role-dev"
+        a for a in ev.of_type(ATTACHMENT) if a.inputs.get("role") == _instance_role(ev)
     )
     broken = replace_record(
         ev, attachment.name, policyArn="arn:aws:iam::aws:policy/AdministratorAccess"
     )
     assert any("AdministratorAccess" in v for v in iam_violations(broken))
-    role = next(r for r in ev.of_type(ROLE) if r.inputs.get("name") == "ollama-ec2-role-dev")
+    role = next(r for r in ev.of_type(ROLE) if r.state["name"] == _instance_role(ev))
     trust = json.loads(role.inputs["assumeRolePolicy"])
     trust["Statement"][0]["Principal"] = {"AWS": "*"}
     broken = replace_record(ev, role.name, assumeRolePolicy=json.dumps(trust))

@@ -24,7 +24,14 @@ ADAPTER = ROOT / "ollama_infra" / "pulumi_sdk.py"
 
 # The SDK's documented testing API; everything else under pulumi.runtime, and any
 # underscore name of the SDK, is internal.
-PUBLIC_RUNTIME = {"Mocks", "MockResourceArgs", "MockCallArgs", "set_mocks", "test"}
+PUBLIC_RUNTIME = {
+    "Mocks",
+    "MockResourceArgs",
+    "MockCallArgs",
+    "set_mocks",
+    "test",
+    "register_stack_transformation",
+}
 INTERNAL_USE = re.compile(
     r"from pulumi\.runtime\.\w+ import"
     r"|from pulumi\.runtime import (?P<names>[\w, ]+)"
