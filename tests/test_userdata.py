@@ -315,6 +315,9 @@ def test_property_8_snap_method(box: Sandbox) -> None:
     assert install_method_violations(box.calls(), "snap") == []
     # the check fails for the wrong method
     assert install_method_violations(box.calls(), "script") != []
+    assert box.called("systemctl is-active --quiet snap.ollama.listener.service")
+    unit = box.file("/etc/systemd/system/ollama-log-forward-ollama.service").read_text()
+    assert "journalctl -u snap.ollama.listener.service" in unit
 
 
 def test_snap_method_and_image_digest_reach_the_plan() -> None:
@@ -330,10 +333,15 @@ def test_snap_method_and_image_digest_reach_the_plan() -> None:
         models_dir="/var/snap/ollama/common/models",
     )
     values = override(values, "webui", digest=digest)
-    env = boot_env(user_data_of(run_program("dev", values)))
+    text = user_data_of(run_program("dev", values))
+    env = boot_env(text)
     assert env["INSTALL_METHOD"] == "snap"
     assert env["MODELS_DIR"] == "/var/snap/ollama/common/models"
     assert env["WEBUI_IMAGE"] == image
+    # Finding: the snap's daemon is `listener`; the forwarder and the boot check follow it.
+    assert env["OLLAMA_UNIT"] == "snap.ollama.listener.service"
+    forwarder = embedded_files(text)["etc/systemd/system/ollama-log-forward-ollama.service"]
+    assert "journalctl -u snap.ollama.listener.service --follow" in forwarder
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -560,6 +568,16 @@ def test_live_but_not_ready_webui_fails_the_boot(box: Sandbox) -> None:
     assert "(startup, database or Redis not ready)" in log
     assert "bootstrap complete" not in log
     assert not box.called("curl -fsS --max-time 5 http://127.0.0.1:8080/health")
+
+
+def test_inactive_ollama_unit_fails_the_boot(box: Sandbox) -> None:
+    """The unit the log forwarder follows must be the one running Ollama: a wrong unit name
+    fails the boot with a line saying why instead of leaving every Ollama metric empty."""
+    seed_aws(box)
+    result = boot(box, STUB_INACTIVE_UNIT="ollama.service")
+    assert result.returncode != 0
+    assert "Ollama's unit ollama.service is not active" in box.file(BOOT_LOG).read_text()
+    assert not box.called("docker run")
 
 
 def test_old_cloudwatch_agent_fails_the_boot(box: Sandbox) -> None:

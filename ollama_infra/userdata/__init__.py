@@ -139,6 +139,7 @@ class BootSettings:
             "WEBUI_IMAGE": self.webui_image,
             "ENABLE_SIGNUP": "true" if self.enable_signup else "false",
             "CLOUDWATCH_AGENT_VERSION": self.cloudwatch_agent_version,
+            "OLLAMA_UNIT": cwagent.ollama_unit(self.install_method),
         }
         return "\n".join(f"{key}={shlex.quote(value)}" for key, value in values.items())
 

@@ -25,7 +25,7 @@ source "$ROOT/etc/ollama/boot.env"
 : "${OLLAMA_ENV:?} ${AWS_REGION:?} ${CATALOG_TABLE:?} ${PARAMETER_PREFIX:?} ${SECRET_PREFIX:?}"
 : "${INSTALL_METHOD:?} ${OLLAMA_VERSION:?} ${SNAP_CHANNEL:?} ${OLLAMA_LISTEN:?} ${NUM_PARALLEL:?}"
 : "${MAX_QUEUE:?} ${KEEP_ALIVE:?} ${MODELS_DIR:?} ${GPU:?} ${WEBUI_IMAGE:?} ${ENABLE_SIGNUP:?}"
-: "${CLOUDWATCH_AGENT_VERSION:?}"
+: "${CLOUDWATCH_AGENT_VERSION:?} ${OLLAMA_UNIT:?}"
 export AWS_DEFAULT_REGION="$AWS_REGION"
 HEALTH_RETRIES="${OLLAMA_HEALTH_RETRIES:-90}"
 RETRY_DELAY="${OLLAMA_RETRY_DELAY:-10}"
@@ -184,6 +184,11 @@ install_ollama() {
     args+=(--model "$model")
   done
   "$SBIN/ollama-install.sh" "${args[@]}" || die "installing Ollama or pulling the models failed"
+  # The log forwarder follows this unit; if the install method named another one, every
+  # Ollama metric and alarm would stay silent, so say it here instead.
+  systemctl is-active --quiet "$OLLAMA_UNIT" ||
+    die "Ollama's unit $OLLAMA_UNIT is not active; the log forwarder follows it, so Ollama's metrics would stay empty"
+  log "Ollama runs as $OLLAMA_UNIT"
 }
 
 env_line() { # env_line KEY VALUE: one env-file line; values may not span lines
