@@ -13,7 +13,9 @@ defaults come from here (tests/test_packer.py and tests/test_upstream.py compare
 from __future__ import annotations
 
 # Ollama release installed by the official install script (the script itself is fetched
-# from the same tag, so its prerequisites are those of this version).
+# from the same tag, so its prerequisites are those of this version). The newest release
+# whose tagged source the facts in docs/UPSTREAM.md were checked against; newer ones exist
+# (0.33.x) and are reached through the upgrade procedure there.
 OLLAMA_VERSION = "0.32.15"
 # The oldest Ollama whose log lines the metric filters parse: v0.30.0 replaced
 # "llama runner started in N seconds" with "llama-server started in N seconds". Older
