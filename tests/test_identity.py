@@ -201,7 +201,7 @@ def test_the_agent_gets_exactly_its_calls_scoped(stack: str) -> None:
     attached = {
         a.inputs["policyArn"]
         for a in ev.of_type(ATTACHMENT)
-        if a.inputs.get("role") == f"ollama-ec2-role-{stack}"
+        if a.inputs.get("role") == _instance_role(ev)
     }
     assert attached == ALLOWED_MANAGED
 
@@ -209,7 +209,7 @@ def test_the_agent_gets_exactly_its_calls_scoped(stack: str) -> None:
 def test_property_26_catches_the_agent_managed_policy() -> None:
     ev = evaluated("dev")
     attachment = next(
-        a for a in ev.of_type(ATTACHMENT) if a.inputs.get("role") == "ollama-ec2-role-dev"
+        a for a in ev.of_type(ATTACHMENT) if a.inputs.get("role") == _instance_role(ev)
     )
     broken = replace_record(
         ev, attachment.name, policyArn="arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
