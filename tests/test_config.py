@@ -247,6 +247,13 @@ INVALID: list[tuple[str, str, dict[str, Any], str, str]] = [
         "ollama:observability.log_retention_days",
         "accepts only",
     ),
+    (  # CKV_AWS_338: production keeps a year of logs; dev and staging may keep less
+        "production",
+        "observability",
+        {"log_retention_days": 90},
+        "ollama:observability.log_retention_days",
+        "at least a year",
+    ),
     (
         "production",
         "edge",
@@ -419,7 +426,11 @@ def valid_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         },
         "ollama:ollama": {"models": models},
         "ollama:data": {"database_enabled": shared, "cache_enabled": shared},
-        "ollama:observability": {"log_retention_days": draw(st.sampled_from(LOG_RETENTION_DAYS))},
+        "ollama:observability": {
+            "log_retention_days": draw(
+                st.sampled_from([d for d in LOG_RETENTION_DAYS if d >= 365 or env != "production"])
+            )
+        },
     }
     if env != "dev" or draw(st.booleans()):
         region = values["aws:region"]

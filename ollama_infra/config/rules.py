@@ -57,6 +57,24 @@ def production_nat_per_az(cfg: StackConfig) -> Iterator[ConfigIssue]:
         )
 
 
+# checkov CKV_AWS_338; dev and staging may keep less (docs/SECURITY.md, accepted findings).
+PRODUCTION_LOG_RETENTION_DAYS = 365
+
+
+@rule
+def production_keeps_logs_a_year(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    days = cfg.observability.log_retention_days
+    if cfg.is_production and days < PRODUCTION_LOG_RETENTION_DAYS:
+        yield issue(
+            "observability.log_retention_days",
+            days,
+            "production must keep its logs for at least a year (security reviews and "
+            "incident investigations reach back that far)",
+            f"set log_retention_days: {PRODUCTION_LOG_RETENTION_DAYS} (or a longer CloudWatch "
+            "value such as 400, 545 or 731)",
+        )
+
+
 @rule
 def names_fit_aws_limits(cfg: StackConfig) -> Iterator[ConfigIssue]:
     for role, name, kind in naming.all_names(cfg.env, "123456789012"):

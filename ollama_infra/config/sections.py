@@ -406,7 +406,10 @@ AlarmPercent = Annotated[float, Field(gt=0, lt=100)]
 class ObservabilityConfig(Model):
     """Logs, alarms and notifications."""
 
-    log_retention_days: int = field(30, "Retention of every log group (a CloudWatch value).")
+    log_retention_days: int = field(
+        30,
+        "Retention of every log group (a CloudWatch value); production requires at least 365.",
+    )
     log_kms_key_arn: KmsArn | None = field(None, "Optional KMS key ARN for the log groups.")
     alarm_emails: list[Email] = field([], "Emails subscribed to ollama-alerts-<env>.")
     billing_alarm_threshold_usd: float = field(

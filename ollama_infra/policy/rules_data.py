@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ollama_infra.policy.common import Report, flag, number, outside_dev, policy, truthy
+from ollama_infra.policy.common import (
+    Report,
+    environment,
+    flag,
+    number,
+    outside_dev,
+    policy,
+    truthy,
+)
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TOPIC = "aws:sns/topic:Topic"
@@ -12,6 +20,8 @@ DB_INSTANCE = "aws:rds/instance:Instance"
 DB_CLUSTER = "aws:rds/cluster:Cluster"
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type token)
+# Environments allowed to keep logs under a year (docs/SECURITY.md, accepted findings).
+SHORT_RETENTION_ENVIRONMENTS = ("dev", "staging")
 
 
 @policy(
@@ -28,6 +38,29 @@ def log_group_retention(args: Any, report: Report) -> None:
             args,
             "log group keeps logs forever (retention_in_days unset or 0)",
             "set retention_in_days=observability.log_retention_days",
+        )
+
+
+# checkov CKV_AWS_338 asks for a year everywhere; dev and staging keep less on purpose.
+ONE_YEAR_DAYS = 365
+
+
+@policy(
+    "log-group-retention-one-year",
+    "Production log groups keep their logs for at least a year.",
+    LOG_GROUP,
+    checkov=("CKV_AWS_338",),
+)
+def log_group_retention_one_year(args: Any, report: Report) -> None:
+    if environment(args) in SHORT_RETENTION_ENVIRONMENTS:
+        return
+    days = number(args.props.get("retentionInDays"))
+    if days and days < ONE_YEAR_DAYS:
+        flag(
+            report,
+            args,
+            f"production log group keeps logs for only {days:g} days",
+            f"set observability.log_retention_days to at least {ONE_YEAR_DAYS}",
         )
 
 

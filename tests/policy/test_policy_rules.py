@@ -53,6 +53,7 @@ SECRET = "aws:secretsmanager/secret:Secret"
 PARAMETER = "aws:ssm/parameter:Parameter"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 VPC = "aws:ec2/vpc:Vpc"
+STAGING_TAGS = {**PROD_TAGS, "Environment": "staging"}
 
 LB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/ollama-alb/1"
 HTTPS_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/ollama-alb/1/443"
@@ -723,6 +724,25 @@ CASES: list[Case] = [
         lambda: p(rec(LOG_GROUP, "ollama-obs-app", retentionInDays=0.0)),
         "ollama-obs-app",
         "retention_in_days",
+    ),
+    Case(  # staging keeps 30 days (an accepted finding); production keeps a year
+        "log-group-retention-one-year",
+        "production-90-days",
+        lambda: p(
+            rec(LOG_GROUP, "ollama-obs-app", retentionInDays=365.0, tags=PROD_TAGS),
+            rec(LOG_GROUP, "ollama-obs-svc", retentionInDays=30.0, tags=STAGING_TAGS),
+        ),
+        lambda: p(rec(LOG_GROUP, "ollama-obs-app", retentionInDays=90.0, tags=PROD_TAGS)),
+        "ollama-obs-app",
+        "log_retention_days",
+    ),
+    Case(  # a log group without an Environment tag is held to the production bar
+        "log-group-retention-one-year",
+        "untagged",
+        lambda: p(rec(LOG_GROUP, "ollama-obs-app", retentionInDays=731.0)),
+        lambda: p(rec(LOG_GROUP, "ollama-obs-app", retentionInDays=30.0)),
+        "ollama-obs-app",
+        "365",
     ),
     Case(
         "log-group-kms",
