@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ollama_infra.builders import service_role
+from ollama_infra.builders import key_policy, service_role, via_service_statement
 from ollama_infra.config import BackupConfig
 from ollama_infra.context import StackContext
 
@@ -30,6 +30,16 @@ BACKUP_ROLE_POLICIES: dict[str, str] = {
     "s3-backup": "AWSBackupServiceRolePolicyForS3Backup",
     "s3-restore": "AWSBackupServiceRolePolicyForS3Restore",
 }
+
+
+# What AWS Backup needs on a vault key (AWS Backup developer guide, "Backup vault creation").
+BACKUP_KEY_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:RetireGrant",
+    "kms:DescribeKey",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+)
 
 
 @dataclass(frozen=True)
@@ -61,11 +71,13 @@ class BackupComponent(pulumi.ComponentResource):
         if not args.resource_arns:
             raise ValueError("BackupArgs.resource_arns is empty: nothing to back up")
 
-        self.vault = self._vault("vault", ctx.names.backup_vault, None)
+        self.vault = self._vault("vault", ctx.names.backup_vault, ctx.region, None)
         self.copy_vault = None
         if cfg.copy_region:
             provider = aws.Provider(f"{name}-copy-region", region=cfg.copy_region, opts=child)
-            self.copy_vault = self._vault("copy-vault", ctx.name("backup-copy-vault"), provider)
+            self.copy_vault = self._vault(
+                "copy-vault", ctx.name("backup-copy-vault"), cfg.copy_region, provider
+            )
 
         plan_name = ctx.name("backup-plan")
         self.plan = aws.backup.Plan(
@@ -111,7 +123,9 @@ class BackupComponent(pulumi.ComponentResource):
         self.vault_arn: pulumi.Output[str] = self.vault.arn
         self.register_outputs({"vault_name": self.vault_name, "plan_id": self.plan.id})
 
-    def _vault(self, role: str, vault_name: str, provider: aws.Provider | None) -> aws.backup.Vault:
+    def _vault(
+        self, role: str, vault_name: str, region: str, provider: aws.Provider | None
+    ) -> aws.backup.Vault:
         ctx = self._args.ctx
         opts = pulumi.ResourceOptions(parent=self, provider=provider)
         key = aws.kms.Key(
@@ -119,6 +133,14 @@ class BackupComponent(pulumi.ComponentResource):
             description=f"Encrypts AWS Backup recovery points in {vault_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            # AWS Backup encrypts and reads recovery points through grants it creates for
+            # the backup role, in the vault's region only.
+            policy=key_policy(
+                ctx,
+                via_service_statement(
+                    ctx, "RecoveryPointsThroughBackup", ["backup"], region, BACKUP_KEY_ACTIONS
+                ),
+            ),
             tags=ctx.tags(SERVICE, ctx.name(f"backup-{role}-key")),
             opts=opts,
         )

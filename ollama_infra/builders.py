@@ -203,3 +203,44 @@ def service_role(
         tags=ctx.tags(service, role_name),
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def key_policy(ctx: StackContext, *statements: dict[str, Any]) -> str:
+    """An explicit KMS key policy: the account administers the key, the rest is named.
+
+    The administration statement keeps the account able to manage the key (without it a key
+    can become unmanageable); every other use is a statement of its own, scoped to one
+    service and this account, so a reviewer sees exactly who may encrypt with the key.
+    """
+    admin = {
+        "Sid": "AccountAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{ctx.partition}:iam::{ctx.account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [admin, *statements]})
+
+
+def via_service_statement(
+    ctx: StackContext, sid: str, services: Sequence[str], region: str, actions: Sequence[str]
+) -> dict[str, Any]:
+    """Principals of this account may use the key, but only through ``services`` in ``region``.
+
+    ``kms:ViaService`` limits the key to requests those services make on a caller's behalf
+    and ``kms:CallerAccount`` to callers of this account (docs/UPSTREAM.md).
+    """
+    via = [f"{service}.{region}.amazonaws.com" for service in services]
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{ctx.partition}:iam::{ctx.account_id}:root"},
+        "Action": list(actions),
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": via[0] if len(via) == 1 else via,
+                "kms:CallerAccount": ctx.account_id,
+            }
+        },
+    }

@@ -17,7 +17,13 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from ollama_infra import naming
-from ollama_infra.builders import private_bucket, service_role, stored_secret
+from ollama_infra.builders import (
+    key_policy,
+    private_bucket,
+    service_role,
+    stored_secret,
+    via_service_statement,
+)
 from ollama_infra.config import DataConfig
 from ollama_infra.context import StackContext
 
@@ -239,6 +245,17 @@ class DataComponent(pulumi.ComponentResource):
             description=f"Encrypts the DR replica {ctx.names.storage_dr_bucket}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            # Replication writes the replica through S3 in the DR region only.
+            policy=key_policy(
+                ctx,
+                via_service_statement(
+                    ctx,
+                    "ReplicaThroughS3",
+                    ["s3"],
+                    region,
+                    ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                ),
+            ),
             tags=ctx.tags(SERVICE, dr_key_name),
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ollama_infra import cwagent
+from ollama_infra.builders import key_policy
 from ollama_infra.config import ObservabilityConfig
 from ollama_infra.context import StackContext
 from ollama_infra.observability import alarms, filters
@@ -36,34 +37,23 @@ def _key_policy(ctx: StackContext, region: str) -> str:
     this grant the notification is silently dropped (which is also why the AWS managed
     aws/sns key, whose policy cannot be changed, does not work for alarm topics).
     """
-    return json.dumps(
+    return key_policy(
+        ctx,
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdministration",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{ctx.partition}:iam::{ctx.account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": ctx.account_id},
+                # Only this stack's alarms (all named ollama-<role>-<env>).
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{ctx.partition}:cloudwatch:{region}:"
+                    f"{ctx.account_id}:alarm:ollama-*-{ctx.env}"
                 },
-                {
-                    "Sid": "CloudWatchAlarmsPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": ctx.account_id},
-                        # Only this stack's alarms (all named ollama-<role>-<env>).
-                        "ArnLike": {
-                            "aws:SourceArn": f"arn:{ctx.partition}:cloudwatch:{region}:"
-                            f"{ctx.account_id}:alarm:ollama-*-{ctx.env}"
-                        },
-                    },
-                },
-            ],
-        }
+            },
+        },
     )
 
 

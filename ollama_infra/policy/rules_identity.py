@@ -148,3 +148,49 @@ def iam_trust_policy(args: Any, report: Report) -> None:
                     "trust a service principal (e.g. ec2.amazonaws.com) or a specific "
                     "role ARN, with aws:SourceAccount or sts:ExternalId conditions",
                 )
+
+
+KMS_KEY = "aws:kms/key:Key"
+
+
+@policy(
+    "kms-key-policy",
+    "KMS keys carry an explicit key policy: only the account administers the key, and every "
+    "other use is conditioned.",
+    KMS_KEY,
+    checkov=("CKV2_AWS_64",),
+)
+def kms_key_policy(args: Any, report: Report) -> None:
+    raw = args.props.get("policy")
+    doc = policy_document(raw)
+    if not raw or doc is None:
+        flag(
+            report,
+            args,
+            "key has no explicit key policy (KMS applies its default: the account root may "
+            "do everything)",
+            "set policy=builders.key_policy(ctx, <one statement per service that uses the key>)",
+        )
+        return
+    for statement in statements(doc):
+        if statement.get("Effect") != "Allow":
+            continue
+        who = principals(statement)
+        actions = strings(statement.get("Action"))
+        if "kms:*" in actions and not all(p.endswith(":root") for p in who):
+            flag(
+                report,
+                args,
+                f"statement {statement.get('Sid', '?')!r} gives kms:* to {', '.join(who)}",
+                "keep kms:* for the account root (AccountAdministration); grant services only "
+                "the actions they call",
+            )
+        elif "kms:*" not in actions and not statement.get("Condition"):
+            flag(
+                report,
+                args,
+                f"statement {statement.get('Sid', '?')!r} lets {', '.join(who) or 'anyone'} use "
+                "the key without a condition",
+                "scope the use with kms:ViaService and kms:CallerAccount (or aws:SourceAccount "
+                "for a service principal)",
+            )

@@ -69,6 +69,33 @@ def doc(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
+KMS_KEY = "aws:kms/key:Key"
+KEY_ADMIN = {
+    "Sid": "AccountAdministration",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+BACKUP_VIA = {
+    "Sid": "RecoveryPointsThroughBackup",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+    "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"],
+    "Resource": "*",
+    "Condition": {
+        "StringEquals": {
+            "kms:ViaService": "backup.us-east-1.amazonaws.com",
+            "kms:CallerAccount": "123456789012",
+        }
+    },
+}
+
+
+def kms_key(*statements: dict[str, Any]) -> ResourceRecord:
+    return rec(KMS_KEY, "ollama-backup-vault-key", policy=doc(*statements), tags=PROD_TAGS)
+
+
 def table(**changes: Any) -> ResourceRecord:
     inputs = {
         "name": "ollama-data-table-production",
@@ -715,6 +742,33 @@ CASES: list[Case] = [
         ),
         "ollama-compute-role",
         "service principal",
+    ),
+    # KMS key policies (CKV2_AWS_64)
+    Case(
+        "kms-key-policy",
+        "missing",
+        lambda: p(kms_key(KEY_ADMIN, BACKUP_VIA)),
+        lambda: p(rec(KMS_KEY, "ollama-backup-vault-key", tags=PROD_TAGS)),
+        "ollama-backup-vault-key",
+        "key_policy",
+    ),
+    Case(
+        "kms-key-policy",
+        "unconditioned-use",
+        lambda: p(kms_key(KEY_ADMIN, BACKUP_VIA)),
+        lambda: p(kms_key(KEY_ADMIN, {k: v for k, v in BACKUP_VIA.items() if k != "Condition"})),
+        "ollama-backup-vault-key",
+        "kms:ViaService",
+    ),
+    Case(
+        "kms-key-policy",
+        "admin-to-a-service",
+        lambda: p(kms_key(KEY_ADMIN, BACKUP_VIA)),
+        lambda: p(
+            kms_key({**KEY_ADMIN, "Principal": {"Service": "backup.amazonaws.com"}}, BACKUP_VIA)
+        ),
+        "ollama-backup-vault-key",
+        "AccountAdministration",
     ),
     # logs, SNS
     Case(
