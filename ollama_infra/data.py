@@ -33,6 +33,17 @@ ACCESS_LOG_PREFIX = "s3-access/"
 REQUEST_METRICS_FILTER = "EntireBucket"
 DATABASE_NAME = "openwebui"
 DATABASE_USER = "openwebui"
+# The services that encrypt with the stack data key, and what they call on it for their
+# callers (grants for the table and cache; data keys for Performance Insights).
+DATA_KEY_SERVICES = ("dynamodb", "elasticache", "rds")
+DATA_KEY_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+)
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 
@@ -57,6 +68,9 @@ class DataArgs:
     """Required when config.database_enabled (ingress from the app SG only)."""
     cache_security_group_id: pulumi.Input[str] | None = None
     """Required when config.cache_enabled (ingress from the app SG only)."""
+    create_data_key: bool = False
+    """Create the stack data key (StackConfig.creates_data_key) for the table, the cache at
+    rest and Performance Insights."""
 
 
 class DataComponent(pulumi.ComponentResource):
@@ -82,6 +96,9 @@ class DataComponent(pulumi.ComponentResource):
         if cfg.cache_enabled and args.cache_security_group_id is None:
             raise ValueError("DataArgs.cache_security_group_id is required with a cache")
 
+        self.data_key_arn: pulumi.Input[str] | None = (
+            self._data_key().arn if args.create_data_key else cfg.kms_key_arn
+        )
         self.table = self._catalog_table()
         self.storage_bucket = self._storage()
         self.dr_bucket = self._replication() if cfg.replication_region else None
@@ -139,7 +156,7 @@ class DataComponent(pulumi.ComponentResource):
     # ------------------------------------------------------------------ model catalog
 
     def _catalog_table(self) -> aws.dynamodb.Table:
-        ctx, cfg = self._args.ctx, self._args.config
+        ctx = self._args.ctx
         table_name = ctx.names.table
         # Items are written by `ollama-ops models`, never by Pulumi: items owned by the
         # program would be reverted on every `pulumi up`. An empty catalog falls back to
@@ -155,9 +172,37 @@ class DataComponent(pulumi.ComponentResource):
                 {"name": "model", "type": "S"},
             ],
             point_in_time_recovery={"enabled": True},
-            server_side_encryption={"enabled": True, "kms_key_arn": cfg.kms_key_arn},
+            server_side_encryption={"enabled": True, "kms_key_arn": self.data_key_arn},
             deletion_protection_enabled=self._args.deletion_protection,
             tags=ctx.tags(SERVICE, table_name),
+            opts=self._child,
+        )
+
+    def _data_key(self) -> aws.kms.Key:
+        """``ollama-data-key-<env>``: one customer managed key for the table, cache and PI.
+
+        The database storage, bucket and secrets keep ``data.kms_key_arn`` (or AWS managed
+        keys): RDS storage cannot change its key in place, and the bucket and secrets are
+        covered by their own rules (docs/SECURITY.md).
+        """
+        ctx = self._args.ctx
+        return aws.kms.Key(
+            f"{self._name}-key",
+            description=f"Encrypts {ctx.names.table}, the Open WebUI cache at rest and "
+            "Performance Insights of the Open WebUI database",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=key_policy(
+                ctx,
+                via_service_statement(
+                    ctx,
+                    "DataThroughTheirServices",
+                    DATA_KEY_SERVICES,
+                    ctx.region,
+                    DATA_KEY_ACTIONS,
+                ),
+            ),
+            tags=ctx.tags(SERVICE, ctx.names.data_key),
             opts=self._child,
         )
 
@@ -430,6 +475,8 @@ class DataComponent(pulumi.ComponentResource):
         db_name = ctx.names.database
         subnet_group = self._subnet_group(aws.rds.SubnetGroup, "db", "database")
         protected = args.deletion_protection
+        # Once set, the Performance Insights key can never change (docs/UPSTREAM.md).
+        pi_key: Any = self.data_key_arn if cfg.database_performance_insights else None
         return aws.rds.Instance(
             f"{self._name}-database",
             identifier=db_name,
@@ -467,6 +514,7 @@ class DataComponent(pulumi.ComponentResource):
             performance_insights_retention_period=(
                 7 if cfg.database_performance_insights else None
             ),
+            performance_insights_kms_key_id=pi_key,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             tags=ctx.tags(SERVICE, db_name),
             opts=self._child,
@@ -507,7 +555,7 @@ class DataComponent(pulumi.ComponentResource):
             subnet_group_name=subnet_group.name,
             security_group_ids=[args.cache_security_group_id],  # type: ignore[list-item]
             at_rest_encryption_enabled=True,
-            kms_key_id=cfg.kms_key_arn,
+            kms_key_id=self.data_key_arn,
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
             auth_token=self._redis_token.result,

@@ -38,6 +38,8 @@ class IdentityArgs:
     """Allow reading the RDS-managed master password secret of this stack's database."""
     data_kms_key_arn: str | None = None
     """Customer managed key of the table, bucket and secrets, if any (data.kms_key_arn)."""
+    data_key_name: str | None = None
+    """Name tag of the stack data key that encrypts the table, when the stack creates it."""
 
 
 def _statement(
@@ -177,6 +179,22 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
                             f"dynamodb.{ctx.region}.amazonaws.com",
                             f"secretsmanager.{ctx.region}.amazonaws.com",
                         ]
+                    }
+                },
+            )
+        )
+    if args.data_key_name:
+        # The catalog table uses the stack data key, whose ARN is only known after it
+        # exists: match it by its Name tag, and only through DynamoDB.
+        policies["storage"].append(
+            _statement(
+                "ReadTableThroughDataKey",
+                ["kms:Decrypt"],
+                [ctx.arn("kms", "key/*")],
+                {
+                    "StringEquals": {
+                        "kms:ViaService": f"dynamodb.{ctx.region}.amazonaws.com",
+                        "aws:ResourceTag/Name": args.data_key_name,
                     }
                 },
             )

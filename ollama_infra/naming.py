@@ -223,6 +223,11 @@ class StackNames:
         return name("data-table", self.env)
 
     @property
+    def data_key(self) -> str:
+        """Name tag of the stack data key (the instance role finds the key by it)."""
+        return name("data-key", self.env)
+
+    @property
     def restored_table_pattern(self) -> str:
         """Tables `ollama-ops restore dynamodb` creates: ollama-data-table-restored-<time>-<env>."""
         return f"{PROJECT}-data-table-restored-*-{self.env}"

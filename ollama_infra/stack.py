@@ -170,6 +170,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             log_bucket=log_bucket.bucket_name,
             database_security_group_id=security.private_sg_ids.get("db"),
             cache_security_group_id=security.private_sg_ids.get("cache"),
+            create_data_key=cfg.creates_data_key,
         ),
     )
 
@@ -203,6 +204,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             ctx=ctx,
             database_enabled=cfg.data.database_enabled,
             data_kms_key_arn=cfg.data.kms_key_arn,
+            data_key_name=ctx.names.data_key if cfg.creates_data_key else None,
         ),
     )
     compute = ComputeComponent(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import STACKS, evaluated, replace_record
+from harness import STACKS, evaluated, override, replace_record, run_program, stack_values
 from test_data import provider_region
 
 from ollama_infra.offline.evaluate import Evaluation
@@ -67,3 +67,65 @@ def test_key_policy_check_catches_broken_records() -> None:
         "ollama-data-storage-dr-key: ReplicaThroughS3 names s3.us-east-1.amazonaws.com "
         "(key in us-west-2)"
     ]
+
+
+# ------------------------------------------------------------------ the stack data key
+
+
+def data_key_violations(ev: Evaluation) -> list[str]:
+    """Table, cache and Performance Insights must use one customer managed key (production)."""
+    keys = {k.state["arn"] for k in ev.of_type(KEY)}
+    used = {
+        "table": ev.named("ollama-data-table").inputs["serverSideEncryption"].get("kmsKeyArn"),
+        "cache": ev.named("ollama-data-cache").inputs.get("kmsKeyId"),
+        "performance insights": ev.named("ollama-data-database").inputs.get(
+            "performanceInsightsKmsKeyId"
+        ),
+    }
+    out = [f"{what} does not use a key of this stack" for what, k in used.items() if k not in keys]
+    if len(set(used.values())) != 1:
+        out.append(f"more than one data key: {used}")
+    return out
+
+
+def test_production_uses_one_stack_data_key() -> None:
+    ev = evaluated("production")
+    assert data_key_violations(ev) == []
+    key = ev.named("ollama-data-key")
+    assert key.inputs["tags"]["Name"] == "ollama-data-key-production"
+    vias = json.loads(key.inputs["policy"])["Statement"][1]["Condition"]["StringEquals"]
+    assert sorted(vias["kms:ViaService"]) == [
+        f"{s}.us-east-1.amazonaws.com" for s in ("dynamodb", "elasticache", "rds")
+    ]
+    storage = json.loads(ev.named("ollama-identity-storage").inputs["policy"])["Statement"]
+    (read,) = [s for s in storage if s["Sid"] == "ReadTableThroughDataKey"]
+    assert read["Condition"]["StringEquals"]["aws:ResourceTag/Name"] == "ollama-data-key-production"
+
+
+def test_data_key_check_catches_broken_records() -> None:
+    ev = evaluated("production")
+    aws_key = replace_record(ev, "ollama-data-table", serverSideEncryption={"enabled": True})
+    assert data_key_violations(aws_key)[0] == "table does not use a key of this stack"
+    no_pi_key = replace_record(ev, "ollama-data-database", performanceInsightsKmsKeyId=None)
+    assert "performance insights does not use a key of this stack" in data_key_violations(no_pi_key)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_dev_and_staging_keep_aws_managed_data_keys(stack: str) -> None:
+    """An accepted finding (docs/SECURITY.md); data.data_key: true lifts it."""
+    ev = evaluated(stack)
+    assert not [k for k in ev.of_type(KEY) if k.name == "ollama-data-key"]
+    assert "kmsKeyArn" not in ev.named("ollama-data-table").inputs["serverSideEncryption"]
+
+
+def test_a_configured_key_replaces_the_stack_data_key() -> None:
+    arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    ev = run_program("production", override(stack_values("production"), "data", kms_key_arn=arn))
+    assert not [k for k in ev.of_type(KEY) if k.name == "ollama-data-key"]
+    assert ev.named("ollama-data-table").inputs["serverSideEncryption"]["kmsKeyArn"] == arn
+    assert ev.named("ollama-data-cache").inputs["kmsKeyId"] == arn
+    staging = run_program("staging", override(stack_values("staging"), "data", data_key=True))
+    assert (
+        staging.named("ollama-data-cache").inputs["kmsKeyId"]
+        == (staging.named("ollama-data-key").state["arn"])
+    )

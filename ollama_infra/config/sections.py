@@ -346,7 +346,14 @@ class DataConfig(Model):
         None, "Deletion protection on the table and database; defaults to on outside dev."
     )
     kms_key_arn: KmsArn | None = field(
-        None, "Customer managed KMS key for the table and bucket; unset uses AWS managed keys."
+        None,
+        "Customer managed KMS key for the table, bucket, secrets, database, cache and "
+        "Performance Insights; unset uses the stack data key (data_key) or AWS managed keys.",
+    )
+    data_key: bool | None = field(
+        None,
+        "Without kms_key_arn: create the stack data key ollama-data-key-<env> for the table, "
+        "the cache at rest and Performance Insights; defaults to on in production.",
     )
     storage_ia_after_days: int = field(
         30, "Move storage objects to Standard-IA after N days.", ge=30, le=3650

@@ -95,6 +95,13 @@ class StackConfig:
         return self.env != "dev" if flag is None else flag
 
     @property
+    def creates_data_key(self) -> bool:
+        """The stack creates its data key: data.data_key (default: production) and no key ARN."""
+        flag = self.data.data_key
+        wanted = self.is_production if flag is None else flag
+        return wanted and self.data.kms_key_arn is None
+
+    @property
     def waf_enabled(self) -> bool:
         flag = self.edge.waf_enabled
         return self.is_production if flag is None else flag

@@ -8,6 +8,7 @@ from ollama_infra.policy.common import (
     Report,
     environment,
     flag,
+    get,
     number,
     outside_dev,
     policy,
@@ -20,8 +21,15 @@ DB_INSTANCE = "aws:rds/instance:Instance"
 DB_CLUSTER = "aws:rds/cluster:Cluster"
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type token)
-# Environments allowed to keep logs under a year (docs/SECURITY.md, accepted findings).
-SHORT_RETENTION_ENVIRONMENTS = ("dev", "staging")
+TABLE = "aws:dynamodb/table:Table"
+# Environments with documented exceptions (docs/SECURITY.md, accepted findings): shorter log
+# retention and AWS managed data keys. A resource without an Environment tag is held to the
+# production bar.
+RELAXED_ENVIRONMENTS = ("dev", "staging")
+
+
+def production_bar(args: Any) -> bool:
+    return environment(args) not in RELAXED_ENVIRONMENTS
 
 
 @policy(
@@ -52,7 +60,7 @@ ONE_YEAR_DAYS = 365
     checkov=("CKV_AWS_338",),
 )
 def log_group_retention_one_year(args: Any, report: Report) -> None:
-    if environment(args) in SHORT_RETENTION_ENVIRONMENTS:
+    if not production_bar(args):
         return
     days = number(args.props.get("retentionInDays"))
     if days and days < ONE_YEAR_DAYS:
@@ -261,4 +269,60 @@ def secret_cmk(args: Any, report: Report) -> None:
             args,
             "secret is encrypted with the AWS managed key aws/secretsmanager",
             "set data.kms_key_arn to encrypt secrets with a customer managed key",
+        )
+
+
+# ---------------------------------------------------------------- the stack data key
+# Production encrypts the table, the cache at rest and Performance Insights with a customer
+# managed key (data.kms_key_arn, else the stack data key ollama-data-key-<env>).
+DATA_KEY_FIX = "set data.kms_key_arn, or leave data.data_key on (the production default)"
+
+
+@policy(
+    "dynamodb-cmk",
+    "Production DynamoDB tables are encrypted with a customer managed KMS key.",
+    TABLE,
+    checkov=("CKV_AWS_119",),
+    trivy=("AVD-AWS-0025",),
+)
+def dynamodb_cmk(args: Any, report: Report) -> None:
+    if production_bar(args) and not get(args.props, "serverSideEncryption", "kmsKeyArn"):
+        flag(
+            report,
+            args,
+            "table is encrypted with an AWS owned or managed key, not a customer managed key",
+            f"set server_side_encryption.kms_key_arn: {DATA_KEY_FIX}",
+        )
+
+
+@policy(
+    "elasticache-cmk",
+    "Production ElastiCache replication groups encrypt at rest with a customer managed key.",
+    REPLICATION_GROUP,
+    checkov=("CKV_AWS_191",),
+)
+def elasticache_cmk(args: Any, report: Report) -> None:
+    if production_bar(args) and not args.props.get("kmsKeyId"):
+        flag(
+            report,
+            args,
+            "cache is encrypted at rest with the ElastiCache service key",
+            f"set kms_key_id: {DATA_KEY_FIX}",
+        )
+
+
+@policy(
+    "rds-performance-insights-cmk",
+    "Performance Insights of production databases is encrypted with a customer managed key.",
+    DB_INSTANCE,
+    checkov=("CKV_AWS_354",),
+)
+def rds_performance_insights_cmk(args: Any, report: Report) -> None:
+    enabled = truthy(args.props.get("performanceInsightsEnabled"))
+    if production_bar(args) and enabled and not args.props.get("performanceInsightsKmsKeyId"):
+        flag(
+            report,
+            args,
+            "Performance Insights data is encrypted with the AWS managed aws/rds key",
+            f"set performance_insights_kms_key_id: {DATA_KEY_FIX}",
         )

@@ -295,10 +295,8 @@ def s3_policy_not_public(args: Any, report: Report) -> None:
 
 @policy(
     "dynamodb-encryption",
-    "DynamoDB tables use KMS server-side encryption.",
+    "DynamoDB tables use KMS server-side encryption (at least the AWS managed key).",
     TABLE,
-    checkov=("CKV_AWS_119",),
-    trivy=("AVD-AWS-0025",),
 )
 def dynamodb_encryption(args: Any, report: Report) -> None:
     if not truthy(get(args.props, "serverSideEncryption", "enabled")):

@@ -54,6 +54,7 @@ PARAMETER = "aws:ssm/parameter:Parameter"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 VPC = "aws:ec2/vpc:Vpc"
 STAGING_TAGS = {**PROD_TAGS, "Environment": "staging"}
+DATA_KEY = "arn:aws:kms:us-east-1:123456789012:key/00000000-1111-2222-3333-444444444444"
 
 LB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/ollama-alb/1"
 HTTPS_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/ollama-alb/1/443"
@@ -362,6 +363,41 @@ CASES: list[Case] = [
         lambda: p(table(serverSideEncryption={"enabled": False})),
         "ollama-data-table",
         "server_side_encryption",
+    ),
+    Case(  # staging keeps the AWS managed key (an accepted finding)
+        "dynamodb-cmk",
+        "aws-managed",
+        lambda: p(
+            table(serverSideEncryption={"enabled": True, "kmsKeyArn": DATA_KEY}),
+            rec(
+                TABLE,
+                "ollama-staging-table",
+                serverSideEncryption={"enabled": True},
+                tags=STAGING_TAGS,
+            ),
+        ),
+        lambda: p(table()),
+        "ollama-data-table",
+        "data.kms_key_arn",
+    ),
+    Case(
+        "elasticache-cmk",
+        "service-key",
+        lambda: p(cache(kmsKeyId=DATA_KEY), rec(CACHE, "ollama-staging-cache", tags=STAGING_TAGS)),
+        lambda: p(cache()),
+        "ollama-data-cache",
+        "kms_key_id",
+    ),
+    Case(  # without Performance Insights there is nothing to encrypt
+        "rds-performance-insights-cmk",
+        "aws-rds-key",
+        lambda: p(
+            rds(performanceInsightsEnabled=True, performanceInsightsKmsKeyId=DATA_KEY),
+            rec(RDS, "ollama-other-db", performanceInsightsEnabled=False, tags=PROD_TAGS),
+        ),
+        lambda: p(rds(performanceInsightsEnabled=True)),
+        "ollama-data-database",
+        "performance_insights_kms_key_id",
     ),
     Case(
         "dynamodb-pitr",
