@@ -45,6 +45,10 @@ DATA_KEY_ACTIONS = (
     "kms:CreateGrant",
 )
 POSTGRES_PORT = 5432
+# What RDS exports to CloudWatch Logs, each to /aws/rds/instance/<id>/<export>.
+DATABASE_LOG_EXPORTS = ("postgresql", "upgrade")
+# The managed policy of the enhanced monitoring role: log writes to RDS* groups only.
+MONITORING_POLICY = "service-role/AmazonRDSEnhancedMonitoringRole"
 REDIS_PORT = 6379
 
 
@@ -68,6 +72,10 @@ class DataArgs:
     """Required when config.database_enabled (ingress from the app SG only)."""
     cache_security_group_id: pulumi.Input[str] | None = None
     """Required when config.cache_enabled (ingress from the app SG only)."""
+    log_retention_days: int = 30
+    """Retention of the database's log groups (observability.log_retention_days)."""
+    log_kms_key_arn: str | None = None
+    """Key of the database's log groups (observability.log_kms_key_arn)."""
     create_data_key: bool = False
     """Create the stack data key (StackConfig.creates_data_key) for the table, the cache at
     rest and Performance Insights."""
@@ -477,6 +485,9 @@ class DataComponent(pulumi.ComponentResource):
         protected = args.deletion_protection
         # Once set, the Performance Insights key can never change (docs/UPSTREAM.md).
         pi_key: Any = self.data_key_arn if cfg.database_performance_insights else None
+        interval: int = cfg.database_monitoring_interval_seconds
+        monitoring_role_arn: Any = self._monitoring_role().arn if interval else None
+        log_groups = self._database_log_groups(db_name)
         return aws.rds.Instance(
             f"{self._name}-database",
             identifier=db_name,
@@ -515,10 +526,74 @@ class DataComponent(pulumi.ComponentResource):
                 7 if cfg.database_performance_insights else None
             ),
             performance_insights_kms_key_id=pi_key,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            enabled_cloudwatch_logs_exports=list(DATABASE_LOG_EXPORTS),
+            parameter_group_name=self._parameter_group().name,
+            monitoring_interval=interval,
+            monitoring_role_arn=monitoring_role_arn,
             tags=ctx.tags(SERVICE, db_name),
+            # RDS would create the export groups itself, keeping logs forever.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
+        )
+
+    def _parameter_group(self) -> aws.rds.ParameterGroup:
+        """Query logging: connections, DDL and statements slower than the configured time."""
+        ctx, cfg = self._args.ctx, self._args.config
+        major = cfg.database_engine_version.split(".")[0]
+        settings = {
+            "log_connections": "1",
+            "log_disconnections": "1",
+            "log_statement": "ddl",
+            "log_min_duration_statement": str(cfg.database_slow_statement_ms),
+        }
+        return aws.rds.ParameterGroup(
+            f"{self._name}-database-params",
+            # A new major version needs a new family: the new group must exist before the
+            # database switches to it (ollama_infra/lifecycle.py).
+            name_prefix=naming.prefix("webui-db-params", ctx.env),
+            family=f"postgres{major}",
+            description=f"Open WebUI PostgreSQL {major}: query logging to CloudWatch Logs",
+            parameters=[
+                {"name": name, "value": value, "apply_method": "immediate"}
+                for name, value in settings.items()
+            ],
+            tags=ctx.tags(SERVICE, ctx.name("webui-db-params")),
             opts=self._child,
         )
+
+    def _monitoring_role(self) -> aws.iam.Role:
+        """The role RDS enhanced monitoring publishes OS metrics with (RDSOSMetrics)."""
+        ctx = self._args.ctx
+        role = service_role(
+            f"{self._name}-db-monitoring-role",
+            ctx=ctx,
+            service=SERVICE,
+            role="db-monitoring",
+            principal="monitoring.rds.amazonaws.com",
+            description="RDS enhanced monitoring of the Open WebUI database",
+            parent=self,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-db-monitoring",
+            role=role.name,
+            policy_arn=f"arn:{ctx.partition}:iam::aws:policy/{MONITORING_POLICY}",
+            opts=self._child,
+        )
+        return role
+
+    def _database_log_groups(self, db_name: str) -> list[pulumi.Resource]:
+        """The groups RDS exports to, created first so they have the stack's retention."""
+        ctx, args = self._args.ctx, self._args
+        return [
+            aws.cloudwatch.LogGroup(
+                f"{self._name}-database-{export}-logs",
+                name=f"/aws/rds/instance/{db_name}/{export}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.log_kms_key_arn,
+                tags=ctx.tags(SERVICE, f"{db_name}-{export}"),
+                opts=self._child,
+            )
+            for export in DATABASE_LOG_EXPORTS
+        ]
 
     def _subnet_group(self, kind: Any, role: str, what: str) -> Any:
         """``ollama-webui-<role>-subnets-<env>`` over the private subnets (RDS or ElastiCache)."""

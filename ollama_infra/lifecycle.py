@@ -66,6 +66,11 @@ REPLACEMENT: dict[str, Replacement] = {
     "aws:iam/role:Role": Replacement(
         _PREFIX, "unique per account, path changes force a replacement; referenced by ARN"
     ),
+    "aws:rds/parameterGroup:ParameterGroup": Replacement(
+        _PREFIX,
+        "a new family (major upgrade) forces a replacement; the database must switch to the new "
+        "group before the old one can go; referenced by its generated name",
+    ),
     "aws:iam/instanceProfile:InstanceProfile": Replacement(
         _PREFIX, "unique per account, path changes force a replacement; referenced by ARN"
     ),

@@ -98,6 +98,7 @@ _LIMITED_PREFIXES: tuple[tuple[str, str], ...] = (
     ("flow-logs-role", "iam_prefix"),
     ("backup-role", "iam_prefix"),
     ("storage-replication", "iam_prefix"),
+    ("db-monitoring", "iam_prefix"),
 )
 
 

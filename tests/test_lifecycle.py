@@ -50,6 +50,7 @@ UNIQUE_NAMES = {
     "aws:s3/bucketMetric:BucketMetric",
     "aws:rds/instance:Instance",
     "aws:rds/subnetGroup:SubnetGroup",
+    "aws:rds/parameterGroup:ParameterGroup",
     "aws:elasticache/replicationGroup:ReplicationGroup",
     "aws:elasticache/subnetGroup:SubnetGroup",
     "aws:cloudwatch/logGroup:LogGroup",

@@ -190,6 +190,9 @@ MESSAGES: dict[str, str] = {
     "data.database_storage_gb": "RDS gp3 storage must be 20-65536 GiB",
     "data.database_max_storage_gb": "RDS gp3 storage must be 20-65536 GiB",
     "data.database_backup_retention_days": "RDS keeps automated backups for 1-35 days; use 7",
+    "data.database_slow_statement_ms": (
+        "must be 0-3600000 ms; 1000 logs statements slower than a second (0 logs every one)"
+    ),
     "data.cache_node_type": "must be an ElastiCache node type; use e.g. cache.t4g.micro",
     "data.cache_engine_version": "must be a Valkey version: 7.2 or 8.x; use 8.0",
     "observability.log_kms_key_arn": KMS_ARN,

@@ -397,6 +397,17 @@ class DataConfig(Model):
     database_performance_insights: bool = field(
         False, "Enable Performance Insights (7-day free tier) on the database."
     )
+    database_monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = field(
+        60,
+        "RDS enhanced monitoring interval (OS metrics, through its own role); 0 turns it off.",
+    )
+    database_slow_statement_ms: int = field(
+        1000,
+        "PostgreSQL log_min_duration_statement: statements slower than this are logged "
+        "(with connections, disconnections and DDL) to CloudWatch Logs.",
+        ge=0,
+        le=3_600_000,
+    )
     cache_node_type: str = field(
         "cache.t4g.micro",
         "ElastiCache node type of the Valkey cache.",

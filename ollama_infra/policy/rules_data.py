@@ -6,12 +6,14 @@ from typing import Any
 
 from ollama_infra.policy.common import (
     Report,
+    as_list,
     environment,
     flag,
     get,
     number,
     outside_dev,
     policy,
+    strings,
     truthy,
 )
 
@@ -326,3 +328,66 @@ def rds_performance_insights_cmk(args: Any, report: Report) -> None:
             "Performance Insights data is encrypted with the AWS managed aws/rds key",
             f"set performance_insights_kms_key_id: {DATA_KEY_FIX}",
         )
+
+
+# ---------------------------------------------------------------- database monitoring and logs
+PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+# Enhanced monitoring intervals RDS accepts (0 turns it off).
+MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+# PostgreSQL settings that make query logging useful (checkov CKV2_AWS_30 reads the first two).
+QUERY_LOGGING_PARAMETERS = ("log_statement", "log_min_duration_statement")
+
+
+@policy(
+    "rds-enhanced-monitoring",
+    "RDS databases outside dev have enhanced monitoring with its role.",
+    DB_INSTANCE,
+    checkov=("CKV_AWS_118",),
+)
+def rds_enhanced_monitoring(args: Any, report: Report) -> None:
+    if not outside_dev(args):
+        return
+    interval = number(args.props.get("monitoringInterval"))
+    if interval not in MONITORING_INTERVALS or not args.props.get("monitoringRoleArn"):
+        flag(
+            report,
+            args,
+            f"enhanced monitoring is off (monitoring_interval={interval}) or has no role",
+            "set data.database_monitoring_interval_seconds to 1-60 (the data component "
+            "creates the monitoring role)",
+        )
+
+
+@policy(
+    "rds-query-logging",
+    "PostgreSQL databases log connections and slow statements to CloudWatch Logs.",
+    DB_INSTANCE,
+    stack=True,
+    checkov=("CKV2_AWS_30",),
+)
+def rds_query_logging(args: Any, report: Report) -> None:
+    groups = {
+        str(r.props.get("name")): r for r in args.resources if r.resource_type == PARAMETER_GROUP
+    }
+    for db in args.resources:
+        if db.resource_type != DB_INSTANCE or db.props.get("engine") != "postgres":
+            continue
+        group = groups.get(str(db.props.get("parameterGroupName")))
+        names = (
+            {str(get(p, "name")) for p in as_list(group.props.get("parameters"))}
+            if group
+            else set()
+        )
+        missing = [p for p in QUERY_LOGGING_PARAMETERS if p not in names]
+        exports = strings(db.props.get("enabledCloudwatchLogsExports"))
+        if missing or "postgresql" not in exports:
+            flag(
+                report,
+                db,
+                "query logging is incomplete: "
+                + (f"no parameter group setting {', '.join(missing)}" if missing else "")
+                + ("; " if missing and "postgresql" not in exports else "")
+                + ("postgresql logs are not exported" if "postgresql" not in exports else ""),
+                "use the data component's parameter group (log_statement, "
+                "log_min_duration_statement) and enabled_cloudwatch_logs_exports=['postgresql']",
+            )

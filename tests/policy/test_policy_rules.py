@@ -193,9 +193,24 @@ def rds(**changes: Any) -> ResourceRecord:
         "backupRetentionPeriod": 7.0,
         "deletionProtection": True,
         "manageMasterUserPassword": True,
+        "engine": "postgres",
+        "parameterGroupName": "ollama-webui-db-params-production-1",
+        "enabledCloudwatchLogsExports": ["postgresql", "upgrade"],
         "tags": PROD_TAGS,
     }
     return rec(RDS, "ollama-data-database", **{**inputs, **changes})
+
+
+def query_logging_group() -> ResourceRecord:
+    settings = {"log_statement": "ddl", "log_min_duration_statement": "1000"}
+    return rec(
+        "aws:rds/parameterGroup:ParameterGroup",
+        "ollama-data-database-params",
+        name="ollama-webui-db-params-production-1",
+        family="postgres16",
+        parameters=[{"name": k, "value": v} for k, v in settings.items()],
+        tags=PROD_TAGS,
+    )
 
 
 def cache(**changes: Any) -> ResourceRecord:
@@ -398,6 +413,41 @@ CASES: list[Case] = [
         lambda: p(rds(performanceInsightsEnabled=True)),
         "ollama-data-database",
         "performance_insights_kms_key_id",
+    ),
+    Case(  # dev databases may run without it
+        "rds-enhanced-monitoring",
+        "off",
+        lambda: p(
+            rds(monitoringInterval=60.0, monitoringRoleArn="arn:aws:iam::1:role/ollama-mon"),
+            rec(RDS, "ollama-dev-db", monitoringInterval=0.0, tags=DEV_TAGS),
+        ),
+        lambda: p(rds(monitoringInterval=0.0)),
+        "ollama-data-database",
+        "database_monitoring_interval_seconds",
+    ),
+    Case(
+        "rds-enhanced-monitoring",
+        "no-role",
+        lambda: p(rds(monitoringInterval=5.0, monitoringRoleArn="arn:aws:iam::1:role/m")),
+        lambda: p(rds(monitoringInterval=5.0)),
+        "ollama-data-database",
+        "monitoring role",
+    ),
+    Case(
+        "rds-query-logging",
+        "no-parameter-group",
+        lambda: p(rds(), query_logging_group()),
+        lambda: p(rds(parameterGroupName="default.postgres16"), query_logging_group()),
+        "ollama-data-database",
+        "log_min_duration_statement",
+    ),
+    Case(
+        "rds-query-logging",
+        "not-exported",
+        lambda: p(rds(), query_logging_group()),
+        lambda: p(rds(enabledCloudwatchLogsExports=["upgrade"]), query_logging_group()),
+        "ollama-data-database",
+        "enabled_cloudwatch_logs_exports",
     ),
     Case(
         "dynamodb-pitr",
