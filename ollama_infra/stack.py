@@ -241,6 +241,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             log_bucket_domain_name=log_bucket.bucket_domain_name,
             cloudfront_logging=log_bucket.cloudfront_logging,
             log_delivery_ready=log_bucket.cloudfront_log_delivery_ready,
+            waf_log_retention_days=cfg.observability.log_retention_days,
         ),
     )
 

@@ -24,6 +24,12 @@ from ollama_infra.offline.evaluate import Evaluation
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 AGENT_PARAMETER = "ollama-observability-cwagent-config"
 LOG_GROUP_RE = re.compile(r"^/aws/ec2/ollama-[a-z0-9]+(-[a-z0-9]+)*-(?P<env>[a-z]+)$")
+# Names the service dictates: RDS exports to /aws/rds/instance/<id>/<log>, and WAF logs only
+# to aws-waf-logs-*. They still carry the stack's environment.
+SERVICE_NAMED_RE = re.compile(
+    r"^(/aws/rds/instance/ollama-webui-db-(?P<db_env>[a-z]+)/(postgresql|upgrade)"
+    r"|aws-waf-logs-ollama-waf-(?P<waf_env>[a-z]+))$"
+)
 
 
 # --------------------------------------------------------------------------- Property 20
@@ -36,6 +42,12 @@ def log_group_naming_violations(ev: Evaluation) -> list[str]:
         return ["the plan declares no log groups"]
     for group in groups:
         name = str(group.inputs.get("name"))
+        service = SERVICE_NAMED_RE.match(name)
+        if service:
+            env = service.group("db_env") or service.group("waf_env")
+            if env != ev.stack:
+                out.append(f"{group.name}: {name!r} belongs to environment {env}")
+            continue
         m = LOG_GROUP_RE.match(name)
         if not m:
             out.append(f"{group.name}: {name!r} is not /aws/ec2/ollama-<role>-<env>")
@@ -51,7 +63,9 @@ def log_group_naming_violations(ev: Evaluation) -> list[str]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_property_20_log_group_naming(stack: str) -> None:
     """Property 20 (log group naming): every log group is /aws/ec2/ollama-<role>-<env> for the
-    stack's environment, and the app (Open WebUI), service (Ollama) and bootstrap groups exist."""
+    stack's environment (or, where the service dictates the name, the RDS export and WAF
+    groups of that environment), and the app (Open WebUI), service (Ollama) and bootstrap
+    groups exist."""
     assert log_group_naming_violations(evaluated(stack)) == []
 
 
@@ -61,6 +75,8 @@ def test_property_20_log_group_naming(stack: str) -> None:
         ("/var/log/ollama", "is not /aws/ec2/ollama-<role>-<env>"),
         ("/aws/ec2/ollama-app-production", "belongs to environment production"),
         ("ollama-app-dev", "is not /aws/ec2"),
+        ("aws-waf-logs-ollama-waf-staging", "belongs to environment staging"),
+        ("/aws/rds/instance/ollama-webui-db-dev/slowquery", "is not /aws/ec2"),
     ],
 )
 def test_property_20_catches_bad_log_group_names(name: str, words: str) -> None:

@@ -100,6 +100,8 @@ ALLOWED_MANAGED = {
     "AWSBackupServiceRolePolicyForRestores",
     "AWSBackupServiceRolePolicyForS3Backup",
     "AWSBackupServiceRolePolicyForS3Restore",
+    # RDS enhanced monitoring: writes only to RDS* log groups (docs/UPSTREAM.md).
+    "AmazonRDSEnhancedMonitoringRole",
 }
 
 

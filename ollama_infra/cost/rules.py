@@ -627,6 +627,9 @@ NO_CHARGE: dict[str, str] = {
     "aws:ec2/keyPair:KeyPair": "no charge",
     "aws:ec2/flowLog:FlowLog": "billed as ingestion into its log group (the log group's line)",
     "aws:iam/role:Role": "IAM has no charge",
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (
+        "billed as ingestion into its log group (the log group's line)"
+    ),
     "aws:rds/parameterGroup:ParameterGroup": "database configuration, no charge",
     "aws:iam/rolePolicy:RolePolicy": "IAM has no charge",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM has no charge",

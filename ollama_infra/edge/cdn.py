@@ -30,6 +30,9 @@ from ollama_infra.edge.alb import MODEL_MANAGEMENT_PATHS, PROXY_PREFIX
 from ollama_infra.edge.log_bucket import CLOUDFRONT_PREFIX
 
 SERVICE = "edge"
+# WAF logging: the required log group name prefix and the headers never logged.
+WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
+WAF_REDACTED_HEADERS = ("authorization", "cookie")
 ORIGIN_ID = "ollama-alb"
 # AWS managed policy IDs (fixed, documented in the CloudFront developer guide).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -94,6 +97,8 @@ class CdnArgs:
     """False where CloudFront cannot deliver standard logs to the bucket's region."""
     log_delivery_ready: Sequence[pulumi.Resource] = ()
     """The log bucket's ownership controls and ACL; the distribution waits for them."""
+    waf_log_retention_days: int = 30
+    """Retention of the WAF log group (observability.log_retention_days)."""
 
 
 class CdnComponent(pulumi.ComponentResource):
@@ -120,6 +125,8 @@ class CdnComponent(pulumi.ComponentResource):
             opts=child,
         )
         self.web_acl = self._web_acl(name, ctx, cfg) if args.waf_enabled else None
+        if self.web_acl is not None:
+            self._waf_logging(name, ctx, self.web_acl, args.waf_log_retention_days)
 
         logging_config: aws.cloudfront.DistributionLoggingConfigArgsDict | None = None
         if args.cloudfront_logging:
@@ -288,6 +295,38 @@ class CdnComponent(pulumi.ComponentResource):
             tags=ctx.tags(SERVICE, acl_name),
             opts=pulumi.ResourceOptions(parent=self, provider=self.us_east_1),
         )
+
+    def _waf_logging(
+        self, name: str, ctx: StackContext, web_acl: aws.wafv2.WebAcl, retention_days: int
+    ) -> None:
+        """WAF request logs in CloudWatch Logs (us-east-1, beside the CLOUDFRONT web ACL).
+
+        WAF accepts only log groups named ``aws-waf-logs-...``. Credentials and sessions
+        never reach the logs: the authorization and cookie headers are redacted.
+        """
+        opts = pulumi.ResourceOptions(parent=self, provider=self.us_east_1)
+        group_name = waf_log_group_name(ctx)
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=group_name,
+            retention_in_days=retention_days,
+            tags=ctx.tags(SERVICE, group_name),
+            opts=opts,
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging",
+            resource_arn=web_acl.arn,
+            log_destination_configs=[group.arn],
+            redacted_fields=[
+                {"single_header": {"name": header}} for header in WAF_REDACTED_HEADERS
+            ],
+            opts=opts,
+        )
+
+
+def waf_log_group_name(ctx: StackContext) -> str:
+    """``aws-waf-logs-ollama-waf-<env>``: WAF logs only to groups with that prefix."""
+    return f"{WAF_LOG_GROUP_PREFIX}{ctx.name('waf')}"
 
 
 def _origin(args: CdnArgs) -> aws.cloudfront.DistributionOriginArgsDict:

@@ -448,3 +448,57 @@ def cloudfront_waf_production(args: Any, report: Report) -> None:
             "production distribution has no WAF web ACL",
             "attach the CLOUDFRONT-scope web ACL (web_acl_id); edge.waf_enabled must stay on",
         )
+
+
+# ---------------------------------------------------------------- WAF logging
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+# WAF delivers only to destinations named aws-waf-logs-* (log group, bucket or stream).
+WAF_DESTINATION_RE = re.compile(r"(:log-group:|:::|/)aws-waf-logs-")
+WAF_REDACTED = ("authorization", "cookie")
+
+
+@policy(
+    "waf-logging",
+    "WAF web ACLs log requests to an aws-waf-logs-* destination, with the authorization and "
+    "cookie headers redacted.",
+    WEB_ACL,
+    stack=True,
+    checkov=("CKV2_AWS_31",),
+)
+def waf_logging(args: Any, report: Report) -> None:
+    configs = {
+        str(r.props.get("resourceArn")): r for r in args.resources if r.resource_type == WAF_LOGGING
+    }
+    for acl in args.resources:
+        if acl.resource_type != WEB_ACL:
+            continue
+        config = configs.get(str(acl.props.get("arn")))
+        if config is None:
+            flag(
+                report,
+                acl,
+                "web ACL has no logging configuration",
+                "add aws.wafv2.WebAclLoggingConfiguration to a log group named aws-waf-logs-...",
+            )
+            continue
+        destinations = strings(config.props.get("logDestinationConfigs"))
+        redacted = {
+            str(get(f, "singleHeader", "name")).lower()
+            for f in as_list(config.props.get("redactedFields"))
+        }
+        missing = [h for h in WAF_REDACTED if h not in redacted]
+        if not destinations or not all(WAF_DESTINATION_RE.search(d) for d in destinations):
+            flag(
+                report,
+                acl,
+                f"WAF logs go to {destinations or 'nowhere'}",
+                "log to a CloudWatch log group (or bucket) whose name starts with aws-waf-logs-",
+            )
+        if missing:
+            flag(
+                report,
+                acl,
+                f"WAF logs keep the {', '.join(missing)} header(s)",
+                "add redacted_fields single_header entries for authorization and cookie",
+            )

@@ -66,6 +66,28 @@ REDIRECT = {
 }
 
 
+WEB_ACL_ARN = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/ollama-waf-production/1"
+
+
+def web_acl() -> ResourceRecord:
+    r = rec("aws:wafv2/webAcl:WebAcl", "ollama-edge-cdn-waf", scope="CLOUDFRONT", tags=PROD_TAGS)
+    r.state["arn"] = WEB_ACL_ARN
+    return r
+
+
+def waf_logging(
+    group: str = "aws-waf-logs-ollama-waf-production",
+    redact: tuple[str, ...] = ("authorization", "cookie"),
+) -> ResourceRecord:
+    return rec(
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+        "ollama-edge-cdn-waf-logging",
+        resourceArn=WEB_ACL_ARN,
+        logDestinationConfigs=[f"arn:aws:logs:us-east-1:123456789012:log-group:{group}"],
+        redactedFields=[{"singleHeader": {"name": h}} for h in redact],
+    )
+
+
 def doc(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
@@ -749,6 +771,31 @@ CASES: list[Case] = [
         lambda: p(distribution(webAclId=None)),
         "ollama-edge-cdn",
         "web_acl_id",
+    ),
+    # WAF logging (CKV2_AWS_31)
+    Case(
+        "waf-logging",
+        "none",
+        lambda: p(web_acl(), waf_logging()),
+        lambda: p(web_acl()),
+        "ollama-edge-cdn-waf",
+        "WebAclLoggingConfiguration",
+    ),
+    Case(
+        "waf-logging",
+        "wrong-name",
+        lambda: p(web_acl(), waf_logging()),
+        lambda: p(web_acl(), waf_logging(group="ollama-waf-production")),
+        "ollama-edge-cdn-waf",
+        "aws-waf-logs-",
+    ),
+    Case(
+        "waf-logging",
+        "cookies-logged",
+        lambda: p(web_acl(), waf_logging()),
+        lambda: p(web_acl(), waf_logging(redact=("authorization",))),
+        "ollama-edge-cdn-waf",
+        "redacted_fields",
     ),
     # IAM
     Case(
