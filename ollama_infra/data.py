@@ -8,6 +8,7 @@ values); instances read those and the secrets at boot through their role.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from ollama_infra.builders import (
     private_bucket,
     service_role,
     stored_secret,
+    tls_only_statement,
     via_service_statement,
 )
 from ollama_infra.config import DataConfig
@@ -72,6 +74,8 @@ class DataArgs:
     """Required when config.database_enabled (ingress from the app SG only)."""
     cache_security_group_id: pulumi.Input[str] | None = None
     """Required when config.cache_enabled (ingress from the app SG only)."""
+    access_log_retention_days: int = 90
+    """Days the DR log bucket keeps the replica's access logs (edge.access_log_retention_days)."""
     log_retention_days: int = 30
     """Retention of the database's log groups (observability.log_retention_days)."""
     log_kms_key_arn: str | None = None
@@ -291,7 +295,6 @@ class DataComponent(pulumi.ComponentResource):
         provider = aws.Provider(f"{self._name}-dr-region", region=region, opts=self._child)
         # KMS keys are regional, and S3 replicates SSE-KMS objects only into a key named in
         # the rule, so the replica gets its own key in the DR region.
-        # Server access logs must go to a bucket in the same region, so the replica has none.
         dr_key_name = ctx.name("storage-dr-key")
         dr_key = aws.kms.Key(
             f"{self._name}-storage-dr-key",
@@ -319,6 +322,14 @@ class DataComponent(pulumi.ComponentResource):
             noncurrent_days=cfg.noncurrent_version_expiry_days,
             transitions=[],
             provider=provider,
+        )
+        # Server access logs go to a bucket in the same region: the DR log bucket.
+        aws.s3.BucketLogging(
+            f"{self._name}-storage-dr-access-logs",
+            bucket=replica.id,
+            target_bucket=self._dr_log_bucket(provider).id,
+            target_prefix=ACCESS_LOG_PREFIX,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
         role = service_role(
             f"{self._name}-replication-role",
@@ -402,6 +413,49 @@ class DataComponent(pulumi.ComponentResource):
             ),
         )
         return replica
+
+    def _dr_log_bucket(self, provider: aws.Provider) -> aws.s3.Bucket:
+        """``ollama-logs-dr-<env>-<account>``: SSE-S3 (S3 server access logging cannot write
+        to SSE-KMS targets), written only by S3 logging for this account, expiring like the
+        main log bucket."""
+        ctx = self._args.ctx
+        name = ctx.names.dr_log_bucket
+        arn = f"arn:{ctx.partition}:s3:::{name}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                tls_only_statement(arn),
+                {
+                    "Sid": "S3ServerAccessLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "logging.s3.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{arn}/{ACCESS_LOG_PREFIX}*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+                },
+            ],
+        }
+        return private_bucket(
+            f"{self._name}-dr-logs",
+            ctx=ctx,
+            service=SERVICE,
+            bucket_name=name,
+            force_destroy=ctx.env == "dev",
+            parent=self,
+            sse_algorithm="AES256",
+            lifecycle_rules=[
+                {
+                    "id": "expire-logs",
+                    "status": "Enabled",
+                    "filter": {},
+                    "expiration": {"days": self._args.access_log_retention_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 7},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            policy=json.dumps(policy),
+            provider=provider,
+        ).bucket
 
     def _source_key_statement(self) -> dict[str, Any]:
         """Decrypt the source objects: the configured key, or aws/s3 used through S3 only."""
@@ -589,7 +643,7 @@ class DataComponent(pulumi.ComponentResource):
                 name=f"/aws/rds/instance/{db_name}/{export}",
                 retention_in_days=args.log_retention_days,
                 kms_key_id=args.log_kms_key_arn,
-                tags=ctx.tags(SERVICE, f"{db_name}-{export}"),
+                tags=ctx.tags(SERVICE, ctx.name(f"webui-db-{export}-logs")),
                 opts=self._child,
             )
             for export in DATABASE_LOG_EXPORTS

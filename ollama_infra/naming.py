@@ -109,6 +109,7 @@ def all_names(env: str, account_id: str) -> list[tuple[str, str, str]]:
     out.append(("storage", f"{PROJECT}-storage-{env}-{account_id}", "bucket"))
     out.append(("storage-dr", f"{PROJECT}-storage-dr-{env}-{account_id}", "bucket"))
     out.append(("logs", f"{PROJECT}-logs-{env}-{account_id}", "bucket"))
+    out.append(("logs-dr", f"{PROJECT}-logs-dr-{env}-{account_id}", "bucket"))
     return out
 
 
@@ -246,6 +247,11 @@ class StackNames:
     def storage_dr_bucket(self) -> str:
         """Cross-region replica of the storage bucket (when data.replication_region is set)."""
         return bucket_name("storage-dr", self.env, self.account_id)
+
+    @property
+    def dr_log_bucket(self) -> str:
+        """Server access logs of the DR replica: S3 logs only to a bucket in the same region."""
+        return bucket_name("logs-dr", self.env, self.account_id)
 
     @property
     def database(self) -> str:

@@ -171,6 +171,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             database_security_group_id=security.private_sg_ids.get("db"),
             cache_security_group_id=security.private_sg_ids.get("cache"),
             create_data_key=cfg.creates_data_key,
+            access_log_retention_days=cfg.edge.access_log_retention_days,
             log_retention_days=cfg.observability.log_retention_days,
             log_kms_key_arn=cfg.observability.log_kms_key_arn,
         ),

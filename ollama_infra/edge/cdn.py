@@ -310,7 +310,7 @@ class CdnComponent(pulumi.ComponentResource):
             f"{name}-waf-logs",
             name=group_name,
             retention_in_days=retention_days,
-            tags=ctx.tags(SERVICE, group_name),
+            tags=ctx.tags(SERVICE, ctx.name("waf-logs")),
             opts=opts,
         )
         aws.wafv2.WebAclLoggingConfiguration(

@@ -340,3 +340,27 @@ def dynamodb_deletion_protection(args: Any, report: Report) -> None:
             "deletion protection is off outside dev",
             "set deletion_protection_enabled=True (data.deletion_protection)",
         )
+
+
+@policy(
+    "s3-access-logging",
+    "Every S3 bucket except the log buckets writes server access logs to a log bucket.",
+    *BUCKETS,
+    stack=True,
+    checkov=("CKV_AWS_18",),
+)
+def s3_access_logging(args: Any, report: Report) -> None:
+    resources = list(args.resources)
+    log_buckets = log_bucket_names(resources)
+    for bucket in buckets(resources):
+        name = bucket_name(bucket)
+        if name in log_buckets or bucket.props.get("loggings"):
+            continue
+        if not companions(resources, bucket, BUCKET_LOGGING):
+            flag(
+                report,
+                bucket,
+                f"bucket {name!r} writes no server access logs",
+                "add aws.s3.BucketLogging targeting a log bucket in the bucket's own region "
+                "(the DR replica logs to ollama-logs-dr-<env>-<account>)",
+            )

@@ -54,6 +54,9 @@ PARAMETER = "aws:ssm/parameter:Parameter"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 VPC = "aws:ec2/vpc:Vpc"
 STAGING_TAGS = {**PROD_TAGS, "Environment": "staging"}
+S3_LOGGING = "aws:s3/bucketLogging:BucketLogging"
+DR = "ollama-storage-dr-production-123456789012"
+DR_LOGS = "ollama-logs-dr-production-123456789012"
 DATA_KEY = "arn:aws:kms:us-east-1:123456789012:key/00000000-1111-2222-3333-444444444444"
 
 LB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/ollama-alb/1"
@@ -393,6 +396,21 @@ CASES: list[Case] = [
         "named principals",
     ),
     # DynamoDB
+    Case(  # the DR replica logs to the DR log bucket, which itself is exempt as a log target
+        "s3-access-logging",
+        "replica-unlogged",
+        lambda: p(
+            good_bucket(name=DR, logical="ollama-data-storage-dr"),
+            good_bucket(name=DR_LOGS, logical="ollama-data-dr-logs", algorithm="AES256"),
+            rec(S3_LOGGING, "ollama-data-storage-dr-access-logs", bucket=DR, targetBucket=DR_LOGS),
+        ),
+        lambda: p(
+            good_bucket(name=DR, logical="ollama-data-storage-dr"),
+            good_bucket(name=DR_LOGS, logical="ollama-data-dr-logs", algorithm="AES256"),
+        ),
+        "ollama-data-storage-dr",
+        "BucketLogging",
+    ),
     Case(
         "dynamodb-encryption",
         "disabled",

@@ -1,6 +1,9 @@
-"""WAF logging (CKV2_AWS_31): the production web ACL logs to aws-waf-logs-ollama-waf-<env> in
+"""Request logs the scanner asks for.
+
+WAF logging (CKV2_AWS_31): the production web ACL logs to aws-waf-logs-ollama-waf-<env> in
 us-east-1 (beside the CLOUDFRONT web ACL) with the stack's retention, authorization and cookie
-headers redacted; stacks without a WAF have no WAF logs.
+headers redacted; stacks without a WAF have no WAF logs. DR replica access logs (CKV_AWS_18):
+the replica logs to a bucket in its own (DR) region.
 
 Checked on the resource records of every real stack file (offline Pulumi mocks, a test double
 for AWS); the check is shown failing on broken records.
@@ -63,3 +66,43 @@ def test_waf_logging_check_catches_broken_records() -> None:
         "ollama-edge-cdn-waf: destination arn:aws:s3:::other is not an aws-waf-logs- group"
     ]
     assert waf_logging_violations(ev, 30) == ["ollama-edge-cdn-waf: log group keeps 365.0"]
+
+
+# ------------------------------------------------ DR replica access logs (CKV_AWS_18)
+
+
+def dr_logging_violations(ev: Evaluation) -> list[str]:
+    replica = ev.named("ollama-data-storage-dr")
+    loggings = [
+        r
+        for r in ev.of_type("aws:s3/bucketLogging:BucketLogging")
+        if r.inputs["bucket"] == replica.inputs["bucket"]
+    ]
+    if not loggings:
+        return ["the DR replica writes no access logs"]
+    buckets = {b.inputs["bucket"]: b for b in ev.of_type("aws:s3/bucket:Bucket")}
+    target = buckets.get(loggings[0].inputs["targetBucket"])
+    if target is None:
+        return ["the DR replica logs to a bucket outside the stack"]
+    if provider_region(ev, target) != provider_region(ev, replica):
+        return [f"the DR log bucket is in {provider_region(ev, target)}"]
+    return []
+
+
+def test_dr_replica_logs_to_a_bucket_in_its_region() -> None:
+    ev = evaluated("production")
+    assert provider_region(ev, ev.named("ollama-data-storage-dr")) == "us-west-2"
+    assert dr_logging_violations(ev) == []
+    assert ev.named("ollama-data-dr-logs").inputs["bucket"].startswith("ollama-logs-dr-production-")
+
+
+def test_dr_logging_check_catches_broken_records() -> None:
+    ev = evaluated("production")
+    main_logs = ev.named("ollama-edge-logs-bucket").inputs["bucket"]
+    logging = "ollama-data-storage-dr-access-logs"
+    assert dr_logging_violations(replace_record(ev, logging, targetBucket=main_logs)) == [
+        "the DR log bucket is in us-east-1"
+    ]
+    assert dr_logging_violations(replace_record(ev, logging, bucket="other")) == [
+        "the DR replica writes no access logs"
+    ]
