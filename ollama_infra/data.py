@@ -590,10 +590,13 @@ class DataComponent(pulumi.ComponentResource):
         )
 
     def _parameter_group(self) -> aws.rds.ParameterGroup:
-        """Query logging: connections, DDL and statements slower than the configured time."""
+        """TLS only, and query logging: connections, DDL and statements slower than the
+        configured time."""
         ctx, cfg = self._args.ctx, self._args.config
         major = cfg.database_engine_version.split(".")[0]
         settings = {
+            # Refuse connections without TLS, whatever sslmode the client asks for.
+            "rds.force_ssl": "1",
             "log_connections": "1",
             "log_disconnections": "1",
             "log_statement": "ddl",

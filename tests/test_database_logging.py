@@ -33,6 +33,8 @@ def logging_violations(ev: Evaluation, interval: int, slow_ms: int, retention: i
     params = {p["name"]: p["value"] for p in group.inputs["parameters"]}
     if params.get("log_min_duration_statement") != str(slow_ms):
         out.append(f"slow statements logged above {params.get('log_min_duration_statement')}")
+    if params.get("rds.force_ssl") != "1":
+        out.append("the database accepts connections without TLS")
     if params.get("log_statement") != "ddl" or params.get("log_connections") != "1":
         out.append(f"parameters {params}")
     if "postgresql" not in db.inputs.get("enabledCloudwatchLogsExports", []):
@@ -71,6 +73,11 @@ def test_logging_check_catches_broken_records() -> None:
     assert logging_violations(default_group, 60, 1000, 365) == [
         "the database does not use the query logging parameter group"
     ]
+    group = ev.named("ollama-data-database-params")
+    plain = [p for p in group.inputs["parameters"] if p["name"] != "rds.force_ssl"]
+    assert logging_violations(
+        replace_record(ev, "ollama-data-database-params", parameters=plain), 60, 1000, 365
+    ) == ["the database accepts connections without TLS"]
     no_export = replace_record(ev, "ollama-data-database", enabledCloudwatchLogsExports=["upgrade"])
     assert logging_violations(no_export, 60, 1000, 365) == ["postgresql logs not exported"]
 
