@@ -13,7 +13,7 @@ import pulumi_aws as aws
 
 from ollama_infra.backup import BackupArgs, BackupComponent
 from ollama_infra.compute import ComputeArgs, ComputeComponent
-from ollama_infra.config import StackConfig, config_from_pulumi
+from ollama_infra.config import StackConfig, config_from_pulumi, config_warnings
 from ollama_infra.context import StackContext
 from ollama_infra.data import (
     POSTGRES_PORT,
@@ -303,6 +303,8 @@ def build(cfg: StackConfig) -> dict[str, Any]:
 def run() -> dict[str, Any]:
     """Entry point of the Pulumi program: validate config, build, export."""
     cfg = config_from_pulumi()
+    for found in config_warnings(cfg):  # the offline plan and `pulumi preview` both show them
+        pulumi.log.warn(found.render())
     outputs = build(cfg)
     for key, value in outputs.items():
         pulumi.export(key, value)

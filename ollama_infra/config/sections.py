@@ -29,6 +29,7 @@ from ollama_infra.config.fields import (
     KmsArn,
     Model,
     Region,
+    TimeZone,
     WildcardDnsName,
     check_model_name,
     field,
@@ -251,7 +252,7 @@ class ComputeConfig(Model):
     schedule_scale_up_cron: Cron | None = field(
         None, "Cron that restores min/desired capacity, e.g. 0 7 * * 1-5."
     )
-    schedule_timezone: str = field("UTC", "IANA time zone of the scheduled actions.")
+    schedule_timezone: TimeZone = field("UTC", "IANA time zone of the scheduled actions.")
     spot_enabled: bool = field(False, "Use Spot capacity (mixed instances policy); dev only.")
     spot_instance_types: list[InstanceType] = field(
         [],

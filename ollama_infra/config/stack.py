@@ -46,12 +46,12 @@ def issue(key: str, value: Any, rule: str, fix: str) -> ConfigIssue:
 class ConfigError(Exception):
     """The stack configuration is invalid; ``issues`` lists every problem found."""
 
-    def __init__(self, stack: str, issues: list[ConfigIssue]) -> None:
+    def __init__(self, stack: str, issues: list[ConfigIssue], source: str | None = None) -> None:
         self.stack = stack
         self.issues = issues
         lines = "\n".join(f"  - {i.render()}" for i in issues)
         super().__init__(
-            f"invalid configuration for stack '{stack}' (Pulumi.{stack}.yaml), "
+            f"invalid configuration for stack '{stack}' ({source or f'Pulumi.{stack}.yaml'}), "
             f"{len(issues)} problem(s):\n{lines}\n({DOCS_HINT})"
         )
 

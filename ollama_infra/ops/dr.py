@@ -30,6 +30,7 @@ from ollama_infra.config import (
     ACM_ARN_RE,
     PROJECT_ROOT,
     REGION_RE,
+    StackFileMissing,
     load_stack_values,
     parse_config,
     stack_file,
@@ -37,6 +38,7 @@ from ollama_infra.config import (
 from ollama_infra.ops import aws, backup, envs, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_FAILURE,
+    EXIT_NO_STACK_FILE,
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
@@ -45,7 +47,6 @@ from ollama_infra.ops.common import (
     add_production,
     add_yes,
     confirm,
-    require_production_flag,
 )
 
 
@@ -222,13 +223,12 @@ def copy_ami(target: aws.Target, ami: str, dr_region: str, wait: float = 1800.0)
 def run(args: argparse.Namespace) -> int:
     try:
         values = load_stack_values(args.stack, args.config_dir)
-    except FileNotFoundError as exc:
-        raise OpsError(str(exc), "pick an existing stack", EXIT_USAGE) from exc
+    except StackFileMissing as exc:
+        message = exc.message
+        raise OpsError(message, "pick an existing stack", EXIT_NO_STACK_FILE) from exc
     source_region = aws.stack_region(args.stack, root=args.config_dir)
     dr_stack = validate_args(args, source_region, values)
-    if not args.dry_run:
-        require_production_flag(args.stack, args.production, "deploy a production DR stack")
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args, "deploy a production DR stack")
     cfg = parse_config(args.stack, values)
     ami = args.ami_id or cfg.compute.ami_id
     new_values = dr_values(values, args.target_region, cfg.env, args.certificate_arn, ami)
