@@ -45,7 +45,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_PYTHON, "Python is older than 3.11"),
     (EXIT_PULUMI_MISSING, "the Pulumi CLI is not on PATH"),
     (EXIT_PULUMI_OLD, "the Pulumi CLI is older than the pinned SDK"),
-    (EXIT_NO_STACK_FILE, "no stack file Pulumi.<stack>.yaml (or no such --config-dir)"),
+    (EXIT_NO_STACK_FILE, "no stack file `Pulumi.<stack>.yaml` (or no such `--config-dir`)"),
     (EXIT_NOT_SELECTED, "`--stack` is not the selected stack (see `ollama-ops env --help`)"),
     (EXIT_CREDENTIALS, "AWS credentials expired or missing"),
     (EXIT_PERMISSION, "missing IAM permission"),
@@ -56,7 +56,10 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_NOT_FOUND, "a resource the command needs does not exist"),
     (EXIT_CONFLICT, "the target already exists (restores never overwrite)"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
-    (EXIT_PIPE_CLOSED, "the reader of the output went away (e.g. `| head`); nothing else failed"),
+    (
+        EXIT_PIPE_CLOSED,
+        "the reader of the output went away (e.g. `head` closed the pipe); nothing failed",
+    ),
 )
 
 

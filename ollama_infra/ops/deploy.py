@@ -203,10 +203,10 @@ def prerequisites(args: argparse.Namespace, region: str) -> dict[str, Any]:
     """Every prerequisite, in order; returns the stack values. Changes nothing."""
     check_python()
     version = check_pulumi()
+    values = check_stack(args)  # needs no AWS: before the credentials are used
     identity = check_credentials(region)
     if not args.skip_permission_check:
         check_permissions(region, str(identity.get("Arn", "")), REQUIRED_ACTIONS)
-    values = check_stack(args)
     print(
         f"prerequisites ok: Pulumi {'.'.join(map(str, version))}, account "
         f"{identity.get('Account')}, stack {args.stack} in {region}"

@@ -14,9 +14,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from ops_support import FakePulumi
 
 from ollama_infra import catalog
-from ollama_infra.ops import aws, common
+from ollama_infra.ops import aws, common, pulumi_cli
 from ollama_infra.ops.cli import main
 
 REGION = "us-east-1"
@@ -52,6 +53,16 @@ class Recorder:
 
     def writes(self) -> list[str]:
         return [c for c in self.calls if c.split(":")[1].startswith(("Put", "Delete", "Update"))]
+
+
+@pytest.fixture(autouse=True)
+def selected_dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePulumi]:
+    """The fake Pulumi CLI (test double) with dev selected: the stack guard asks it."""
+    monkeypatch.delenv("PULUMI_STACK", raising=False)
+    fake = FakePulumi()
+    previous = pulumi_cli.set_runner(fake)
+    yield fake
+    pulumi_cli.set_runner(previous)
 
 
 @pytest.fixture
@@ -255,7 +266,8 @@ def test_aws_errors_are_explained(moto_aws: Recorder, capsys: pytest.CaptureFixt
 def test_missing_table_names_the_stack_and_region(
     moto_aws: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["models", "list", "--stack", "staging"]) == common.EXIT_NOT_FOUND
+    argv = ["models", "list", "--stack", "staging", "--force-cross-env"]
+    assert main(argv) == common.EXIT_NOT_FOUND
     err = capsys.readouterr().err
     assert "ollama-data-table-staging" in err and "--region" in err
 
