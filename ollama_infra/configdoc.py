@@ -17,7 +17,15 @@ def render() -> str:
         "",
         "Every key lives in the stack file (`Pulumi.<stack>.yaml`) under the `ollama:` namespace, "
         "one mapping per section, and is validated before any resource is declared. "
-        "`aws:region` sets the region. Defaults suit `dev`.",
+        "`aws:region` sets the region (one botocore lists). Defaults suit `dev`.",
+        "",
+        "One run reports every problem of the file at once, each with the key, the value, "
+        "the rule and the fix: YAML syntax errors and keys given twice (with line and "
+        "column), keys outside the `ollama:`, `aws:` and `pulumi:` namespaces, unknown "
+        "regions, cron fields out of range, unknown IANA time zones, and every rule below. "
+        "Warnings (a public VPC range, the placeholder certificate ARNs and example.com "
+        "names of the shipped stack files) are printed by `ollama-ops plan` and "
+        "`pulumi preview`; `ollama-ops deploy` refuses the placeholders.",
         "",
     ]
     for section, model in SECTIONS.items():

@@ -162,7 +162,7 @@ def test_region_list_is_botocores_and_suggests_the_closest() -> None:
         ("60 7 * * *", "minute field '60'"),
         ("0 7 0 * *", "day of month field '0'"),
         ("0 7 * 13 *", "month field '13'"),
-        ("0 7 * * 8", "day of week field '8'"),
+        ("0 7 * * 7", "day of week field '7'"),
         ("0 7 * * 5-1", "day of week field '5-1'"),
         ("*/0 7 * * *", "minute field '*/0'"),
         ("0 7 * * MON-XYZ", "day of week field 'MON-XYZ'"),
@@ -181,7 +181,7 @@ def test_cron_fields_out_of_range_are_errors(cron: str, field: str) -> None:
 
 @pytest.mark.parametrize(
     "cron",
-    ["0 19 * * 1-5", "*/15 * * * *", "30 0 1 1,6,12 *", "0 7 * JAN-MAR MON-FRI", "0 0 * * 7"],
+    ["0 19 * * 1-5", "*/15 * * * *", "30 0 1 1,6,12 *", "0 7 * JAN-MAR MON-FRI", "0 0 * * 0"],
 )
 def test_valid_crons_pass(cron: str) -> None:
     assert check_cron(cron) == cron

@@ -114,7 +114,7 @@ CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
     ("hour", 0, 23, ()),
     ("day of month", 1, 31, ()),
     ("month", 1, 12, MONTHS),
-    ("day of week", 0, 7, WEEKDAYS),
+    ("day of week", 0, 6, WEEKDAYS),  # 7 for Sunday is not in every cron dialect: use 0
 )
 
 
