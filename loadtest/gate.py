@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtest.metrics import SLO
+from loadtest.stream import TRANSPORT_KINDS
 
 EXIT_PASS = 0
 EXIT_INPUT = 2
@@ -190,7 +191,7 @@ def load_baseline(path: Path) -> Baseline:
 
 @dataclass(frozen=True)
 class Check:
-    kind: str  # "sample", "workload", "slo" or "regression"
+    kind: str  # "sample", "transport", "workload", "slo" or "regression"
     metric: str
     observed: float | str | None
     limit: str
@@ -213,6 +214,14 @@ def evaluate(summary: dict[str, Any], baseline: Baseline) -> list[Check]:
             succeeded >= baseline.min_requests,
         )
     )
+    by_kind = summary.get("errors", {}).get("by_kind")
+    if not isinstance(by_kind, dict):
+        raise BaselineError(
+            "summary has no 'errors.by_kind' object; was it written by this load test?"
+        )
+    for kind in TRANSPORT_KINDS:  # requests that never got an answer measured nothing
+        count = by_kind.get(kind.value, {}).get("count")
+        checks.append(Check("transport", f"errors.{kind.value}", count, "== 0", count == 0))
     run = summary.get("run", {})
     for key in WORKLOAD_KEYS:
         if key in baseline.workload and key in run:
@@ -268,7 +277,8 @@ def report(checks: Sequence[Check], baseline: Baseline) -> tuple[bool, str]:
     notes = []
     if not baseline.metrics:
         notes.append(
-            "note: no measured reference metrics, so only SLO thresholds were checked; "
+            "note: no measured reference metrics, so only SLO thresholds and transport errors "
+            "were checked; "
             "promote a good run with `python -m loadtest.gate --promote`"
         )
     body = format_table(failed if failed else checks)

@@ -42,6 +42,7 @@ from loadtest.metrics import (  # noqa: E402
 )
 from loadtest.prompts import PromptFactory  # noqa: E402
 from loadtest.stream import (  # noqa: E402
+    TRANSPORT_KINDS,
     FailureKind,
     StreamError,
     StreamValidator,
@@ -181,10 +182,11 @@ def _on_quitting(environment: Any, **_: Any) -> None:
         "users_peak": max((u for _, u in STATE.stage_log), default=0),
     }
     if s.stack_env:
+        scale_out, scale_in = scaling.alarm_names(s.stack_env)
         run_info["scaling"] = {
-            "asg": f"ollama-asg-{s.stack_env}",
-            "scale_out_alarm": f"ollama-high-cpu-{s.stack_env}",
-            "scale_in_alarm": f"ollama-low-cpu-{s.stack_env}",
+            "asg": scaling.asg_name(s.stack_env),
+            "scale_out_alarm": scale_out,
+            "scale_in_alarm": scale_in,
         }
     summary = summarize(STATE.with_stages(), slo, run_info, warmup_excluded=STATE.warmups)
     if s.scenario == "step":
@@ -206,7 +208,11 @@ def _on_quitting(environment: Any, **_: Any) -> None:
 
 def print_summary(summary: dict[str, Any]) -> None:
     lat = summary["latency_ms"]
-    lines = [f"LLM summary: {summary['requests']} over {summary['window_s']:.1f} s"]
+    req = summary["requests"]
+    lines = [
+        f"LLM summary: {req['total']} requests ({req['succeeded']} succeeded, "
+        f"{req['failed']} failed) over {summary['window_s']:.1f} s"
+    ]
     for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
         d = lat[key]
         if d:
@@ -220,7 +226,16 @@ def print_summary(summary: dict[str, Any]) -> None:
             f"goodput {tp['goodput_requests_per_s']:.2f} req/s"
         )
     errors = {k: v["count"] for k, v in summary["errors"]["by_kind"].items() if v["count"]}
-    lines.append(f"  errors: {errors or 'none'}")
+    lines.append(
+        "  errors: " + (", ".join(f"{k} {n}" for k, n in errors.items()) if errors else "none")
+    )
+    unanswered = [kind.value for kind in TRANSPORT_KINDS if errors.get(kind.value)]
+    if unanswered:
+        lines.append(
+            f"  {', '.join(unanswered)}: requests got no answer from "
+            f"{summary['run'].get('host')}; check --host (scheme, name, port) and that the "
+            "server is reachable from here"
+        )
     print("\n".join(lines), flush=True)
 
 
@@ -234,6 +249,13 @@ def _fire_metric(environment: Any, name: str, value: float | None, length: int =
             exception=None,
             context={},
         )
+
+
+def _http_failure(resp: Any) -> str:
+    """Why a non-200 answer failed; a request that got no answer names its transport kind."""
+    if resp.status_code == 0 and resp.error is not None:
+        return f"{classify_exception(resp.error).value}: {type(resp.error).__name__}"
+    return f"HTTP {resp.status_code}"
 
 
 class OllamaUser(HttpUser):
@@ -318,7 +340,8 @@ class OllamaUser(HttpUser):
                 failure = None
             ended = time.time()
             if failure is not None:
-                resp.close()  # an unread or broken body: never hand the connection back
+                if resp.raw is not None:  # no body at all when the request never got an answer
+                    resp.close()  # an unread or broken body: never hand the connection back
                 resp.failure(failure)
                 if warmup:
                     STATE.warmups += 1
@@ -358,7 +381,7 @@ class OllamaUser(HttpUser):
         s = _settings()
         with self._get("/api/tags", "/api/tags") as resp:
             if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(_http_failure(resp))
                 return
             try:
                 models = resp.json().get("models", [])
@@ -373,7 +396,7 @@ class OllamaUser(HttpUser):
         s = _settings()
         with self._get("/", "/ (health)") as resp:
             if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+                resp.failure(_http_failure(resp))
             elif s.api_mode != "webui" and "Ollama is running" not in resp.text:
                 resp.failure("GET / did not answer 'Ollama is running'")
 

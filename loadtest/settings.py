@@ -60,6 +60,15 @@ def _number(minimum: float, strict: bool = False) -> Callable[[str], float]:
     return parse
 
 
+def _model_name(raw: str) -> str:
+    if not raw or any(c.isspace() for c in raw):
+        raise ValueError(
+            "must be a model name such as llama3.2:3b; leave the option out to use the "
+            f"--baseline's workload.model, else {DEFAULT_MODEL}"
+        )
+    return raw
+
+
 def _header_name(raw: str) -> str:
     if not raw or not all(c.isalnum() or c == "-" for c in raw):
         raise ValueError("must be an HTTP header name")
@@ -140,8 +149,9 @@ OPTIONS = (
     Option(
         "--ollama-model",
         "OLLAMA_LOADTEST_MODEL",
-        "",
+        None,  # not "": argparse would check a text default, and "" must be an error
         f"model to load-test; default: the --baseline's workload.model, else {DEFAULT_MODEL}",
+        _model_name,
     ),
     Option(
         "--api-mode",
@@ -381,7 +391,8 @@ def add_arguments(parser: Any) -> None:
             default=opt.default,
             type=opt.type,
             choices=opt.choices,
-            help=f"{opt.help} [env {opt.env}; default {opt.default!r}]",
+            help=f"{opt.help} [env {opt.env}"
+            + ("]" if opt.default is None else f"; default {opt.default!r}]"),
         )
 
 
@@ -452,8 +463,6 @@ def from_options(
     o = OPTIONS_BY_DEST
     baseline = Path(options.baseline) if options.baseline else None
     model = options.ollama_model or _baseline_model(baseline) or DEFAULT_MODEL
-    if any(c.isspace() for c in model):
-        raise _err(o["ollama_model"], model, "must be a model name such as llama3.2:3b")
     api_mode = options.api_mode
     if not host and options.stack_outputs:
         host = host_from_stack_outputs(Path(options.stack_outputs), api_mode)

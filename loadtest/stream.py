@@ -10,12 +10,21 @@ some text arrived and the final object carries all timing fields.
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.exceptions import SSLError as Urllib3SSLError
 
 Endpoint = Literal["generate", "chat"]
 
@@ -37,6 +46,8 @@ class FailureKind(StrEnum):
     HTTP_ERROR = "http_error"  # any other non-200 status
     TIMEOUT = "timeout"  # connect or read timeout, including a stalled stream
     CONNECTION = "connection_error"  # refused/reset before or during the stream
+    DNS = "dns_error"  # the host name did not resolve
+    TLS = "tls_error"  # the TLS handshake failed (certificate, protocol, plain HTTP on https)
     MALFORMED = "malformed_stream"  # a line that is not a JSON object of the expected shape
     TRUNCATED = "truncated_stream"  # the stream ended without a ``done: true`` object
     WRONG_MODEL = "wrong_model"  # a chunk names a different model than requested
@@ -44,8 +55,15 @@ class FailureKind(StrEnum):
     SERVER_ERROR = "server_error"  # an ``{"error": ...}`` object inside the stream
 
 
+# Failures where no answer came back from the server at all: a load test that meets them
+# measured nothing, so they are reported by kind and fail the gate.
+TRANSPORT_KINDS = (FailureKind.CONNECTION, FailureKind.DNS, FailureKind.TLS, FailureKind.TIMEOUT)
+
 _TIMEOUTS = (TimeoutError, requests.Timeout, ReadTimeoutError, ConnectTimeoutError)
+_TLS = (ssl.SSLError, requests.exceptions.SSLError, Urllib3SSLError)
+_DNS = (socket.gaierror, NameResolutionError)
 _CUT_OFF = (requests.exceptions.ChunkedEncodingError, ProtocolError)
+_BY_CAUSE = ((_TIMEOUTS, FailureKind.TIMEOUT), (_TLS, FailureKind.TLS), (_DNS, FailureKind.DNS))
 
 
 class StreamError(Exception):
@@ -186,14 +204,29 @@ class StreamValidator:
             raise StreamError(FailureKind.MALFORMED, "eval_count > 0 with eval_duration 0")
 
 
-def classify_exception(exc: BaseException) -> FailureKind:
-    """Transport errors: a timeout anywhere in the cause chain (including a stream that went
-    silent mid-body), a body cut off mid-chunk, or any other connection failure."""
+def _cause_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
     seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, _TIMEOUTS):
-            return FailureKind.TIMEOUT
+    while seen is not None and seen not in chain:
+        chain.append(seen)
         seen = seen.__cause__ or seen.__context__
+    return chain
+
+
+def _new_connection(exc: BaseException, kind: FailureKind) -> bool:
+    return kind is FailureKind.TIMEOUT and isinstance(exc, NewConnectionError)
+
+
+def classify_exception(exc: BaseException) -> FailureKind:
+    """Transport errors, first match wins: a timeout anywhere in the cause chain (including a
+    stream that went silent mid-body), a failed TLS handshake, a host name that did not
+    resolve, a body cut off mid-chunk, else any other connection failure."""
+    chain = _cause_chain(exc)
+    for kinds, kind in _BY_CAUSE:
+        # urllib3's NewConnectionError (refused, unreachable, unresolved) subclasses its
+        # ConnectTimeoutError for compatibility; it is not a timeout.
+        if any(isinstance(e, kinds) and not _new_connection(e, kind) for e in chain):
+            return kind
     if isinstance(exc, _CUT_OFF):
         return FailureKind.TRUNCATED
     return FailureKind.CONNECTION

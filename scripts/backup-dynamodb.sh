@@ -28,4 +28,13 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option: $1" >&2; usage 2 ;;
   esac
 done
-exec ollama-ops "${args[@]}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ollama_ops="$root/.venv/bin/ollama-ops"
+if [[ ! -x "$ollama_ops" ]]; then
+  ollama_ops="$(command -v ollama-ops)" || {
+    echo "ollama-ops not found: run 'make install' in $root (it creates .venv)," \
+      "or activate a virtualenv that has it" >&2
+    exit 127
+  }
+fi
+exec "$ollama_ops" "${args[@]}"

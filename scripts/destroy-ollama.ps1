@@ -3,7 +3,7 @@
     Delete every resource of a stack (typed confirmation; production needs more).
 .DESCRIPTION
     Thin wrapper over `ollama-ops destroy`: each parameter maps to one flag of that command.
-    Run from the repository root with the project's virtualenv active.
+    Runs the repository's .venv (make install) without activating it; else python on PATH.
 .PARAMETER Environment
     Stack (environment) to act on: dev, staging or production (--stack)
 .PARAMETER Region
@@ -41,5 +41,9 @@ if ($DryRun) { $cliArgs += '--dry-run' }
 if ($Production) { $cliArgs += '--production' }
 if ($BackupFirst) { $cliArgs += '--backup-first' }
 if ($ForceCrossEnv) { $cliArgs += '--force-cross-env' }
-& python -m ollama_infra.ops @cliArgs
+$root = Split-Path -Parent $PSScriptRoot
+$python = @('.venv/bin/python', '.venv/Scripts/python.exe') |
+    ForEach-Object { Join-Path $root $_ } | Where-Object { Test-Path $_ } | Select-Object -First 1
+if (-not $python) { $python = 'python' }
+& $python -m ollama_infra.ops @cliArgs
 exit $LASTEXITCODE

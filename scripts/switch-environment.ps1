@@ -3,7 +3,7 @@
     Show the selected stack, or switch to another one after validating its config.
 .DESCRIPTION
     Thin wrapper over `ollama-ops env show` and `ollama-ops env switch`.
-    Run from the repository root with the project's virtualenv active.
+    Runs the repository's .venv (make install) without activating it; else python on PATH.
 .PARAMETER Environment
     Stack to select: dev, staging or production (--stack). Omit it to show the selected stack.
 .PARAMETER Json
@@ -23,5 +23,9 @@ if ($Environment) {
     $cliArgs = @('env', 'show')
     if ($Json) { $cliArgs += '--json' }
 }
-& python -m ollama_infra.ops @cliArgs
+$root = Split-Path -Parent $PSScriptRoot
+$python = @('.venv/bin/python', '.venv/Scripts/python.exe') |
+    ForEach-Object { Join-Path $root $_ } | Where-Object { Test-Path $_ } | Select-Object -First 1
+if (-not $python) { $python = 'python' }
+& $python -m ollama_infra.ops @cliArgs
 exit $LASTEXITCODE

@@ -7,7 +7,8 @@ documents: ``ollama-ops`` (walked through the CLI's own argparse parser), ``make
 ``pulumi`` (an external CLI, but ``--policy-pack`` paths must exist), ``locust -f`` (the
 locustfile must exist) and repository scripts (the file must exist). Repository paths
 named anywhere in a checked command must exist too. Placeholders such as ``<env>``, globs
-and shell variables are never treated as paths or names.
+and shell variables are never treated as paths or names. The docs run their commands in the
+activated virtualenv, so no documented command names a tool by its ``.venv/bin/`` path.
 """
 
 from __future__ import annotations
@@ -342,6 +343,30 @@ def module_exists(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+# The docs' convention: README.md has the reader activate the project's virtualenv once, and
+# every documented command names its tool bare (`ollama-ops`, `locust`, `python`, `pytest`).
+ACTIVATE = "source .venv/bin/activate"
+_VENV_BIN = re.compile(r"(?:^|/)\.?venv/(?:bin|Scripts)/([\w.-]+)")
+
+
+def venv_convention_problems(commands: Iterable[Command]) -> list[str]:
+    """Commands that reach into the virtualenv by path instead of relying on the activated
+    venv (only ``source .venv/bin/activate`` itself may name it)."""
+    problems = []
+    for cmd in commands:
+        for words in split_pipeline(cmd.text):
+            if words[0] in ("source", ".") and len(words) == 2 and words[1].endswith("/activate"):
+                continue
+            for word in words:
+                match = _VENV_BIN.search(word.replace("\\", "/"))
+                if match:
+                    problems.append(
+                        f"{cmd.where}: `{cmd.text}`: write `{match.group(1)}`, not {word}: "
+                        f"documented commands run in the activated venv (README.md: `{ACTIVATE}`)"
+                    )
+    return problems
 
 
 def markdown_files(root: Path = ROOT) -> list[Path]:

@@ -188,6 +188,21 @@ def scaling_violations(ev: Evaluation, cfg: StackConfig) -> list[str]:
     return out
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_scales_out_above_40_and_in_below_30_percent_cpu(stack: str) -> None:
+    """The seed's thresholds, written out here rather than read from the config defaults (a
+    changed default would otherwise pass the config-following check above)."""
+    env = stack
+    expected = {
+        f"ollama-high-cpu-{env}": ("GreaterThanThreshold", 40.0),
+        f"ollama-low-cpu-{env}": ("LessThanThreshold", 30.0),
+    }
+    for name, wanted in expected.items():
+        alarm = _alarm(evaluated(stack), name)
+        assert alarm is not None, name
+        assert (alarm.inputs["comparisonOperator"], alarm.inputs["threshold"]) == wanted
+
+
 def compute_violations(ev: Evaluation, cfg: StackConfig) -> list[str]:
     return (
         launch_template_violations(ev, cfg)

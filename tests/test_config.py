@@ -81,6 +81,60 @@ def test_a_declared_rule_reads_as_rule_and_fix() -> None:
     assert "no host bits" in cidr.issues[0].rule
 
 
+# Every CIDR key with a value that has host bits set (and is otherwise valid for dev).
+HOST_BITS: dict[str, Any] = {
+    "network.vpc_cidr": "10.10.0.1/16",
+    "network.public_subnet_cidrs": ["10.10.0.1/20", "10.10.16.0/20"],
+    "network.private_subnet_cidrs": ["10.10.128.0/20", "10.10.144.9/20"],
+    "ollama_api.allowed_cidrs": ["203.0.113.7/24"],
+    "compute.ssh_admin_cidrs": ["198.51.100.9/24"],
+}
+
+
+def _cidr_keys() -> set[str]:
+    """Every config key whose type holds an IPv4 network, found in the typed config."""
+    return {
+        f"{section}.{name}"
+        for section, model in SECTIONS.items()
+        for name, info in model.model_fields.items()
+        if "IPv4Network" in str(info.annotation)
+    }
+
+
+def test_every_cidr_key_has_a_host_bits_case() -> None:
+    assert _cidr_keys() == set(HOST_BITS)
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(HOST_BITS.items()))
+def test_host_bits_are_rejected_in_every_cidr_key(key: str, value: Any) -> None:
+    """10.10.0.1/16 is not a network: AWS would reject it (or the code would silently use
+    10.10.0.0/16); the key is named, whichever CIDR field it is."""
+    section, name = key.split(".")
+    err = _errors("dev", override(stack_values("dev"), section, **{name: value}))
+    (found,) = [i for i in err.issues if i.key == f"ollama:{key}"]
+    assert "no host bits" in found.rule, str(err)
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [(None, "aws:region"), ("data", "replication_region"), ("backup", "copy_region")],
+)
+@pytest.mark.parametrize("value", ["us-west-2a", "us-west-2 ", "us-west-22", "xus-west-2"])
+def test_a_region_key_takes_a_whole_region_name_only(
+    section: str | None, key: str, value: str
+) -> None:
+    """An availability zone (us-west-2a) is the usual slip; the whole value must be a region."""
+    values = stack_values("production")
+    if section is None:
+        values[key] = value
+        name = key
+    else:
+        values = override(values, section, **{key: value})
+        name = f"ollama:{section}.{key}"
+    err = _errors("production", values)
+    assert name in {i.key for i in err.issues}, str(err)
+
+
 def _errors(stack: str, values: dict[str, Any]) -> ConfigError:
     with pytest.raises(ConfigError) as info:
         parse_config(stack, values)

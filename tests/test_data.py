@@ -348,6 +348,37 @@ def test_deletion_protection_can_be_switched_on_in_dev_and_is_checked() -> None:
     assert any("ollama-data-table-dev" in v for v in deletion_protection_violations(broken, True))
 
 
+VAULT = "aws:backup/vault:Vault"
+
+
+def force_destroy_violations(ev: Evaluation) -> list[str]:
+    """Outside dev, no bucket or backup vault may be deleted together with its contents."""
+    if ev.stack == "dev":
+        return []
+    return [
+        f"{r.type.rsplit(':', 1)[-1]} {r.physical_name}: force_destroy outside dev"
+        for r in [*ev.of_type(BUCKET), *ev.of_type(VAULT)]
+        if r.inputs.get("forceDestroy") is not False
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_buckets_and_vaults_keep_their_contents_outside_dev(stack: str) -> None:
+    ev = evaluated(stack)
+    names = {r.physical_name for r in ev.of_type(BUCKET)}
+    assert f"ollama-storage-{stack}-123456789012" in names  # the storage bucket is checked
+    assert ev.of_type(VAULT)
+    assert force_destroy_violations(ev) == []
+    if stack == "dev":  # dev may be torn down with its objects and recovery points
+        assert all(r.inputs.get("forceDestroy") is True for r in ev.of_type(BUCKET))
+
+
+@pytest.mark.parametrize("logical_name", ["ollama-data-storage", "ollama-backup-vault"])
+def test_force_destroy_check_catches_a_broken_record(logical_name: str) -> None:
+    broken = replace_record(evaluated("production"), logical_name, forceDestroy=True)
+    assert len(force_destroy_violations(broken)) == 1
+
+
 def test_table_checks_catch_broken_records() -> None:
     ev = evaluated("staging")
     assert "point-in-time recovery is off" in table_violations(

@@ -8,7 +8,10 @@ Property 3 (documentation command accuracy): every command in README.md, CONTRIB
 docs/**.md and loadtest/README.md is extracted and checked against the repository: scripts and
 files exist, ``ollama-ops`` subcommands and flags exist in the CLI's own parser, make targets
 exist, ``python -m`` modules import, ``pulumi --policy-pack`` and ``locust -f`` paths exist.
-Each rule also has a test that feeds it a deliberately wrong input and expects a report.
+They run as written once the reader has done what README.md says first: the two set-up commands,
+then ``source .venv/bin/activate``; no command names a tool by its ``.venv/bin/`` path, and
+``make install`` provides the tools they use. Each rule also has a test that feeds it a
+deliberately wrong input and expects a report.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from pathlib import Path
 
 import pytest
 from commandcheck import (
+    ACTIVATE,
     ROOT,
     Checker,
     Command,
     commands_in,
     extract_commands,
     markdown_files,
+    venv_convention_problems,
 )
 
 from ollama_infra.ops.common import ENVIRONMENTS
@@ -213,6 +218,61 @@ def test_property_3_readme_starts_with_the_two_setup_commands() -> None:
     commands = extract_commands((ROOT / "README.md").read_text(encoding="utf-8"), "README.md")
     fenced = [c.text.split("#")[0].strip() for c in commands if c.fenced]
     assert fenced[:2] == ["make plan", "make test"], fenced[:4]
+
+
+def test_property_3_documented_commands_run_in_the_activated_venv(
+    doc_commands: list[Command],
+) -> None:
+    """One convention: tools are named bare (`ollama-ops`, `locust`, `pytest`), never by
+    their `.venv/bin/` path, because README.md has the reader activate the venv once."""
+    assert venv_convention_problems(doc_commands) == []
+
+
+def test_property_3_venv_convention_check_can_fail() -> None:
+    commands = [
+        Command(".venv/bin/ollama-ops plan --stack dev", "a.md:1"),
+        Command("./.venv/bin/pytest tests/test_edge.py -q", "a.md:2", fenced=False),
+        Command("make plan && venv/bin/locust -f loadtest/locustfile.py", "a.md:3"),
+        Command(ACTIVATE, "a.md:4"),
+        Command(". .venv/bin/activate && ollama-ops plan --stack dev", "a.md:5"),
+    ]
+    problems = venv_convention_problems(commands)
+    assert [p.split(":")[1] for p in problems] == ["1", "2", "3"]
+    assert "write `ollama-ops`, not .venv/bin/ollama-ops" in problems[0]
+    assert ACTIVATE in problems[0]
+
+
+def test_property_3_readme_activates_the_venv_right_after_the_setup_commands() -> None:
+    """`source .venv/bin/activate` once, as the README's third command, before any command
+    that needs it."""
+    commands = extract_commands((ROOT / "README.md").read_text(encoding="utf-8"), "README.md")
+    fenced = [c.text.split("#")[0].strip() for c in commands if c.fenced]
+    assert fenced[:3] == ["make plan", "make test", ACTIVATE], fenced[:4]
+    assert fenced.count(ACTIVATE) == 1
+
+
+def test_make_install_provides_the_tools_the_docs_run(tmp_path: Path) -> None:
+    """`make install` (runtime, no test tools) installs ollama-ops and locust: the extras its
+    pip command names must hold locust. `make -n` prints the recipe without running it."""
+    import tomllib
+
+    done = subprocess.run(
+        ["make", "-n", "-B", "install", f"VENV={tmp_path / 'venv'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (line,) = [ln for ln in done.stdout.splitlines() if "pip install" in ln and " -e " in ln]
+    extras = re.findall(r"\.\[([\w,-]+)\]", line)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    installed = [
+        dep
+        for group in (extras[0].split(",") if extras else [])
+        for dep in project["optional-dependencies"][group]
+    ]
+    assert any(dep.startswith("locust") for dep in installed), line
+    assert "ollama-ops" in project["scripts"]
 
 
 def test_extraction_finds_fenced_inline_continued_and_prompted_commands() -> None:

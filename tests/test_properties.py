@@ -6,6 +6,7 @@ component added later is covered without new per-resource code.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from harness import STACKS, config_for, evaluated, replace_record, run_program
 from hypothesis import given, settings
 from test_config import valid_configs
 
+from loadtest import scaling
+from loadtest import settings as loadtest_settings
 from ollama_infra import naming
 from ollama_infra.config import SECTIONS
 from ollama_infra.offline.evaluate import Evaluation
@@ -261,6 +264,71 @@ def test_property_6_output_naming(stack: str) -> None:
 
 def test_property_6_catches_bad_outputs() -> None:
     assert len(output_violations({"vpcId": 1, "ollama_undocumented_thing": 2})) >= 3
+
+
+# ------------------------------------------------------------------ Property 9
+
+ASG = "aws:autoscaling/group:Group"
+ALB = "aws:lb/loadBalancer:LoadBalancer"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def loadtest_naming_violations(ev: Evaluation) -> list[str]:
+    """The names the load tests use (loadtest/scaling.py, the stack output the locustfile
+    reads for --api-mode direct) against the stack's resource records."""
+    env, out = ev.stack, []
+    asg, (scale_out, scale_in) = scaling.asg_name(env), scaling.alarm_names(env)
+    if (asg, scale_out, scale_in) != (
+        f"ollama-asg-{env}",
+        f"ollama-high-cpu-{env}",
+        f"ollama-low-cpu-{env}",
+    ):
+        out.append(f"load test uses {asg}, {scale_out}, {scale_in}: not the ollama- names")
+    if asg not in {r.inputs.get("name") for r in ev.of_type(ASG)}:
+        out.append(f"no auto scaling group {asg}")
+    alarms = {r.inputs.get("name"): r.inputs for r in ev.of_type(ALARM)}
+    for name in (scale_out, scale_in):
+        got = alarms.get(name)
+        if got is None:
+            out.append(f"no alarm {name}")
+        elif (got.get("namespace"), got.get("metricName"), got.get("dimensions")) != (
+            "AWS/EC2",
+            "CPUUtilization",
+            {"AutoScalingGroupName": asg},
+        ):
+            out.append(f"alarm {name} does not watch CPUUtilization of {asg}")
+    if f"ollama-alb-{env}" not in {r.inputs.get("name") for r in ev.of_type(ALB)}:
+        out.append(f"no load balancer ollama-alb-{env}")
+    if not str(ev.outputs.get("ollama_alb_dns_name", "")).startswith(f"ollama-alb-{env}-"):
+        out.append(f"output ollama_alb_dns_name is not the DNS name of ollama-alb-{env}")
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_property_9_load_test_resource_naming(stack: str, tmp_path: Path) -> None:
+    """Property 9 (load-test resource naming): the ALB, the ASG and the CPU alarms and metric
+    the load tests watch are the stack's ollama- ones, and --stack-outputs in direct mode
+    targets that ALB."""
+    ev = evaluated(stack)
+    assert loadtest_naming_violations(ev) == []
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(ev.outputs, default=str))
+    host = loadtest_settings.host_from_stack_outputs(outputs, "direct")
+    assert host == f"http://{ev.outputs['ollama_alb_dns_name']}"
+
+
+@pytest.mark.parametrize(
+    ("logical_name", "changes"),
+    [
+        ("ollama-compute-asg", {"name": "asg-staging"}),
+        ("ollama-compute-high-cpu", {"dimensions": {"AutoScalingGroupName": "other"}}),
+        ("ollama-compute-low-cpu", {"metricName": "NetworkIn"}),
+        ("ollama-edge-alb-lb", {"name": "alb-staging"}),
+    ],
+)
+def test_property_9_catches_other_names(logical_name: str, changes: dict[str, Any]) -> None:
+    broken = replace_record(evaluated("staging"), logical_name, **changes)
+    assert len(loadtest_naming_violations(broken)) == 1
 
 
 # ------------------------------------------------------------------ generated configs

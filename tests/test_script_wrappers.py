@@ -241,7 +241,7 @@ def test_ps1_parameters_map_to_real_flags(name: str) -> None:
     assert w.params and w.mappings
     assert wrapper_problems(w) == []
     assert " ".join(w.paths[0]).startswith(PS1_WRAPPERS[name])
-    assert "& python -m ollama_infra.ops @cliArgs" in text
+    assert wrappers.PS1_PYTHON + "\n& $python -m ollama_infra.ops @cliArgs" in text
     assert "exit $LASTEXITCODE" in text
 
 
@@ -255,7 +255,7 @@ def test_sh_options_map_to_real_flags(name: str) -> None:
     assert arms == set(w.params), "every option arm must be parsed (and so checked)"
     assert " ".join(w.paths[0]) == SH_WRAPPERS[name]
     assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
-    assert 'exec ollama-ops "${args[@]}"' in text
+    assert wrappers.SH_OLLAMA_OPS + '\nexec "$ollama_ops" "${args[@]}"' in text
 
 
 BROKEN_PS1 = [
@@ -342,22 +342,44 @@ RESTORE_RUNS = [
 ]
 
 
+@dataclass
+class FakeRepo:
+    """A copy of the bash wrappers in a temporary repository whose `.venv/bin/ollama-ops` is
+    a TEST DOUBLE that writes its argv to ``record``; a second stand-in on PATH writes to
+    ``path_record`` (it must not be used while the repository has its .venv)."""
+
+    root: Path
+    env: dict[str, str]
+    record: Path
+    path_record: Path
+
+    def run(self, name: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(self.root / "scripts" / name), *argv],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+
+def _recorder(path: Path, record: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > '{record}'\n")
+    path.chmod(0o755)
+
+
 @pytest.fixture
-def fake_cli(tmp_path: Path) -> tuple[dict[str, str], Path]:
-    """A stand-in `ollama-ops` (TEST DOUBLE) first on PATH that writes its argv to a file."""
-    record = tmp_path / "argv"
-    fake = tmp_path / "bin" / "ollama-ops"
-    fake.parent.mkdir()
-    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > '{record}'\n")
-    fake.chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
-    return env, record
-
-
-def _run(name: str, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPTS / name), *argv], env=env, capture_output=True, text=True, check=False
-    )
+def fake_cli(tmp_path: Path) -> FakeRepo:
+    root = tmp_path / "repo"
+    (root / "scripts").mkdir(parents=True)
+    for name in SH_WRAPPERS:
+        shutil.copy(SCRIPTS / name, root / "scripts" / name)
+    repo = FakeRepo(root, {}, tmp_path / "argv", tmp_path / "path-argv")
+    _recorder(root / ".venv" / "bin" / "ollama-ops", repo.record)
+    _recorder(tmp_path / "bin" / "ollama-ops", repo.path_record)
+    repo.env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    return repo
 
 
 @pytest.mark.parametrize(
@@ -365,12 +387,12 @@ def _run(name: str, argv: list[str], env: dict[str, str]) -> subprocess.Complete
     [*SH_RUNS.items(), *(("restore-from-backup.sh", a) for a in RESTORE_RUNS)],
 )
 def test_sh_wrapper_passes_a_valid_command_line(
-    fake_cli: tuple[dict[str, str], Path], name: str, argv: list[str]
+    fake_cli: FakeRepo, name: str, argv: list[str]
 ) -> None:
-    env, record = fake_cli
-    done = _run(name, argv, env)
+    done = fake_cli.run(name, argv)
     assert done.returncode == 0, done.stderr
-    forwarded = record.read_text().splitlines()
+    assert not fake_cli.path_record.exists()  # the repository's .venv, not PATH, ran
+    forwarded = fake_cli.record.read_text().splitlines()
     args = build_parser().parse_args(forwarded)  # SystemExit here would fail the test
     assert " ".join(forwarded).startswith(SH_WRAPPERS[name])
     stacks = args.stacks if name == "backup-pulumi-state.sh" else [args.stack]
@@ -379,38 +401,57 @@ def test_sh_wrapper_passes_a_valid_command_line(
 
 
 @pytest.mark.parametrize("name", sorted(SH_WRAPPERS))
-def test_sh_wrapper_rejects_unknown_options_without_running(
-    fake_cli: tuple[dict[str, str], Path], name: str
-) -> None:
-    env, record = fake_cli
+def test_sh_wrapper_rejects_unknown_options_without_running(fake_cli: FakeRepo, name: str) -> None:
     argv = ["dynamodb"] if name == "restore-from-backup.sh" else []
-    done = _run(name, [*argv, "--bogus"], env)
+    done = fake_cli.run(name, [*argv, "--bogus"])
     assert done.returncode == 2 and "unknown option: --bogus" in done.stderr
-    assert not record.exists()
-    helped = _run(name, ["--help"], env)
-    assert helped.returncode == 0 and "Usage:" in helped.stdout and not record.exists()
+    assert not fake_cli.record.exists()
+    helped = fake_cli.run(name, ["--help"])
+    assert helped.returncode == 0 and "Usage:" in helped.stdout and not fake_cli.record.exists()
 
 
 @pytest.mark.parametrize("name", sorted(SH_WRAPPERS))
 def test_sh_wrapper_options_without_their_value_stop_without_running(
-    fake_cli: tuple[dict[str, str], Path], name: str
+    fake_cli: FakeRepo, name: str
 ) -> None:
-    env, record = fake_cli
     kind = ["dynamodb"] if name == "restore-from-backup.sh" else []
     mappings = parse_sh((SCRIPTS / name).read_text()).mappings
     valued = [m.param.split("|")[-1] for m in mappings if m.takes_value]
     assert valued
     for option in valued:
-        done = _run(name, [*kind, option], env)
+        done = fake_cli.run(name, [*kind, option])
         assert done.returncode == 2 and f"{option} needs a value" in done.stderr, option
-        assert not record.exists()
+        assert not fake_cli.record.exists()
 
 
-def test_restore_wrapper_needs_the_kind_first(fake_cli: tuple[dict[str, str], Path]) -> None:
-    env, record = fake_cli
-    done = _run("restore-from-backup.sh", ["-e", "dev", "dynamodb"], env)
+def test_restore_wrapper_needs_the_kind_first(fake_cli: FakeRepo) -> None:
+    done = fake_cli.run("restore-from-backup.sh", ["-e", "dev", "dynamodb"])
     assert done.returncode == 2 and "first argument" in done.stderr
-    assert not record.exists()
+    assert not fake_cli.record.exists()
+
+
+def test_sh_wrapper_without_a_repository_venv_uses_ollama_ops_on_path(
+    fake_cli: FakeRepo,
+) -> None:
+    """A repository without .venv (ollama-ops installed in another virtualenv, or in CI)."""
+    shutil.rmtree(fake_cli.root / ".venv")
+    done = fake_cli.run("backup-dynamodb.sh", ["-e", "dev", "-n"])
+    assert done.returncode == 0, done.stderr
+    assert fake_cli.path_record.read_text().split() == [
+        "backup",
+        "dynamodb",
+        "--stack",
+        "dev",
+        "--dry-run",
+    ]
+
+
+def test_sh_wrapper_without_any_ollama_ops_says_how_to_install_it(fake_cli: FakeRepo) -> None:
+    shutil.rmtree(fake_cli.root / ".venv")
+    fake_cli.env["PATH"] = "/usr/bin:/bin"  # bash and coreutils, no ollama-ops
+    done = fake_cli.run("backup-dynamodb.sh", ["-e", "dev"])
+    assert done.returncode == 127
+    assert f"run 'make install' in {fake_cli.root} (it creates .venv)" in done.stderr
 
 
 def test_shellcheck_passes_on_the_wrappers() -> None:

@@ -483,6 +483,71 @@ class BackupConfig(Model):
     )
 
 
+class CostConfig(Model):
+    """Usage the cost estimate assumes: amounts no plan can know (see docs/COSTS.md)."""
+
+    data_out_gb: float = field(
+        20.0, "Data CloudFront sends to viewers, GB per month.", ge=0, le=10_000_000
+    )
+    requests_millions: float = field(
+        1.0,
+        "Viewer requests per month, in millions (CloudFront, its function, WAF).",
+        ge=0,
+        le=1_000_000,
+    )
+    nat_processed_gb: float = field(
+        30.0,
+        "Data through the NAT gateways per month, GB in total (model pulls, packages, APIs "
+        "without an endpoint).",
+        ge=0,
+        le=10_000_000,
+    )
+    endpoint_processed_gb: float = field(
+        5.0, "Data through the interface VPC endpoints per month, GB in total.", ge=0, le=1_000_000
+    )
+    alb_lcu: float = field(
+        1.0, "Average load balancer capacity units (LCU) used per hour.", ge=0, le=100_000
+    )
+    log_ingest_gb: float = field(
+        5.0,
+        "Log data ingested into CloudWatch Logs per month, GB across all log groups.",
+        ge=0,
+        le=1_000_000,
+    )
+    storage_gb: float = field(
+        10.0, "Objects kept in the storage bucket (and its DR replica), GB.", ge=0, le=10_000_000
+    )
+    access_log_gb: float = field(
+        5.0, "Access logs kept in the log bucket, GB.", ge=0, le=10_000_000
+    )
+    replication_gb: float = field(
+        2.0, "New data replicated to the DR bucket per month, GB.", ge=0, le=10_000_000
+    )
+    table_gb: float = field(1.0, "Data in the model catalog table, GB.", ge=0, le=1_000_000)
+    table_reads_millions: float = field(
+        1.0, "Table read request units per month, in millions.", ge=0, le=1_000_000
+    )
+    table_writes_millions: float = field(
+        0.1, "Table write request units per month, in millions.", ge=0, le=1_000_000
+    )
+    backup_gb: float = field(
+        20.0,
+        "Recovery points kept in the backup vault, GB (its copy vault keeps as much).",
+        ge=0,
+        le=10_000_000,
+    )
+    backup_copy_gb: float = field(
+        5.0, "Backup data copied to the copy region per month, GB.", ge=0, le=10_000_000
+    )
+    spot_discount_percent: float = field(
+        65.0,
+        "Assumed Spot discount below the on-demand price when compute.spot_enabled (Spot "
+        "prices move; this is an assumption, not a quote).",
+        ge=0,
+        le=95,
+    )
+
+
 # Config key (under the ollama: namespace) -> model. The order is the documentation order.
 SECTIONS: dict[str, type[Model]] = {
     "environment": EnvironmentConfig,
@@ -495,4 +560,5 @@ SECTIONS: dict[str, type[Model]] = {
     "data": DataConfig,
     "observability": ObservabilityConfig,
     "backup": BackupConfig,
+    "cost": CostConfig,
 }

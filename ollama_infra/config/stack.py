@@ -12,6 +12,7 @@ from ollama_infra.config.fields import CONFIG_NAMESPACE, DOCS_HINT
 from ollama_infra.config.sections import (
     BackupConfig,
     ComputeConfig,
+    CostConfig,
     DataConfig,
     EdgeConfig,
     EnvironmentConfig,
@@ -72,6 +73,7 @@ class StackConfig:
     data: DataConfig
     observability: ObservabilityConfig
     backup: BackupConfig
+    cost: CostConfig
 
     @property
     def env(self) -> str:

@@ -27,6 +27,7 @@ from ollama_infra.ops.common import (
 # Subcommand modules, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "plan",
+    "cost",
     "deploy",
     "health",
     "destroy",

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ollama_infra.config import PROJECT_ROOT, load_stack_values, parse_config, stack_file
+from ollama_infra.cost.estimate import Estimate, estimate, render_text
+from ollama_infra.cost.prices import UnknownRegion
 from ollama_infra.offline.evaluate import SECRET_MASK, Evaluation, evaluate
 from ollama_infra.ops.common import (
     EXIT_OK,
@@ -53,10 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def plan_document(ev: Evaluation, policy: PolicyReport | None = None) -> dict[str, Any]:
+def plan_document(
+    ev: Evaluation, policy: PolicyReport | None = None, cost: Estimate | None = None
+) -> dict[str, Any]:
     """The JSON document of a plan (keys: offline, stack, region, resources, outputs, ...).
 
-    With ``policy``, the document also has a ``policy`` key: the policy pack's per-rule results.
+    With ``policy``, the document also has a ``policy`` key: the policy pack's per-rule results;
+    with ``cost``, a ``cost`` key: the monthly estimate (docs/COSTS.md explains it).
     """
     doc: dict[str, Any] = {
         "offline": True,
@@ -72,6 +77,8 @@ def plan_document(ev: Evaluation, policy: PolicyReport | None = None) -> dict[st
     }
     if policy is not None:
         doc["policy"] = policy.to_json()
+    if cost is not None:
+        doc["cost"] = cost.to_json()
     return doc
 
 
@@ -98,10 +105,14 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(Path(args.output))
     values = load_stack_values(args.stack, args.config_dir)
     source = str(stack_file(args.stack, args.config_dir).resolve())
-    parse_config(args.stack, values, source)  # fail fast, before any resource is declared
+    cfg = parse_config(args.stack, values, source)  # fail fast, before any resource is declared
     ev = evaluate(args.stack, values)
     report = evaluate_policies(ev, values)
-    doc = plan_document(ev, report)
+    try:
+        cost = estimate(ev, cfg)
+    except UnknownRegion as exc:
+        fail(str(exc), "", EXIT_USAGE)
+    doc = plan_document(ev, report, cost)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=2, sort_keys=True, default=str)
@@ -151,6 +162,7 @@ def print_text(doc: dict[str, Any], seconds: float, source: str | None = None) -
         print(f"warning: {warning}")
     if "policy" in doc:
         print_policy(doc["policy"])
+    print_cost(doc)
     print(f"\n(evaluated offline in {seconds:.1f}s)")
 
 
@@ -168,3 +180,10 @@ def print_policy(policy: dict[str, Any]) -> None:
             print(f"      {v['level']}: {v['message']}")
         for note in rule["unknown"]:
             print(f"      advisory: {note}")
+
+
+def print_cost(doc: dict[str, Any]) -> None:
+    """The cost block of the text plan (rendered by ollama_infra.cost.estimate.render_text)."""
+    if "cost" in doc:
+        print()
+        print("\n".join(render_text(doc["cost"])))

@@ -10,6 +10,7 @@ import pytest
 
 from loadtest import gate
 from loadtest.gate import BaselineError, evaluate, parse_baseline
+from loadtest.stream import FailureKind
 
 BASELINES = Path(__file__).resolve().parents[2] / "loadtest" / "baselines"
 
@@ -25,7 +26,12 @@ def summary(**metrics: float) -> dict[str, Any]:
         "goodput_ratio": 1.0,
     }
     base.update(metrics)
-    return {"run": {"model": "llama3.2:3b", "num_predict": 256}, "metrics": base}
+    by_kind = {kind.value: {"count": 0, "rate": 0.0} for kind in FailureKind}
+    return {
+        "run": {"model": "llama3.2:3b", "num_predict": 256},
+        "metrics": base,
+        "errors": {"total": 0, "by_kind": by_kind},
+    }
 
 
 def baseline(**overrides: Any) -> dict[str, Any]:
@@ -64,6 +70,42 @@ def test_equal_run_passes() -> None:
 )
 def test_breaches_fail_the_gate(metrics: dict[str, float], expected: set[str]) -> None:
     assert failed(evaluate(summary(**metrics), parse_baseline(baseline()))) == expected
+
+
+def test_min_requests_is_inclusive() -> None:
+    """Exactly min_requests successes is enough; one fewer is not."""
+    b = parse_baseline(baseline(min_requests=20))
+    assert failed(evaluate(summary(**{"requests.succeeded": 20.0}), b)) == set()
+    assert failed(evaluate(summary(**{"requests.succeeded": 19.0}), b)) == {"requests.succeeded"}
+
+
+@pytest.mark.parametrize("kind", ["connection_error", "dns_error", "tls_error", "timeout"])
+def test_requests_without_an_answer_fail_the_gate_whatever_the_thresholds(kind: str) -> None:
+    """One unanswered request fails the gate even when error_rate's threshold would allow it."""
+    s = summary()
+    s["errors"]["by_kind"][kind]["count"] = 1
+    b = parse_baseline(baseline(thresholds={"error_rate": {"max": 0.5}}))
+    checks = evaluate(s, b)
+    assert failed(checks) == {f"errors.{kind}"}
+    ok, text = gate.report(checks, b)
+    assert not ok
+    assert f"transport  errors.{kind}" in text
+
+
+def test_http_errors_are_left_to_the_thresholds() -> None:
+    s = summary()
+    s["errors"]["by_kind"]["http_503"]["count"] = 1
+    assert failed(evaluate(s, parse_baseline(baseline()))) == set()
+
+
+def test_a_summary_without_error_counts_is_unusable() -> None:
+    s = summary()
+    del s["errors"]
+    with pytest.raises(BaselineError, match=r"errors\.by_kind"):
+        evaluate(s, parse_baseline(baseline()))
+    s = summary()
+    del s["errors"]["by_kind"]["dns_error"]
+    assert failed(evaluate(s, parse_baseline(baseline()))) == {"errors.dns_error"}
 
 
 def test_within_tolerance_and_improvements_pass() -> None:

@@ -6,6 +6,8 @@ Each run is a few seconds; locust runs in a subprocess so gevent never patches p
 from __future__ import annotations
 
 import json
+import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -171,6 +173,73 @@ def test_failures_are_counted_by_kind(tmp_path: Path) -> None:
         assert kind in run.output  # locust's failure table names the kind too
     assert by_kind["connection_error"] == 0
     assert s["requests"]["succeeded"] > 0
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _gate_baseline(tmp_path: Path) -> Path:
+    """A baseline whose thresholds alone would let every failed request through."""
+    path = tmp_path / "baseline.json"
+    path.write_text(
+        json.dumps(
+            {
+                "environment": "dev",
+                "status": "estimate",
+                "thresholds": {"error_rate": {"max": 1.0}},
+                "min_requests": 1,
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(("scheme", "kind"), [("http", "connection_error"), ("https", "tls_error")])
+def test_a_host_that_does_not_answer_is_counted_by_kind_and_fails_the_gate(
+    scheme: str, kind: str, fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    """Section 1 of the newcomer report: a closed port (connection refused), or https against
+    a plain-HTTP server (a failed TLS handshake). Every request is counted under its kind,
+    the summary names the kind and the host, and the gate fails even though its thresholds
+    alone would pass; no traceback."""
+    port = _closed_port() if kind == "connection_error" else fake_ollama.url.rsplit(":", 1)[1]
+    host = f"{scheme}://127.0.0.1:{port}"
+    run = run_locust(
+        host,
+        tmp_path,
+        "--wait-min",
+        "0",
+        "--wait-max",
+        "0.05",
+        "--task-weights",
+        "generate=1,chat=1,tags=1,health=1",
+        "--warmup-requests",
+        "0",
+        "--baseline",
+        str(_gate_baseline(tmp_path)),
+        users=2,
+        run_time="2s",
+    )
+    assert run.returncode == gate.EXIT_GATE_FAILED, run.output
+    assert "Traceback" not in run.output and "AttributeError" not in run.output
+    s = run.summary
+    assert s is not None
+    total = s["requests"]["total"]
+    assert total > 5, run.output
+    assert s["requests"]["succeeded"] == 0
+    by_kind = {k: v["count"] for k, v in s["errors"]["by_kind"].items() if v["count"]}
+    assert by_kind == {kind: total}, by_kind
+    assert s["metrics"][f"error_rate.{kind}"] == 1.0
+    assert f"errors: {kind} {total}" in run.output
+    assert f"requests got no answer from {host}; check --host" in run.output
+    assert re.search(rf"transport +errors\.{kind} +{total} +== 0 +FAIL", run.output)  # gate row
+    for name in ("/api/generate", "/api/chat", "/api/tags", "/ (health)"):
+        assert f"{name}: " in run.output and f"{kind}: " in run.output  # locust's error table
+    assert fake_ollama.truth == []  # nothing reached a server
 
 
 def test_step_scenario_finds_the_saturation_point(tmp_path: Path) -> None:

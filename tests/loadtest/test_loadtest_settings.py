@@ -92,6 +92,12 @@ def test_values_arrive_typed() -> None:
         ({"baseline": "qa"}, "neither one of dev, staging, production nor an existing file"),
         ({"stack_env": "prod"}, "--stack-env"),
         ({"read_timeout": "nan"}, "--read-timeout"),
+        (
+            {"ollama_model": ""},
+            r"--ollama-model \(env OLLAMA_LOADTEST_MODEL\) = '': must be a model",
+        ),
+        ({"ollama_model": "  "}, "leave the option out to use the --baseline's workload.model"),
+        ({"ollama_model": "bad model"}, "--ollama-model .* must be a model name"),
     ],
 )
 def test_bad_values_are_rejected_as_they_are_parsed(
@@ -109,6 +115,10 @@ def test_bad_values_are_rejected_as_they_are_parsed(
         (
             {"env_vars": {"OLLAMA_LOADTEST_WAIT_MAX": "-2"}},
             "--wait-max (env OLLAMA_LOADTEST_WAIT_MAX) = '-2': must be >= 0.0",
+        ),
+        (
+            {"env_vars": {"OLLAMA_LOADTEST_MODEL": ""}},
+            "--ollama-model (env OLLAMA_LOADTEST_MODEL) = '': must be a model name",
         ),
         (
             {"env_vars": {}, "config_file_contents": "scenario = ramp\n"},
@@ -129,7 +139,6 @@ def test_environment_and_config_file_values_are_checked_too(
     [
         ({"wait_min": "3", "wait_max": "1"}, "must be >= --wait-min"),
         ({"prompt_min_words": "500"}, "min <= mean <= max"),
-        ({"ollama_model": "bad model"}, "--ollama-model"),
         ({"observe_scaling": "true"}, "needs --stack-env"),
     ],
 )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import pytest
 import requests
+from fakes.fake_ollama import FakeOllama
 from hypothesis import given
 from hypothesis import strategies as st
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from loadtest.stream import (
     TIMING_FIELDS,
@@ -232,3 +234,50 @@ def _raised(exc: BaseException, cause: BaseException | None = None) -> BaseExcep
 )
 def test_transport_errors_are_classified(exc: BaseException, kind: FailureKind) -> None:
     assert classify_exception(exc) is kind
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _failure_of(url: str) -> BaseException:
+    try:
+        requests.get(url, timeout=(5, 5))
+    except requests.RequestException as exc:
+        return exc
+    raise AssertionError(f"{url} answered")
+
+
+def test_a_refused_connection_is_a_connection_error_not_a_timeout() -> None:
+    """urllib3's NewConnectionError subclasses its ConnectTimeoutError; a refused port is not
+    a timeout."""
+    exc = _failure_of(f"http://127.0.0.1:{_closed_port()}/api/tags")
+    assert classify_exception(exc) is FailureKind.CONNECTION
+
+
+def test_an_unresolvable_host_is_a_dns_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver is replaced (no network in tests); requests and urllib3 wrap its error as
+    they would a real lookup failure."""
+
+    def no_such_host(*_: object, **__: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    exc = _failure_of("http://ollama-alb-dev.invalid/api/tags")
+    assert classify_exception(exc) is FailureKind.DNS
+
+
+def test_https_to_a_plain_http_server_is_a_tls_error(fake_ollama: FakeOllama) -> None:
+    exc = _failure_of(fake_ollama.url.replace("http://", "https://") + "/api/tags")
+    assert classify_exception(exc) is FailureKind.TLS
+
+
+def test_a_connect_timeout_is_a_timeout() -> None:
+    exc = _raised(
+        requests.ConnectTimeout("connect"),
+        ConnectTimeoutError(None, "/", "Connection to 10.0.0.1 timed out. (connect timeout=1)"),
+    )
+    assert classify_exception(exc) is FailureKind.TIMEOUT

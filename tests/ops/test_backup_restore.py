@@ -90,6 +90,27 @@ def test_backup_then_delete_then_restore_returns_equal_items(
     assert status["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
+def test_restore_counts_the_items_of_every_scan_page(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """DynamoDB returns a scan in pages of at most 1 MB; moto's page limit is shrunk so the
+    restored table's 30 items take several pages, and the reported count covers them all."""
+    import moto.dynamodb.models.table as moto_table
+
+    items = [{**CATALOG[0], "model": f"model-{i:02d}:1b"} for i in range(30)]
+    make_table(TABLE, items)
+    monkeypatch.setattr(moto_table, "RESULT_SIZE_LIMIT", 1000)  # about 8 items a page
+    new = "ollama-data-table-restored-test-dev"
+    code = cli("restore", "dynamodb", "--stack", "dev", "--latest", "--target-table", new)
+    assert code == 0
+    assert f"into {new}: 30 item(s)" in capsys.readouterr().out
+    scans = [op for op in aws_env.operations() if op == "dynamodb:Scan"]
+    assert len(scans) >= 3, scans  # the count really spanned several pages
+
+
 def test_point_in_time_restore_goes_to_a_new_table(
     aws_env: AwsRecorder, pulumi: FakePulumi
 ) -> None:
@@ -425,15 +446,20 @@ def test_s3_backup_status_and_sync(
     )
     s3.put_object(Bucket=source, Key="open-webui/1", Body=b"1")
     s3.put_object(Bucket=source, Key="open-webui/2", Body=b"2")
+    s3.put_object(Bucket=source, Key="open-webui/3", Body=b"3")  # changed since the DR copy
     s3.put_object(Bucket=dest, Key="open-webui/1", Body=b"1")
-    assert cli("backup", "s3", "--stack", "dev", "--json") == 1  # one object missing in DR
+    s3.put_object(Bucket=dest, Key="open-webui/3", Body=b"9")  # same size, other content
+    assert cli("backup", "s3", "--stack", "dev", "--json") == 1  # one missing, one changed
     doc = json.loads(capsys.readouterr().out)
-    assert doc["destination"] == dest and doc["missing"] == ["open-webui/2"]
+    assert doc["destination"] == dest and doc["missing"] == ["open-webui/2", "open-webui/3"]
     assert cli("backup", "s3", "--stack", "dev", "--sync", "--dry-run", "--json") == 1
     assert "open-webui/2" not in {o["Key"] for o in s3.list_objects_v2(Bucket=dest)["Contents"]}
+    assert _body(dest, "open-webui/3") == b"9"
     capsys.readouterr()
     assert cli("backup", "s3", "--stack", "dev", "--sync", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["copied"] == 2  # the identical one is not copied
     assert _body(dest, "open-webui/2") == b"2"
+    assert _body(dest, "open-webui/3") == b"3"  # --sync copies changed objects, not only missing
 
 
 def test_s3_backup_checks_the_dest_region_before_any_call(

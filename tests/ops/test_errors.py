@@ -3,19 +3,29 @@ Pulumi version parsing, confirmation and the production guard."""
 
 from __future__ import annotations
 
+import argparse
+
+import ops_support
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from ops_support import AwsRecorder, FakePulumi, cli
 
 from ollama_infra.ops import aws, common, pulumi_cli
+from ollama_infra.ops.cli import build_parser
 from ollama_infra.ops.common import (
     EXIT_AWS,
     EXIT_REFUSED,
+    EXIT_USAGE,
     OpsError,
     confirm,
     require_production_flag,
 )
 
 # One realistic example per rule: an AWS error code and/or a line of Pulumi output.
+# Fixtures (test doubles) shared by the ops tests.
+aws_env = ops_support.aws_env
+pulumi = ops_support.pulumi
+
 EXAMPLES: dict[str, tuple[str | None, str]] = {
     "expired-credentials": ("ExpiredToken", ""),
     "invalid-credentials": (None, "error: no valid credential sources for aws found"),
@@ -184,3 +194,60 @@ def test_pulumi_failure_keeps_the_tail_of_the_output() -> None:
     assert (
         "line 19" in err.message and "error: boom" in err.message and "line 3\n" not in err.message
     )
+
+
+# Arguments that make each command's line valid apart from the region under test.
+VALID_ARGS: dict[str, list[str]] = {
+    "restore dynamodb": ["--latest"],
+    "restore switch": ["--table", "ollama-data-table-restored-x-dev"],
+    "restore s3": ["--prefix", "open-webui/", "--before", "2026-01-01T00:00:00Z"],
+    "restore state": ["--s3-uri", "s3://ollama-pulumi-state-x/dev.json"],
+    "backup state": ["--bucket", "ollama-pulumi-state-x"],
+    "models add": ["--model", "llama3.2:1b"],
+    "models remove": ["--model", "llama3.2:1b"],
+}
+# they take no --stack or need none
+NO_STACK = ("ami cleanup", "state bootstrap", "backup state", "cost refresh")
+
+
+def _region_options() -> list[tuple[str, str]]:
+    """(command, region option) of every ops command that takes a region, found by walking
+    the CLI's parser."""
+    found = []
+
+    def walk(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, (*path, name))
+            found.extend((" ".join(path), o) for o in action.option_strings if o.endswith("region"))
+
+    walk(build_parser(), ())
+    return found
+
+
+def test_every_region_option_is_found() -> None:
+    options = set(_region_options())
+    assert ("health", "--region") in options
+    assert ("backup s3", "--dest-region") in options
+    assert ("dr deploy-region", "--target-region") in options
+    assert ("state bootstrap", "--region") in options
+    assert len(options) >= 20
+
+
+@pytest.mark.parametrize(("command", "option"), _region_options())
+def test_an_availability_zone_is_not_a_region_for_any_command(
+    command: str,
+    option: str,
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """us-west-2a (an AZ) given as a region: the usual slip, refused before any AWS call."""
+    stack = [] if command in NO_STACK else ["--stack", "dev"]
+    argv = [*command.split(), *stack, *VALID_ARGS.get(command, []), option, "us-west-2a"]
+    code = cli(*argv)
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE, err
+    assert "'us-west-2a' is not an AWS region" in err
+    assert aws_env.calls == []
