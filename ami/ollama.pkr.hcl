@@ -61,11 +61,11 @@ variable "ollama_install_method" {
 variable "ollama_version" {
   type        = string
   description = "Pinned Ollama version (ollama.version in the stack file)."
-  default     = "0.33.3"
+  default     = "0.32.15"
 
   validation {
     condition     = regex_replace(var.ollama_version, "^[0-9]+[.][0-9]+[.][0-9]+$", "") == ""
-    error_message = "The ollama_version must be an exact version such as 0.33.3, never latest."
+    error_message = "The ollama_version must be an exact version such as 0.32.15, never latest."
   }
 }
 
@@ -96,6 +96,12 @@ variable "cloudwatch_agent_url" {
   type        = string
   description = "CloudWatch agent package for Ubuntu amd64 (use a versioned path to pin it)."
   default     = "https://amazoncloudwatch-agent.s3.amazonaws.com/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb"
+}
+
+variable "cloudwatch_agent_min_version" {
+  type        = string
+  description = "Oldest CloudWatch agent accepted: the version the agent config was checked against (ollama_infra/versions.py)."
+  default     = "1.300071.0"
 }
 
 locals {
@@ -163,7 +169,7 @@ build {
       "cloud-init status --wait > /dev/null",
       "sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq",
       "sudo DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o Dpkg::Options::=--force-confold upgrade",
-      "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io curl jq fio",
+      "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io curl jq fio zstd pciutils",
       "sudo systemctl enable docker",
     ]
   }
@@ -185,6 +191,7 @@ build {
       "curl -fsSL -o /tmp/amazon-cloudwatch-agent.deb ${var.cloudwatch_agent_url}",
       "sudo dpkg -i -E /tmp/amazon-cloudwatch-agent.deb",
       "rm -f /tmp/amazon-cloudwatch-agent.deb",
+      "v=$(cat /opt/aws/amazon-cloudwatch-agent/bin/CWAGENT_VERSION); test \"$(printf '%s\\n' \"$v\" ${var.cloudwatch_agent_min_version} | sort -V | head -n 1)\" = ${var.cloudwatch_agent_min_version} || { echo \"CloudWatch agent $v is older than ${var.cloudwatch_agent_min_version}\" >&2; exit 1; }",
     ]
   }
 

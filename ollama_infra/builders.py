@@ -16,6 +16,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra import naming
 from ollama_infra.context import StackContext
 
 
@@ -181,7 +182,7 @@ def service_role(
     parent: pulumi.Resource,
     same_account: bool = True,
 ) -> aws.iam.Role:
-    """IAM role ``ollama-<role>-<env>`` that only the AWS service ``principal`` may assume.
+    """IAM role ``ollama-<role>-<env>-<suffix>`` that only the AWS service ``principal`` may assume.
 
     ``same_account`` adds the ``aws:SourceAccount`` condition, so the service assumes it only
     on behalf of this account's resources (the confused-deputy guard).
@@ -196,7 +197,7 @@ def service_role(
     role_name = ctx.name(role, "iam")
     return aws.iam.Role(
         name,
-        name=role_name,
+        name_prefix=naming.prefix(role, ctx.env, "iam_prefix"),  # see ollama_infra/lifecycle.py
         description=description,
         assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
         tags=ctx.tags(service, role_name),

@@ -6,6 +6,7 @@ import json
 import sys
 
 from ollama_infra.config import CONFIG_NAMESPACE, SECTIONS
+from ollama_infra.userdata import WEBUI_FIRST_USER_SETTINGS, WEBUI_PERSISTENT_SETTINGS
 
 
 def render() -> str:
@@ -35,7 +36,41 @@ def render() -> str:
             default = json.dumps(field.default)
             lines.append(f"| `{name}` | `{default}` | {field.description} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _first_start_section())
+
+
+def _first_start_section() -> list[str]:
+    """The Open WebUI settings the stack owns only at Open WebUI's first start."""
+    lines = [
+        "## Settings Open WebUI owns after the first start",
+        "",
+        "Open WebUI stores the settings it marks PersistentConfig in its database on its first "
+        "start and reads them from there afterwards; the environment the boot passes is then "
+        "ignored. The stack keeps Open WebUI's default (`ENABLE_PERSISTENT_CONFIG=true`, stated "
+        "in the env file) so that a change made in the admin panel reaches every instance "
+        "through the shared database and Redis. With it set to false, Open WebUI ignores the "
+        "database at start but stops syncing admin changes through Redis, so instances would "
+        "disagree after any change in the admin panel. So the stack sets these only on the "
+        "first start against a database; afterwards change them in Open WebUI. Sources and "
+        "version: docs/UPSTREAM.md.",
+        "",
+        "| Variable | Set from | Change on a running fleet |",
+        "|---|---|---|",
+    ]
+    for name, (source, change) in WEBUI_PERSISTENT_SETTINGS.items():
+        lines.append(f"| `{name}` | {source} | {change} |")
+    lines += [
+        "",
+        "The initial admin is created only while the database has no user (creating it also "
+        "switches sign-up off, whatever `webui.enable_signup` says):",
+        "",
+        "| Variable | Set from | Change on a running fleet |",
+        "|---|---|---|",
+    ]
+    for name, (source, change) in WEBUI_FIRST_USER_SETTINGS.items():
+        lines.append(f"| `{name}` | {source} | {change} |")
+    lines.append("")
+    return lines
 
 
 if __name__ == "__main__":

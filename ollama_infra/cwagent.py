@@ -1,7 +1,9 @@
 """The CloudWatch agent configuration the instances fetch from SSM at boot, and the
 small journald forwarding it relies on.
 
-Ollama logs to the journal (systemd unit ``ollama``) and Open WebUI runs in Docker with
+Ollama logs to the journal of its systemd unit, whose name depends on the install method
+(``OLLAMA_UNITS``: the install script writes ``ollama.service``; the snap's daemon app
+``listener`` runs as ``snap.ollama.listener.service``), and Open WebUI runs in Docker with
 the journald log driver (``--log-opt tag=open-webui``). The agent's file collector works
 with every agent release, while native journald collection only arrived in agent
 1.300070.0, so each journal stream is copied to a plain file by a tiny systemd unit
@@ -27,7 +29,11 @@ OLLAMA_LOG_FILE = "/var/log/ollama/ollama.log"
 WEBUI_LOG_FILE = "/var/log/open-webui/open-webui.log"
 BOOTSTRAP_LOG_FILE = "/var/log/ollama-bootstrap.log"
 
-# Where the agent config lives on the instance once fetched (for reference in docs).
+# The systemd unit that runs the Ollama server, per ollama.install_method (docs/UPSTREAM.md).
+OLLAMA_UNITS: dict[str, str] = {
+    "script": "ollama.service",
+    "snap": "snap.ollama.listener.service",
+}
 
 # The agent dimension the memory alarm and the dashboard use.
 ASG_DIMENSION = "AutoScalingGroupName"
@@ -56,15 +62,28 @@ class LogSource:
     multi_line_start: str | None = None
 
 
-def log_sources(names: StackNames) -> list[LogSource]:
-    """Every log the agent ships, keyed by a stable role."""
+def ollama_unit(install_method: str) -> str:
+    """The systemd unit of the Ollama server for ``install_method`` (script or snap)."""
+    try:
+        return OLLAMA_UNITS[install_method]
+    except KeyError:
+        raise ValueError(
+            f"install method {install_method!r} has no known Ollama unit; use one of "
+            f"{sorted(OLLAMA_UNITS)}"
+        ) from None
+
+
+def log_sources(names: StackNames, install_method: str = "script") -> list[LogSource]:
+    """Every log the agent ships, keyed by a stable role. Only the Ollama forwarder depends
+    on ``install_method``; the agent config itself does not."""
+    unit = ollama_unit(install_method)
     return [
         LogSource(
             key="ollama",
             file_path=OLLAMA_LOG_FILE,
             log_group=names.service_log_group,
-            description="Ollama server (journal of the ollama unit)",
-            journal_selector=("-u", "ollama.service"),
+            description=f"Ollama server (journal of {unit})",
+            journal_selector=("-u", unit),
         ),
         LogSource(
             key="open-webui",
@@ -142,14 +161,14 @@ def parameter_tier(value: str) -> str:
     return "Standard" if len(value.encode()) <= SSM_STANDARD_LIMIT else "Advanced"
 
 
-def journald_forwarders(names: StackNames) -> dict[str, str]:
+def journald_forwarders(names: StackNames, install_method: str) -> dict[str, str]:
     """systemd units (file name -> text) copying each journal stream to the file the agent ships.
 
     ``--cursor-file`` makes a restarted forwarder continue where it stopped instead of
     replaying or losing lines; ``-o cat`` keeps the program's own line format.
     """
     units = {}
-    for source in log_sources(names):
+    for source in log_sources(names, install_method):
         if source.journal_selector is None:
             continue
         state = f"/var/lib/ollama-log-forward/{source.key}.cursor"

@@ -395,7 +395,9 @@ class DataComponent(pulumi.ComponentResource):
             pulumi.Output.json_dumps({"email": self._args.admin_email, "password": admin.result}),
         )
         if self._args.config.cache_enabled:
-            # ElastiCache AUTH tokens: 16-128 printable characters without @, " or /.
+            # ElastiCache AUTH tokens: 16-128 printable characters whose only allowed
+            # non-alphanumerics are ! & # $ ^ < > - (docs/UPSTREAM.md); alphanumeric only
+            # also keeps the token safe inside REDIS_URL without escaping.
             self._redis_token = self._password("redis-auth", 64, special=False)
             arns["redis_auth"] = self._secret(
                 "redis-auth",

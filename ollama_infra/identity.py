@@ -3,8 +3,12 @@
 Every inline statement is scoped to ARNs derived from the stack's shared names (parameter
 path, secret prefix, table, storage prefix, log groups), so this component depends on no
 other component's Outputs and the policy is readable in the plan as plain JSON. No statement
-uses a ``*`` action; the one ``*`` resource (CloudWatch PutMetricData, which has no resource
-ARNs) is bound by a namespace condition.
+uses a ``*`` action; the two ``*`` resources (CloudWatch PutMetricData and EC2 DescribeTags,
+which accept no resource ARNs) are bound by conditions.
+
+The CloudWatch agent gets exactly the calls it makes with this stack's agent config
+(cwagent.py), checked in the agent's source at the pinned version (docs/UPSTREAM.md), instead
+of the managed CloudWatchAgentServerPolicy, which allows metrics and log writes on ``*``.
 """
 
 from __future__ import annotations
@@ -20,10 +24,9 @@ from ollama_infra import naming
 from ollama_infra.context import StackContext
 
 SERVICE = "identity"
-# Session Manager and Run Command (instead of SSH) and the CloudWatch agent's own needs.
+# Session Manager and Run Command (instead of SSH); nothing narrower covers the SSM agent.
 MANAGED_POLICIES: dict[str, str] = {
     "ssm-core": "AmazonSSMManagedInstanceCore",
-    "cloudwatch-agent": "CloudWatchAgentServerPolicy",
 }
 
 
@@ -114,11 +117,23 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
         ],
         "telemetry": [
             # The CloudWatch agent ships the bootstrap log, Ollama's journal and the Open WebUI
-            # container's journal to the stack's log groups (created by observability).
+            # container's journal to the stack's log groups. Observability creates the groups
+            # with their retention, so the agent needs neither CreateLogGroup nor
+            # PutRetentionPolicy (it calls them only for a missing group or a configured
+            # retention_in_days).
             _statement(
                 "WriteStackLogs",
-                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
                 [ctx.arn("logs", f"log-group:/aws/ec2/ollama-*-{ctx.env}:*")],
+            ),
+            # The agent resolves ${aws:AutoScalingGroupName} (the ASG dimension of the memory
+            # and disk metrics) from the instance's aws:autoscaling:groupName tag.
+            # DescribeTags accepts no resource ARNs, so the region condition bounds it.
+            _statement(
+                "ReadInstanceTags",
+                ["ec2:DescribeTags"],
+                ["*"],
+                {"StringEquals": {"aws:RequestedRegion": [ctx.region]}},
             ),
             # PutMetricData has no resource ARNs, hence "*": the condition limits it to the
             # stack's own namespace, where the agent (cwagent.py) and Ollama metrics go.
@@ -198,7 +213,7 @@ class IdentityComponent(pulumi.ComponentResource):
         role_name = ctx.names.instance_role
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=role_name,
+            name_prefix=f"{role_name}-",  # replacement strategy: ollama_infra/lifecycle.py
             description=f"Ollama instances of {ctx.env}: SSM, CloudWatch agent, stack config",
             assume_role_policy=trust_policy(),
             tags=ctx.tags(SERVICE, role_name),
@@ -226,7 +241,7 @@ class IdentityComponent(pulumi.ComponentResource):
         profile_name = ctx.names.instance_profile
         self.instance_profile = aws.iam.InstanceProfile(
             f"{name}-profile",
-            name=profile_name,
+            name_prefix=f"{profile_name}-",
             role=self.role.name,
             tags=ctx.tags(SERVICE, profile_name),
             opts=child,

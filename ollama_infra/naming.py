@@ -24,6 +24,8 @@ NAME_LIMITS: dict[str, int] = {
     "target_group": 32,
     "bucket": 63,
     "iam": 64,  # roles, instance profiles
+    # IAM name_prefix: the provider appends a 26-character unique suffix to reach the 64 limit
+    "iam_prefix": 38,
     "log_group": 512,
     "generic": 255,
 }
@@ -46,6 +48,13 @@ def name(role: str, env: str, kind: str = "generic") -> str:
     _check(result, kind)
     if not NAME_RE.match(result):
         raise NamingError(f"'{result}' is not of the form ollama-<role>-<env> (lowercase, dashes)")
+    return result
+
+
+def prefix(role: str, env: str, kind: str = "generic") -> str:
+    """``ollama-<role>-<env>-``: a ``name_prefix`` (see ollama_infra/lifecycle.py)."""
+    result = f"{name(role, env)}-"
+    _check(result, kind)
     return result
 
 
@@ -81,15 +90,21 @@ _LIMITED_NAMES: tuple[tuple[str, str], ...] = (
     ("alb", "alb"),
     ("tg", "target_group"),
     ("api-tg", "target_group"),
-    ("ec2-role", "iam"),
-    ("ec2-profile", "iam"),
-    ("flow-logs-role", "iam"),
+)
+# The name prefixes of IAM roles and instance profiles (ollama-<role>-<env>-).
+_LIMITED_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("ec2-role", "iam_prefix"),
+    ("ec2-profile", "iam_prefix"),
+    ("flow-logs-role", "iam_prefix"),
+    ("backup-role", "iam_prefix"),
+    ("storage-replication", "iam_prefix"),
 )
 
 
 def all_names(env: str, account_id: str) -> list[tuple[str, str, str]]:
-    """(role, full name, kind) for every length-limited name of an environment."""
+    """(role, full name or prefix, kind) for every length-limited name of an environment."""
     out = [(role, f"{PROJECT}-{role}-{env}", kind) for role, kind in _LIMITED_NAMES]
+    out += [(role, f"{PROJECT}-{role}-{env}-", kind) for role, kind in _LIMITED_PREFIXES]
     out.append(("storage", f"{PROJECT}-storage-{env}-{account_id}", "bucket"))
     out.append(("storage-dr", f"{PROJECT}-storage-dr-{env}-{account_id}", "bucket"))
     out.append(("logs", f"{PROJECT}-logs-{env}-{account_id}", "bucket"))
@@ -173,10 +188,12 @@ class StackNames:
 
     @property
     def instance_role(self) -> str:
+        """The role's Name tag; its physical name is this plus a unique suffix."""
         return name("ec2-role", self.env, "iam")
 
     @property
     def instance_profile(self) -> str:
+        """The profile's Name tag; its physical name is this plus a unique suffix."""
         return name("ec2-profile", self.env, "iam")
 
     @property

@@ -174,7 +174,7 @@ class NetworkComponent(pulumi.ComponentResource):
         sg_name = ctx.name("endpoints-sg")
         endpoint_sg = aws.ec2.SecurityGroup(
             f"{self._name}-endpoints-sg",
-            name=sg_name,
+            name_prefix=f"{sg_name}-",  # replacement strategy: ollama_infra/lifecycle.py
             description="Interface VPC endpoints: HTTPS from inside the VPC only",
             vpc_id=self.vpc.id,
             tags=ctx.tags(SERVICE, sg_name),

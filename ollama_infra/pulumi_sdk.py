@@ -4,7 +4,9 @@ Two things this project needs have no public SDK API:
 - the program validates its whole ``ollama:`` namespace at once (unknown and mistyped keys
   included), which needs the full config map, not one ``pulumi.Config`` key at a time;
 - the offline plan runs the real program in-process under the mock monitor and must wait
-  for it, read secret markers in what it declared, and know each resource's URN and aliases.
+  for it, read secret markers in what it declared, and know each resource's URN, aliases
+  and resource options (protect, delete-before-replace...: what the registration request
+  carries and the mocks never see).
 
 Only this module touches those internals. If an SDK upgrade renames one, importing this
 module fails and says which name and which version the project is tested with, instead of
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -53,6 +55,35 @@ def is_secret_value(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class ResourceOptionsRecord:
+    """Resource options as the engine receives them in the registration request."""
+
+    protect: bool = False
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+    replace_on_changes: tuple[str, ...] = ()
+    """Pulumi property names (camelCase), as the engine compares them."""
+    ignore_changes: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    """URNs of everything it waits for: explicit ``depends_on`` and inputs from resources."""
+    input_dependencies: tuple[str, ...] = ()
+    """The part of ``dependencies`` its inputs imply."""
+
+    @classmethod
+    def from_request(cls, request: Any) -> ResourceOptionsRecord:
+        implied = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
+        return cls(
+            protect=request.HasField("protect") and request.protect,
+            retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
+            delete_before_replace=request.deleteBeforeReplace,
+            replace_on_changes=tuple(request.replaceOnChanges),
+            ignore_changes=tuple(request.ignoreChanges),
+            dependencies=tuple(sorted(set(request.dependencies))),
+            input_dependencies=tuple(sorted(implied)),
+        )
+
+
+@dataclass(frozen=True)
 class Registration:
     """What the engine would learn about one resource: its URN, parent and aliases."""
 
@@ -63,6 +94,8 @@ class Registration:
     """URN of the parent ("" for the root stack itself)."""
     alias_specs: tuple[dict[str, Any], ...]
     """Aliases as the SDK sent them: ``{"urn": ...}`` or a spec (name/type/parentUrn/noParent)."""
+    options: ResourceOptionsRecord = field(default_factory=lambda: ResourceOptionsRecord())
+    """The resource options the engine would act on."""
 
 
 def make_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
@@ -112,6 +145,7 @@ class RecordingMonitor(_MockMonitor):
                 name=request.name,
                 parent=request.parent,
                 alias_specs=tuple(specs),
+                options=ResourceOptionsRecord.from_request(request),
             )
         )
         return super().RegisterResource(request)

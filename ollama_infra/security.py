@@ -148,7 +148,7 @@ class SecurityComponent(pulumi.ComponentResource):
         sg_name = ctx.name(role)
         return aws.ec2.SecurityGroup(
             f"{self._name}-{role}",
-            name=sg_name,
+            name_prefix=f"{sg_name}-",  # replacement strategy: ollama_infra/lifecycle.py
             description=description,
             vpc_id=self._args.vpc_id,
             tags=ctx.tags(SERVICE, sg_name),

@@ -31,6 +31,7 @@ from ollama_infra.edge import (
     LogBucketComponent,
 )
 from ollama_infra.identity import IdentityArgs, IdentityComponent
+from ollama_infra.lifecycle import stack_transformation
 from ollama_infra.network import NetworkArgs, NetworkComponent
 from ollama_infra.observability import (
     MonitoringArgs,
@@ -48,8 +49,9 @@ OUTPUT_DOCS: dict[str, str] = {
     "ollama_vpc_id": "ID of the stack's VPC.",
     "ollama_public_subnet_ids": "Public subnet IDs (ALB, NAT), one per AZ.",
     "ollama_private_subnet_ids": "Private subnet IDs (instances, database, cache), one per AZ.",
-    "ollama_alb_security_group_id": "Security group of the ALB (ollama-alb-sg-<env>).",
-    "ollama_app_security_group_id": "Security group of the instances (ollama-app-sg-<env>).",
+    "ollama_alb_security_group_id": "Security group of the ALB (Name tag ollama-alb-sg-<env>).",
+    "ollama_app_security_group_id": "Security group of the instances "
+    "(Name tag ollama-app-sg-<env>).",
     "ollama_table_name": "DynamoDB model catalog table (ollama-data-table-<env>).",
     "ollama_storage_bucket_name": "S3 bucket for Open WebUI uploads "
     "(ollama-storage-<env>-<account>).",
@@ -78,7 +80,8 @@ OUTPUT_DOCS: dict[str, str] = {
     "ollama_asg_name": "Auto Scaling group of the Ollama + Open WebUI instances.",
     "ollama_launch_template_id": "Launch template of the instances (new version per change, "
     "rolled out by instance refresh).",
-    "ollama_instance_role_arn": "IAM role of the instances (ollama-ec2-role-<env>).",
+    "ollama_instance_role_arn": "IAM role of the instances "
+    "(ollama-ec2-role-<env> plus a unique suffix).",
     "ollama_backup_vault_name": "AWS Backup vault of the stack (only with backup.enabled).",
     "ollama_alerts_topic_arn": "SNS topic ollama-alerts-<env> every regional alarm notifies.",
     "ollama_billing_alerts_topic_arn": "SNS topic ollama-billing-alerts-<env> in us-east-1 "
@@ -93,6 +96,9 @@ OUTPUT_DOCS: dict[str, str] = {
 
 def build(cfg: StackConfig) -> dict[str, Any]:
     """Declare every resource of the stack and return its outputs (name -> value)."""
+    # Replacement strategy and protection per resource type (ollama_infra/lifecycle.py),
+    # registered before the first resource so that every one gets them.
+    pulumi.runtime.register_stack_transformation(stack_transformation(cfg.env))
     identity = aws.get_caller_identity()
     partition = aws.get_partition().partition
     ctx = StackContext.from_config(cfg, account_id=identity.account_id, partition=partition)

@@ -16,6 +16,8 @@
     Required (in addition to confirmation) to change the production stack (--production)
 .PARAMETER BackupFirst
     Take an on-demand backup of the model catalog table before destroying (--backup-first)
+.PARAMETER Unprotect
+    Clear Pulumi's protect bit on every resource of the stack before destroying (pulumi state unprotect --all); always asks for the typed stack name (--unprotect)
 .PARAMETER ForceCrossEnv
     Act on --stack even though a different stack is selected (--force-cross-env)
 #>
@@ -30,6 +32,7 @@ param(
     [switch]$DryRun,
     [switch]$Production,
     [switch]$BackupFirst,
+    [switch]$Unprotect,
     [switch]$ForceCrossEnv
 )
 
@@ -40,6 +43,7 @@ if ($Yes) { $cliArgs += '--yes' }
 if ($DryRun) { $cliArgs += '--dry-run' }
 if ($Production) { $cliArgs += '--production' }
 if ($BackupFirst) { $cliArgs += '--backup-first' }
+if ($Unprotect) { $cliArgs += '--unprotect' }
 if ($ForceCrossEnv) { $cliArgs += '--force-cross-env' }
 $root = Split-Path -Parent $PSScriptRoot
 $python = @('.venv/bin/python', '.venv/Scripts/python.exe') |

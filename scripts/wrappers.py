@@ -49,7 +49,7 @@ WRAPPERS = {
     "deploy.ps1": "deploy --region --yes --dry-run --production --skip-health "
     "--skip-permission-check --health-timeout --force-cross-env",
     "destroy-ollama.ps1": "destroy --region --yes --dry-run --production --backup-first "
-    "--force-cross-env",
+    "--unprotect --force-cross-env",
     "monitor-scaling.ps1": f"monitor scaling {_MONITOR}",
     "check-scaling-metrics.ps1": f"monitor metrics {_MONITOR}",
     "monitor-ollama-metrics.ps1": f"monitor ollama {_MONITOR}",

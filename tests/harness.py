@@ -8,6 +8,7 @@ assertion ever depends on an un-awaited Output.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import ipaddress
 import shutil
@@ -66,7 +67,7 @@ def replace_record(ev: Evaluation, logical_name: str, /, **input_changes: Any) -
     for r in ev.resources:
         if r.name == logical_name:
             inputs = {**copy.deepcopy(r.inputs), **input_changes}
-            r = ResourceRecord(r.type, r.name, inputs, r.custom, r.provider, r.id, r.state)
+            r = dataclasses.replace(r, inputs=inputs)
         resources.append(r)
     return Evaluation(
         ev.stack, ev.region, resources, ev.components, dict(ev.outputs), set(ev.secret_outputs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
@@ -65,11 +66,9 @@ def launch_template_violations(ev: Evaluation, cfg: StackConfig) -> list[str]:
         out.append("detailed monitoring is off (the 1-minute scale-out alarm needs it)")
     if lt.get("instanceType") != cfg.compute.instance_type:
         out.append(f"instance type {lt.get('instanceType')} != {cfg.compute.instance_type}")
-    if (
-        not (lt.get("iamInstanceProfile") or {})
-        .get("arn", "")
-        .endswith(f"ollama-ec2-profile-{cfg.env}")
-    ):
+    profile_arn = (lt.get("iamInstanceProfile") or {}).get("arn", "")
+    # name_prefix: ollama-ec2-profile-<env>- plus the unique suffix AWS adds
+    if not re.search(rf"instance-profile/ollama-ec2-profile-{cfg.env}-\d{{26}}$", profile_arn):
         out.append("the instance profile is not ollama-ec2-profile-<env>")
     if bool(lt.get("keyName")) != cfg.compute.ssh_enabled:
         out.append(f"key pair {lt.get('keyName')!r} with ssh_enabled={cfg.compute.ssh_enabled}")

@@ -229,6 +229,8 @@ INVALID: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("dev", "ollama", {"models": ["$(reboot)"]}, "ollama:ollama.models", "shell characters"),
     ("dev", "ollama", {"models": []}, "ollama:ollama.models", "at least one model"),
     ("dev", "ollama", {"version": "latest"}, "ollama:ollama.version", "exact version"),
+    ("dev", "ollama", {"version": "0.29.9"}, "ollama:ollama.version", "older than 0.30.0"),
+    ("dev", "webui", {"enable_signup": True}, "ollama:webui.enable_signup", "has no effect"),
     ("dev", "webui", {"version": "main"}, "ollama:webui.version", "pinned release tag"),
     ("dev", "webui", {"admin_email": "not-an-email"}, "ollama:webui.admin_email", "email"),
     (
@@ -343,6 +345,22 @@ def test_api_listener_open_to_world_needs_acknowledgement() -> None:
         acknowledge_public_access=True,
     )
     assert parse_config("staging", values).ollama_api.enabled
+
+
+def test_gpu_with_the_snap_needs_an_image_with_the_driver() -> None:
+    """The snap ships CUDA libraries (mz2/ollama-snap keeps lib/ollama but cuda_v11) and gets
+    the GPU through its auto-connected opengl plug, but installs no NVIDIA driver: allowed on
+    a baked image (compute.ami_id), refused on stock Ubuntu."""
+    gpu = {"gpu_enabled": True, "instance_type": "g6.xlarge"}
+    snap = {"install_method": "snap", "models_dir": "/var/snap/ollama/common/models"}
+    values = override(override(stack_values("staging"), "compute", **gpu), "ollama", **snap)
+    err = _errors("staging", values)
+    assert "ollama:ollama.install_method" in {i.key for i in err.issues}, str(err)
+    assert "no NVIDIA driver" in str(err)
+    baked = override(values, "compute", ami_id="ami-0123456789abcdef0")
+    assert parse_config("staging", baked).ollama.install_method == "snap"
+    scripted = override(values, "ollama", install_method="script", models_dir="/var/lib/ollama")
+    assert parse_config("staging", scripted).compute.gpu_enabled
 
 
 def test_program_refuses_invalid_config_before_declaring_resources() -> None:

@@ -107,7 +107,7 @@ def test_every_log_source_is_shipped_once_to_its_group() -> None:
 
 def test_forwarders_copy_each_journal_stream_to_the_shipped_file() -> None:
     names = _names()
-    units = cwagent.journald_forwarders(names)
+    units = cwagent.journald_forwarders(names, "script")
     assert set(units) == {
         "ollama-log-forward-ollama.service",
         "ollama-log-forward-open-webui.service",
@@ -155,3 +155,17 @@ def test_the_shipped_files_match_what_the_instances_write() -> None:
     assert "--log-driver journald --log-opt tag=open-webui" in boot
     assert sources["ollama"].journal_selector == ("-u", "ollama.service")
     assert "systemctl enable ollama" in install
+
+
+@pytest.mark.parametrize(
+    ("method", "unit"),
+    [("script", "ollama.service"), ("snap", "snap.ollama.listener.service")],
+)
+def test_ollama_forwarder_follows_the_unit_of_the_install_method(method: str, unit: str) -> None:
+    """The install script writes ollama.service; the snap's daemon app is `listener`, which
+    systemd runs as snap.<snap>.<app>.service (docs/UPSTREAM.md). Following the wrong unit
+    ships nothing, and every Ollama metric filter and alarm goes silent."""
+    text = cwagent.journald_forwarders(_names(), method)["ollama-log-forward-ollama.service"]
+    assert f"journalctl -u {unit} --follow" in text
+    with pytest.raises(ValueError, match="no known Ollama unit"):
+        cwagent.journald_forwarders(_names(), "apt")

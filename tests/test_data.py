@@ -267,7 +267,7 @@ def test_production_replicates_storage_to_a_versioned_dr_bucket_in_another_regio
     dr_sse = ev.named("ollama-data-storage-dr-sse").inputs["rules"][0]
     assert dr_sse["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == dr_key.state["arn"]
     role = ev.named("ollama-data-replication-role")
-    assert repl.inputs["role"] == f"arn:aws:iam::123456789012:role/{role.inputs['name']}"
+    assert repl.inputs["role"] == f"arn:aws:iam::123456789012:role/{role.state['name']}"
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
     policy = json.loads(ev.named("ollama-data-replication-policy").inputs["policy"])
@@ -398,7 +398,7 @@ def test_table_checks_catch_broken_records() -> None:
 def private_service_violations(ev: Evaluation) -> list[str]:
     """The database and cache: private, in their own SG, reachable only from the app SG."""
     out = []
-    groups = {g.inputs["name"]: g.id for g in ev.of_type(SG)}
+    groups = {g.inputs["tags"]["Name"]: g.id for g in ev.of_type(SG)}
     app = groups[f"ollama-app-sg-{ev.stack}"]
     services = [
         (RDS, "vpcSecurityGroupIds", f"ollama-db-sg-{ev.stack}", 5432),

@@ -45,7 +45,14 @@ LEFTOVER_NAMES = re.compile(
 # Words starting with "ollama-" that are not AWS resource names: the CLI, the Python
 # distribution, the node tool manifest and the boot/cleanup scripts.
 NOT_RESOURCE_NAMES = frozenset(
-    {"ollama-ops", "ollama-infra", "ollama-infra-tools", "ollama-install", "ollama-cleanup"}
+    {
+        "ollama-ops",
+        "ollama-infra",
+        "ollama-infra-tools",
+        "ollama-install",
+        "ollama-cleanup",
+        "ollama-snap",  # the community snap's repository, mz2/ollama-snap (docs/UPSTREAM.md)
+    }
 )
 _ENV = "(?:" + "|".join((*ENVIRONMENTS, "<env>", "<stack>", "<environment>")) + ")"
 _SEGMENT = r"(?:[a-z0-9]+|<[a-z_-]+>)"

@@ -151,10 +151,11 @@ def test_older_region_us_east_1_grants_the_regional_elb_account() -> None:
     assert alb["Principal"] == {"AWS": "arn:aws:iam::127311923021:root"}
 
 
-def test_newer_region_ap_southeast_3_grants_the_log_delivery_service_principal() -> None:
-    """The whole program run in Jakarta (no ELB account there), certificate moved along."""
-    ev = in_region("staging", "ap-southeast-3")
-    assert ev.region == "ap-southeast-3"
+def test_newer_region_me_central_1_grants_the_log_delivery_service_principal() -> None:
+    """The whole program run in the UAE (opened August 2022: no ELB account there), certificate
+    moved along."""
+    ev = in_region("staging", "me-central-1")
+    assert ev.region == "me-central-1"
     assert log_bucket_violations(ev) == []
     policy = json.loads(_of_bucket(ev, POLICY)[0]["policy"])
     alb = next(s for s in policy["Statement"] if s.get("Sid") == "AlbAccessLogs")
@@ -167,6 +168,8 @@ def test_newer_region_ap_southeast_3_grants_the_log_delivery_service_principal()
     [
         ("eu-west-1", {"AWS": "arn:aws:iam::156460612806:root"}),
         ("ap-northeast-1", {"AWS": "arn:aws:iam::582318560864:root"}),
+        # Jakarta opened in December 2021, before the August 2022 cut-over: it has an account.
+        ("ap-southeast-3", {"AWS": "arn:aws:iam::589379963580:root"}),
         ("me-central-1", {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
         ("eu-south-2", {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
     ],
@@ -182,12 +185,14 @@ def test_policy_for_other_regions(region: str, principal: dict[str, str]) -> Non
 
 
 def test_region_check_catches_the_wrong_principal() -> None:
-    """The us-east-1 policy is wrong in Jakarta, and the service principal is wrong in us-east-1."""
+    """The us-east-1 policy is wrong in the UAE and in Jakarta, and the service principal is
+    wrong in us-east-1."""
     east = json.loads(_of_bucket(evaluated("staging"), POLICY)[0]["policy"])
-    problems = policy_violations(east, "ap-southeast-3", "ollama-logs-staging-123456789012")
-    assert any("ALB principal in ap-southeast-3" in p for p in problems), problems
-    jakarta = json.loads(_of_bucket(in_region("staging", "ap-southeast-3"), POLICY)[0]["policy"])
-    problems = policy_violations(jakarta, "us-east-1", "ollama-logs-staging-123456789012")
+    for region in ("me-central-1", "ap-southeast-3"):
+        problems = policy_violations(east, region, "ollama-logs-staging-123456789012")
+        assert any(f"ALB principal in {region}" in p for p in problems), problems
+    uae = json.loads(_of_bucket(in_region("staging", "me-central-1"), POLICY)[0]["policy"])
+    problems = policy_violations(uae, "us-east-1", "ollama-logs-staging-123456789012")
     assert any("ALB principal in us-east-1" in p for p in problems), problems
 
 

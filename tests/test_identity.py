@@ -14,9 +14,19 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 PROFILE = "aws:iam/instanceProfile:InstanceProfile"
+# CloudWatchAgentServerPolicy is not here: it allows cloudwatch:PutMetricData and log writes
+# on "*", which would undo the namespace and log-group scoping of the inline statements.
 ALLOWED_MANAGED = {
     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-    "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+}
+# What the CloudWatch agent calls with this stack's config (agent v1.300071.0, see
+# docs/UPSTREAM.md): log streams and events, metrics, and the instance's tags for the
+# AutoScalingGroupName dimension. The config parameter is covered by ReadStackParameters.
+AGENT_ACTIONS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "cloudwatch:PutMetricData",
+    "ec2:DescribeTags",
 }
 ACCOUNT = "123456789012"
 
@@ -30,8 +40,11 @@ def _names_env(text: str, env: str) -> bool:
 
 
 def _instance_role(ev: Evaluation) -> str:
-    (role,) = [r for r in ev.of_type(ROLE) if r.inputs.get("name") == f"ollama-ec2-role-{ev.stack}"]
-    return str(role.inputs["name"])
+    """The role's physical name (its Name tag plus the unique suffix AWS adds to the prefix)."""
+    (role,) = [
+        r for r in ev.of_type(ROLE) if r.tags and r.tags["Name"] == f"ollama-ec2-role-{ev.stack}"
+    ]
+    return str(role.state["name"])
 
 
 def statements(ev: Evaluation) -> list[tuple[str, dict[str, Any]]]:
@@ -48,7 +61,7 @@ def iam_violations(ev: Evaluation) -> list[str]:
     """Everything that makes the instance role broader than it needs to be."""
     env, out = ev.stack, []
     role = _instance_role(ev)
-    (role_record,) = [r for r in ev.of_type(ROLE) if r.inputs.get("name") == role]
+    (role_record,) = [r for r in ev.of_type(ROLE) if r.state["name"] == role]
     trust = json.loads(role_record.inputs["assumeRolePolicy"])["Statement"]
     principals = [s.get("Principal") for s in trust]
     if principals != [{"Service": "ec2.amazonaws.com"}]:
@@ -88,9 +101,9 @@ def iam_violations(ev: Evaluation) -> list[str]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_property_26_iam_minimum_permissions(stack: str) -> None:
-    """Property 26 (IAM minimum permissions): the instance role has only the two AWS managed
-    policies the design allows and inline statements scoped to this stack's own ARNs; no
-    '*' action anywhere, and the only '*' resource carries a condition."""
+    """Property 26 (IAM minimum permissions): the instance role has only the AWS managed
+    policy the design allows (Session Manager) and inline statements scoped to this stack's
+    own ARNs; no '*' action anywhere, and every '*' resource carries a condition."""
     ev = evaluated(stack)
     assert iam_violations(ev) == []
     sids = {s["Sid"] for _, s in statements(ev)}
@@ -101,9 +114,9 @@ def test_property_26_iam_minimum_permissions(stack: str) -> None:
         "PutStackMetrics",
     } <= sids
     profile = [
-        p for p in ev.of_type(PROFILE) if p.inputs.get("name") == f"ollama-ec2-profile-{stack}"
+        p for p in ev.of_type(PROFILE) if p.tags and p.tags["Name"] == f"ollama-ec2-profile-{stack}"
     ]
-    assert len(profile) == 1 and profile[0].inputs["role"] == f"ollama-ec2-role-{stack}"
+    assert len(profile) == 1 and profile[0].inputs["role"] == _instance_role(ev)
 
 
 def _break_policy(ev: Evaluation, sid: str, **changes: Any) -> Evaluation:
@@ -151,17 +164,57 @@ def test_property_26_catches_broad_statements(
 def test_property_26_catches_extra_managed_policies_and_trust() -> None:
     ev = evaluated("dev")
     attachment = next(
-        a for a in ev.of_type(ATTACHMENT) if a.inputs.get("role") == "ollama-ec2-role-dev"
+        a for a in ev.of_type(ATTACHMENT) if a.inputs.get("role") == _instance_role(ev)
     )
     broken = replace_record(
         ev, attachment.name, policyArn="arn:aws:iam::aws:policy/AdministratorAccess"
     )
     assert any("AdministratorAccess" in v for v in iam_violations(broken))
-    role = next(r for r in ev.of_type(ROLE) if r.inputs.get("name") == "ollama-ec2-role-dev")
+    role = next(r for r in ev.of_type(ROLE) if r.state["name"] == _instance_role(ev))
     trust = json.loads(role.inputs["assumeRolePolicy"])
     trust["Statement"][0]["Principal"] = {"AWS": "*"}
     broken = replace_record(ev, role.name, assumeRolePolicy=json.dumps(trust))
     assert any("only EC2" in v for v in iam_violations(broken))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_agent_gets_exactly_its_calls_scoped(stack: str) -> None:
+    """Finding: with CloudWatchAgentServerPolicy attached, the namespace and log-group
+    scoping below was ineffective. The agent's calls are granted inline, scoped, and no
+    more: no CreateLogGroup/PutRetentionPolicy (the stack creates the groups with their
+    retention) and no DescribeVolumes (no VolumeId dimension in the agent config)."""
+    ev = evaluated(stack)
+    by_sid = {s["Sid"]: s for _, s in statements(ev)}
+    telemetry = {
+        a
+        for sid in ("WriteStackLogs", "PutStackMetrics", "ReadInstanceTags")
+        for a in _as_list(by_sid[sid]["Action"])
+    }
+    assert telemetry == AGENT_ACTIONS
+    assert by_sid["ReadInstanceTags"]["Resource"] == ["*"]
+    assert by_sid["ReadInstanceTags"]["Condition"] == {
+        "StringEquals": {"aws:RequestedRegion": ["us-east-1"]}
+    }
+    assert by_sid["WriteStackLogs"]["Resource"] == [
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/ec2/ollama-*-{stack}:*"
+    ]
+    attached = {
+        a.inputs["policyArn"]
+        for a in ev.of_type(ATTACHMENT)
+        if a.inputs.get("role") == _instance_role(ev)
+    }
+    assert attached == ALLOWED_MANAGED
+
+
+def test_property_26_catches_the_agent_managed_policy() -> None:
+    ev = evaluated("dev")
+    attachment = next(
+        a for a in ev.of_type(ATTACHMENT) if a.inputs.get("role") == _instance_role(ev)
+    )
+    broken = replace_record(
+        ev, attachment.name, policyArn="arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+    )
+    assert any("CloudWatchAgentServerPolicy is not allowed" in v for v in iam_violations(broken))
 
 
 def test_scopes_follow_the_contract_names() -> None:

@@ -14,6 +14,7 @@ import pytest
 from harness import tool
 from stubs.sandbox import Sandbox, make_sandbox
 
+from ollama_infra import versions
 from ollama_infra.config import MODEL_RE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +22,7 @@ INSTALL = ROOT / "scripts" / "ollama-install.sh"
 CLEANUP = ROOT / "scripts" / "ollama-cleanup.sh"
 DROPIN = "/etc/systemd/system/ollama.service.d/10-ollama-infra.conf"
 SNAP_MODELS = "/var/snap/ollama/common/models"
+VERSION = versions.OLLAMA_VERSION
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def script_install(box: Sandbox, *extra: str, **env: str) -> subprocess.Complete
         "--method",
         "script",
         "--version",
-        "0.5.7",
+        VERSION,
         "--num-parallel",
         "4",
         "--keep-alive",
@@ -50,19 +52,20 @@ def script_install(box: Sandbox, *extra: str, **env: str) -> subprocess.Complete
     )
 
 
-def snap_install(box: Sandbox, **env: str) -> subprocess.CompletedProcess[str]:
+def snap_install(box: Sandbox, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
     return install(
         box,
         "--method",
         "snap",
         "--version",
-        "0.5.7",
+        VERSION,
         "--channel",
         "latest/stable",
         "--models-dir",
         SNAP_MODELS,
         "--model",
         "qwen2.5:0.5b",
+        *extra,
         **env,
     )
 
@@ -80,7 +83,10 @@ def test_script_method_steps_in_order(box: Sandbox) -> None:
     result = script_install(box)
     assert result.returncode == 0, result.stderr
     download = box.index("curl -fsSL --retry 3 -o")
-    assert box.calls()[download].endswith("https://ollama.com/install.sh")
+    # The installer of the pinned tag, whose prerequisites docs/UPSTREAM.md records.
+    assert box.calls()[download].endswith(
+        f"https://raw.githubusercontent.com/ollama/ollama/v{VERSION}/scripts/install.sh"
+    )
     order = [
         download,
         box.index("systemctl daemon-reload"),
@@ -91,7 +97,7 @@ def test_script_method_steps_in_order(box: Sandbox) -> None:
     ]
     assert order == sorted(order), box.calls()
     # The stub installer records the version it was asked for, like the real one installs it.
-    assert (box.state / "ollama-version").read_text().strip() == "0.5.7"
+    assert (box.state / "ollama-version").read_text().strip() == VERSION
     dropin = box.file(DROPIN).read_text()
     for line in (
         "Environment=OLLAMA_HOST=0.0.0.0:11434",
@@ -140,6 +146,23 @@ def test_gpu_profile_fails_without_a_working_driver(box: Sandbox) -> None:
     assert script_install(box, "--gpu").returncode == 0
 
 
+def test_missing_zstd_stops_before_the_installer_runs(box: Sandbox) -> None:
+    """Ollama's install script (v0.32.15 scripts/install.sh) stops without zstd; the install
+    says so itself, before downloading anything."""
+    (box.bin / "zstd").unlink()
+    result = script_install(box)
+    assert result.returncode != 0
+    assert "zstd is missing: the Ollama install script needs it" in result.stderr
+    assert not box.called("curl -fsSL")
+
+
+def test_min_version_matches_the_pin_module() -> None:
+    """The shell's MIN_VERSION is ollama_infra.versions.OLLAMA_MIN_VERSION."""
+    found = re.search(r"^MIN_VERSION=(\S+)$", INSTALL.read_text(), re.M)
+    assert found, "MIN_VERSION not found in the install script"
+    assert found.group(1) == versions.OLLAMA_MIN_VERSION
+
+
 def test_ollama_that_never_answers_fails_the_install(box: Sandbox) -> None:
     result = script_install(box, STUB_OLLAMA_DOWN="1")
     assert result.returncode != 0
@@ -173,6 +196,30 @@ def test_snap_method_steps_in_order(box: Sandbox) -> None:
     assert not box.called("curl -fsSL"), "the snap method must not run the install script"
 
 
+def test_snap_version_is_logged(box: Sandbox) -> None:
+    result = snap_install(box, STUB_SNAP_VERSION="v0.30.10")
+    assert result.returncode == 0, result.stderr
+    assert "the ollama snap on latest/stable runs Ollama 0.30.10" in result.stdout
+
+
+def test_snap_older_than_the_log_format_fails(box: Sandbox) -> None:
+    """A channel that still serves an Ollama before v0.30.0 would leave the model-load metric
+    empty: the install fails with a line saying so instead."""
+    result = snap_install(box, STUB_SNAP_VERSION="v0.29.1")
+    assert result.returncode != 0
+    assert "is version v0.29.1, older than 0.30.0" in result.stderr
+    assert not box.called("ollama pull")
+
+
+def test_snap_gpu_profile_checks_the_driver(box: Sandbox) -> None:
+    """The snap ships CUDA libraries and reaches the GPU through its opengl plug, but installs
+    no driver: --gpu is allowed and fails loudly without a working nvidia-smi."""
+    result = snap_install(box, "--gpu", STUB_FAIL="nvidia-smi")
+    assert result.returncode != 0
+    assert "nvidia-smi fails" in result.stderr
+    assert snap_install(box, "--gpu").returncode == 0
+
+
 def test_snap_method_second_run_only_keeps_the_hold(box: Sandbox) -> None:
     assert snap_install(box).returncode == 0
     box.reset_calls()
@@ -189,22 +236,22 @@ def test_snap_method_second_run_only_keeps_the_hold(box: Sandbox) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--method", "apt", "--version", "0.5.7"], "--method 'apt' is invalid"),
+        (["--method", "apt", "--version", VERSION], "--method 'apt' is invalid"),
         (["--method", "script"], "--version '' is invalid"),
         (["--method", "script", "--version", "latest"], "--version 'latest' is invalid"),
         (["--method", "script", "--version"], "--version needs a value"),
-        (["--method", "script", "--version", "0.5.7", "--bogus"], "unknown argument '--bogus'"),
-        (["--method", "snap", "--version", "0.5.7"], "outside the snap's confinement"),
+        (["--method", "script", "--version", VERSION, "--bogus"], "unknown argument '--bogus'"),
+        (["--method", "snap", "--version", VERSION], "outside the snap's confinement"),
         (
-            ["--method", "snap", "--version", "0.5.7", "--models-dir", SNAP_MODELS, "--gpu"],
-            "--gpu needs --method script",
+            ["--method", "script", "--version", "0.29.9"],
+            "older than 0.30.0, whose log lines the metric filters parse",
         ),
         (
-            ["--method", "script", "--version", "0.5.7", "--keep-alive", "forever"],
+            ["--method", "script", "--version", VERSION, "--keep-alive", "forever"],
             "--keep-alive 'forever' is invalid",
         ),
         (
-            ["--method", "script", "--version", "0.5.7", "--models-dir", "/var/lib/my models"],
+            ["--method", "script", "--version", VERSION, "--models-dir", "/var/lib/my models"],
             "--models-dir '/var/lib/my models' is invalid",
         ),
     ],
@@ -222,7 +269,7 @@ GOOD_MODELS = ["llama3.2:1b", "qwen2.5:0.5b", "library/llama3.1:8b", "phi3", "no
 
 @pytest.mark.parametrize("model", BAD_MODELS)
 def test_invalid_model_names_are_rejected_before_any_pull(box: Sandbox, model: str) -> None:
-    result = install(box, "--method", "script", "--version", "0.5.7", "--model", model)
+    result = install(box, "--method", "script", "--version", VERSION, "--model", model)
     assert result.returncode != 0
     assert not box.called("ollama pull")
     assert box.calls() == []

@@ -7,8 +7,9 @@ CloudWatch: where the documentation leaves the tokenizer open (whether the brack
 ``[GIN]`` and the quotes of ``"/api/generate"`` are kept in the field value), every test
 runs under both readings, so the patterns cannot depend on either.
 
-Sample lines are in the exact format of Ollama's server log (gin request lines and slog
-lines as they appear in the journal with ``-o cat``).
+The sample lines come from docs/UPSTREAM.md: the exact format of the pinned Ollama's server
+log (gin request lines and slog lines as they appear in the journal with ``-o cat``), with
+their sources, and what each filter must do with each line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from harness import STACKS, evaluated, replace_record
 from hypothesis import given
 from hypothesis import strategies as st
+from upstream_register import register_text, samples
 
 from ollama_infra.observability import filters
 
@@ -143,65 +145,31 @@ READINGS = pytest.mark.parametrize("strip", [True, False], ids=["strip", "keep-d
 
 # --------------------------------------------------------------------------- samples
 
-GENERATE_200 = (
-    '[GIN] 2026/01/20 - 23:15:37 | 200 | 32.779561288s |       127.0.0.1 | POST     "/api/generate"'
-)
-CHAT_200_MS = (
-    '[GIN] 2026/01/20 - 23:21:17 | 200 |  200.665714ms |      10.10.8.14 | POST     "/api/chat"'
-)
-CHAT_503 = (
-    '[GIN] 2026/03/02 - 09:00:01 | 503 |     212.31µs |      10.10.8.14 | POST     "/api/chat"'
-)
-GENERATE_LONG = (
-    '[GIN] 2026/03/02 - 09:04:11 | 200 |        2m3s |      10.10.8.14 | POST     "/api/generate"'
-)
-GENERATE_403_ZERO = (
-    '[GIN] 2024/07/21 - 15:52:51 | 403 |            0s |       127.0.0.1 | POST     "/api/generate"'
-)
-HEAD_ROOT = '[GIN] 2026/01/20 - 23:15:46 | 200 |     971.777µs |       127.0.0.1 | HEAD     "/"'
-GET_PS = '[GIN] 2026/01/20 - 23:15:46 | 200 |    1.193025ms |       127.0.0.1 | GET      "/api/ps"'
-POST_SHOW = (
-    '[GIN] 2026/01/20 - 23:21:17 | 200 |  219.033913ms |       127.0.0.1 | POST     "/api/show"'
-)
-OPENAI_CHAT = (
-    "[GIN] 2026/04/10 - 21:14:11 | 200 |   18.1074617s |       127.0.0.1 | POST     "
-    '"/v1/chat/completions"'
-)
-ROUTE_DEBUG = (
-    "[GIN-debug] POST   /api/generate             --> "
-    "github.com/ollama/ollama/server.(*Server).GenerateHandler-fm (5 handlers)"
-)
-RUNNER_STARTED = (
-    "time=2026-04-10T21:13:59.427+09:00 level=INFO source=server.go:1390 "
-    'msg="llama runner started in 5.65 seconds"'
-)
-RUNNER_STARTED_UTC = (
-    'time=2025-12-26T00:24:53.722Z level=INFO source=server.go:1376 msg="llama runner started '
-    'in 24.50 seconds"'
-)
-RUNNER_WAITING = (
-    "time=2026-04-10T21:13:54.918+09:00 level=INFO source=server.go:1386 "
-    'msg="waiting for server to become available" status="llm server loading model"'
-)
-RUNNER_TIMEOUT = (
-    "time=2024-07-31T15:31:10.259+08:00 level=ERROR source=sched.go:443 "
-    'msg="error loading llama server" error="timed out waiting for llama runner to start"'
-)
-LOAD_PROGRESS_DEBUG = (
-    "time=2026-04-10T21:13:56.001+09:00 level=DEBUG source=server.go:1399 "
-    'msg="model load progress 0.55"'
-)
+# The sample lines are the register's (docs/UPSTREAM.md, "Sample log lines"): real lines in
+# the format of the pinned Ollama, with their sources, each with what the filters must do.
+SAMPLES = samples(register_text())
 
-INFERENCE = [GENERATE_200, CHAT_200_MS, CHAT_503, GENERATE_LONG, GENERATE_403_ZERO]
-NOT_INFERENCE = [
-    HEAD_ROOT,
-    GET_PS,
-    POST_SHOW,
-    OPENAI_CHAT,
-    ROUTE_DEBUG,
-    RUNNER_STARTED,
-    RUNNER_WAITING,
+
+def _line(name: str) -> str:
+    return SAMPLES[name].line
+
+
+GENERATE_200 = _line("generate-200")
+CHAT_200_MS = _line("chat-200-ms")
+CHAT_503 = _line("chat-503")
+GENERATE_LONG = _line("generate-long")
+GENERATE_403_ZERO = _line("generate-403-zero")
+HEAD_ROOT = _line("head-root")
+ROUTE_DEBUG = _line("route-debug")
+SERVER_WAITING = _line("server-waiting")
+INFERENCE = [s.line for s in SAMPLES.values() if s.expect == "request"]
+NOT_INFERENCE = [s.line for s in SAMPLES.values() if s.expect != "request"]
+LOADS = [
+    (s.line, float(s.expect.split("=")[1]))
+    for s in SAMPLES.values()
+    if s.expect.startswith("load=")
 ]
+NOT_LOADS = [s.line for s in SAMPLES.values() if not s.expect.startswith("load=")]
 
 
 def _spec(role: str, threshold: int = 60) -> filters.MetricFilterSpec:
@@ -281,19 +249,27 @@ def test_slow_filter_on_real_lines(threshold: int, line: str, slow: bool, strip:
 
 
 @READINGS
-@pytest.mark.parametrize(("line", "seconds"), [(RUNNER_STARTED, 5.65), (RUNNER_STARTED_UTC, 24.5)])
+@pytest.mark.parametrize(("line", "seconds"), LOADS)
 def test_model_load_time_is_published_in_seconds(line: str, seconds: float, strip: bool) -> None:
+    """Ollama >= 0.30 logs `llama-server started in N seconds` (llm/llama_server.go)."""
     spec = _spec("model-load-time")
     assert spec.unit == "Seconds"
     assert CloudWatchFilter(spec.pattern, spec.value).published(line, strip) == seconds
 
 
 @READINGS
-@pytest.mark.parametrize(
-    "line", [RUNNER_WAITING, RUNNER_TIMEOUT, LOAD_PROGRESS_DEBUG, GENERATE_200, ROUTE_DEBUG]
-)
+@pytest.mark.parametrize("line", NOT_LOADS)
 def test_model_load_filter_ignores_other_lines(line: str, strip: bool) -> None:
+    """Including the pre-0.30 `llama runner started` line and llama-server's own output."""
     assert _filter("model-load-time").published(line, strip) is None
+
+
+def test_samples_cover_both_outcomes_of_every_filter() -> None:
+    """Without loads, requests and non-matching lines in the register, the tests above would
+    pass vacuously."""
+    assert len(LOADS) >= 2 and len(INFERENCE) >= 3 and len(NOT_INFERENCE) >= 5
+    assert "llama runner started" in SAMPLES["old-runner-started"].line
+    assert SAMPLES["old-runner-started"].expect == "none"
 
 
 # --------------------------------------------------------------------------- durations

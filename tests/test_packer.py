@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ollama_infra import versions
 from ollama_infra.config import OllamaConfig, WebUIConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,6 +137,8 @@ def template_violations(text: str) -> list[str]:
         (r"scripts/ollama-install\.sh", "Ollama installed by scripts/ollama-install.sh"),
         (r"docker pull \$\{var\.webui_image\}", "Open WebUI image pre-pulled"),
         (r"amazon-cloudwatch-agent\.deb", "CloudWatch agent installed"),
+        (r"apt-get install [^\"]*\bzstd\b", "zstd installed (Ollama's install script needs it)"),
+        (r"CWAGENT_VERSION", "CloudWatch agent version checked against the pin"),
         (r"PermitRootLogin no", "sshd: no root login"),
         (r"PasswordAuthentication no", "sshd: keys only"),
         (r"sshd -t", "sshd configuration tested"),
@@ -190,3 +193,4 @@ def test_template_defaults_match_the_stack_config_defaults() -> None:
     assert default("ollama_version") == OllamaConfig().version
     assert default("webui_image") == f"{webui.image}:{webui.version}"
     assert default("models_dir") == OllamaConfig().models_dir
+    assert default("cloudwatch_agent_min_version") == versions.CLOUDWATCH_AGENT_VERSION

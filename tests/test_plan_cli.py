@@ -117,3 +117,39 @@ def _walk(value: object):  # type: ignore[no-untyped-def]
     elif isinstance(value, list):
         for v in value:
             yield from _walk(v)
+
+
+OPTION_KEYS = {
+    "protect",
+    "retainOnDelete",
+    "deleteBeforeReplace",
+    "replaceOnChanges",
+    "ignoreChanges",
+    "aliases",
+    "dependsOn",
+}
+
+
+def test_plan_shows_each_resources_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON: every resource has all option keys; text: one line for those that set any."""
+    assert main(["plan", "--stack", "production", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by_name = {r["name"]: r["options"] for r in doc["resources"]}
+    assert all(set(options) == OPTION_KEYS for options in by_name.values())
+    table = by_name["ollama-data-table"]
+    assert table["protect"] and table["retainOnDelete"] and table["deleteBeforeReplace"]
+    assert "hashKey" in table["replaceOnChanges"]
+    assert by_name["ollama-network-nat-us-east-1a"]["dependsOn"] == ["ollama-network-igw"]
+    assert by_name["ollama-network-vpc"] == {
+        k: (False if k in {"protect", "retainOnDelete", "deleteBeforeReplace"} else [])
+        for k in OPTION_KEYS
+    }
+
+    assert main(["plan", "--stack", "production"]) == 0
+    text = capsys.readouterr().out
+    table_block = text.split("  ollama-data-table\n", 1)[1].split("\n  + ", 1)[0]
+    assert "options: protect retainOnDelete deleteBeforeReplace replaceOnChanges=name,hashKey" in (
+        table_block
+    )
+    vpc_block = text.split("  ollama-network-vpc\n", 1)[1].split("\n  + ", 1)[0]
+    assert "options:" not in vpc_block

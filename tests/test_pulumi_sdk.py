@@ -24,7 +24,14 @@ ADAPTER = ROOT / "ollama_infra" / "pulumi_sdk.py"
 
 # The SDK's documented testing API; everything else under pulumi.runtime, and any
 # underscore name of the SDK, is internal.
-PUBLIC_RUNTIME = {"Mocks", "MockResourceArgs", "MockCallArgs", "set_mocks", "test"}
+PUBLIC_RUNTIME = {
+    "Mocks",
+    "MockResourceArgs",
+    "MockCallArgs",
+    "set_mocks",
+    "test",
+    "register_stack_transformation",
+}
 INTERNAL_USE = re.compile(
     r"from pulumi\.runtime\.\w+ import"
     r"|from pulumi\.runtime import (?P<names>[\w, ]+)"
@@ -189,3 +196,37 @@ def _fresh_runtime() -> Any:
     """Each test sets up its own mock runtime; leave none behind for the next test."""
     yield
     pulumi_sdk.set_config({}, [])
+
+
+def test_registrations_carry_the_resource_options() -> None:
+    """What the mocks never see: protect, delete-before-replace, retain, replace/ignore, deps."""
+
+    def build() -> None:
+        first = pulumi.CustomResource("test:index:Thing", "first", {})
+        opts = pulumi.ResourceOptions(
+            protect=True,
+            retain_on_delete=True,
+            delete_before_replace=True,
+            replace_on_changes=["key"],
+            ignore_changes=["tags"],
+            depends_on=[first],
+        )
+        pulumi.CustomResource("test:index:Thing", "second", {"ref": first.id}, opts)
+        pulumi.CustomResource(
+            "test:index:Thing", "third", {}, pulumi.ResourceOptions(depends_on=[first])
+        )
+
+    _, monitor = _run(build)
+    options = {r.name: r.options for r in monitor.registrations}
+    first_urn = next(r.urn for r in monitor.registrations if r.name == "first")
+    second = options["second"]
+    assert (second.protect, second.retain_on_delete, second.delete_before_replace) == (
+        True,
+        True,
+        True,
+    )
+    assert second.replace_on_changes == ("key",) and second.ignore_changes == ("tags",)
+    assert second.dependencies == (first_urn,) and second.input_dependencies == (first_urn,)
+    third = options["third"]
+    assert not (third.protect or third.retain_on_delete or third.delete_before_replace)
+    assert third.dependencies == (first_urn,) and third.input_dependencies == ()

@@ -17,7 +17,7 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 
 def sg_violations(ev: Evaluation) -> list[str]:
     out: list[str] = []
-    groups = {g.id: g.inputs["name"] for g in ev.of_type(SG)}
+    groups = {g.id: g.inputs["tags"]["Name"] for g in ev.of_type(SG)}
     alb = next(i for i, n in groups.items() if n.startswith("ollama-alb-sg-"))
     app = next(i for i, n in groups.items() if n.startswith("ollama-app-sg-"))
     for g in ev.of_type(SG):
@@ -50,7 +50,9 @@ def test_security_group_invariants_hold(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_alb_accepts_cloudfront_on_one_port(stack: str) -> None:
     ev = evaluated(stack)
-    alb = next(g.id for g in ev.of_type(SG) if g.inputs["name"].startswith("ollama-alb-sg-"))
+    alb = next(
+        g.id for g in ev.of_type(SG) if g.inputs["tags"]["Name"].startswith("ollama-alb-sg-")
+    )
     from_prefix = [
         r
         for r in ev.of_type(INGRESS)

@@ -92,10 +92,10 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 POLICY = "aws:iam/policy:Policy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-# AWS managed policies the stack may attach: Session Manager, the CloudWatch agent, AWS Backup.
+# AWS managed policies the stack may attach: Session Manager and AWS Backup. (The CloudWatch
+# agent gets scoped inline statements: its managed policy writes metrics and logs on "*".)
 ALLOWED_MANAGED = {
     "AmazonSSMManagedInstanceCore",
-    "CloudWatchAgentServerPolicy",
     "AWSBackupServiceRolePolicyForBackup",
     "AWSBackupServiceRolePolicyForRestores",
     "AWSBackupServiceRolePolicyForS3Backup",

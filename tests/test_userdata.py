@@ -235,7 +235,9 @@ def ssh_hardening_violations(conf: str) -> list[str]:
 def install_method_violations(calls: list[str], method: str) -> list[str]:
     """Property 8: Ollama was installed by the configured method, and only by it."""
     script = any(
-        c.startswith("curl") and c.endswith("https://ollama.com/install.sh") for c in calls
+        c.startswith("curl")
+        and re.search(r"/ollama/ollama/v[0-9.]+/scripts/install\.sh$", c) is not None
+        for c in calls
     )
     snap = any(c.startswith("snap install ollama --channel=") for c in calls)
     held = "snap refresh --hold ollama" in calls
@@ -313,6 +315,9 @@ def test_property_8_snap_method(box: Sandbox) -> None:
     assert install_method_violations(box.calls(), "snap") == []
     # the check fails for the wrong method
     assert install_method_violations(box.calls(), "script") != []
+    assert box.called("systemctl is-active --quiet snap.ollama.listener.service")
+    unit = box.file("/etc/systemd/system/ollama-log-forward-ollama.service").read_text()
+    assert "journalctl -u snap.ollama.listener.service" in unit
 
 
 def test_snap_method_and_image_digest_reach_the_plan() -> None:
@@ -328,10 +333,15 @@ def test_snap_method_and_image_digest_reach_the_plan() -> None:
         models_dir="/var/snap/ollama/common/models",
     )
     values = override(values, "webui", digest=digest)
-    env = boot_env(user_data_of(run_program("dev", values)))
+    text = user_data_of(run_program("dev", values))
+    env = boot_env(text)
     assert env["INSTALL_METHOD"] == "snap"
     assert env["MODELS_DIR"] == "/var/snap/ollama/common/models"
     assert env["WEBUI_IMAGE"] == image
+    # Finding: the snap's daemon is `listener`; the forwarder and the boot check follow it.
+    assert env["OLLAMA_UNIT"] == "snap.ollama.listener.service"
+    forwarder = embedded_files(text)["etc/systemd/system/ollama-log-forward-ollama.service"]
+    assert "journalctl -u snap.ollama.listener.service --follow" in forwarder
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -413,7 +423,7 @@ def test_boot_steps_run_in_order() -> None:
         "ollama pull llama3.2:1b",
         "aws secretsmanager get-secret-value --secret-id ollama/dev/webui-secret-key",
         "docker run",
-        "curl -fsS --max-time 5 http://127.0.0.1:8080/health",
+        "curl -fsS --max-time 5 http://127.0.0.1:8080/ready",
     ]
     positions = [box.index(step) for step in steps]
     assert positions == sorted(positions), box.calls()
@@ -543,9 +553,65 @@ def test_failing_health_check_fails_the_boot_with_a_clear_line(box: Sandbox) -> 
     seed_aws(box)
     result = boot(box, STUB_WEBUI_DOWN="1")
     assert result.returncode != 0
-    assert box.calls().count("curl -fsS --max-time 5 http://127.0.0.1:8080/health") == 3
-    assert "health gate: Open WebUI /health did not answer" in box.file(BOOT_LOG).read_text()
+    assert box.calls().count("curl -fsS --max-time 5 http://127.0.0.1:8080/ready") == 3
+    assert "health gate: Open WebUI /ready did not answer" in box.file(BOOT_LOG).read_text()
     assert "bootstrap complete" not in box.file(BOOT_LOG).read_text()
+
+
+def test_live_but_not_ready_webui_fails_the_boot(box: Sandbox) -> None:
+    """Finding: /health only proves the process answers. With the database (or Redis) down,
+    Open WebUI still answers /health but /ready says 503, and the gate must not pass."""
+    seed_aws(box)
+    result = boot(box, STUB_WEBUI_NOT_READY="1")
+    assert result.returncode != 0
+    log = box.file(BOOT_LOG).read_text()
+    assert "(startup, database or Redis not ready)" in log
+    assert "bootstrap complete" not in log
+    assert not box.called("curl -fsS --max-time 5 http://127.0.0.1:8080/health")
+
+
+def test_inactive_ollama_unit_fails_the_boot(box: Sandbox) -> None:
+    """The unit the log forwarder follows must be the one running Ollama: a wrong unit name
+    fails the boot with a line saying why instead of leaving every Ollama metric empty."""
+    seed_aws(box)
+    result = boot(box, STUB_INACTIVE_UNIT="ollama.service")
+    assert result.returncode != 0
+    assert "Ollama's unit ollama.service is not active" in box.file(BOOT_LOG).read_text()
+    assert not box.called("docker run")
+
+
+def test_old_cloudwatch_agent_fails_the_boot(box: Sandbox) -> None:
+    """An agent older than the version its config was checked against stops the boot."""
+    seed_aws(box)
+    result = boot(box, STUB_CWAGENT_VERSION="1.300060.0b1000")
+    assert result.returncode != 0
+    assert "CloudWatch agent 1.300060.0b1000 is older than 1.300071.0" in (
+        box.file(BOOT_LOG).read_text()
+    )
+    assert not box.called("amazon-cloudwatch-agent-ctl -a fetch-config")
+
+
+def test_newer_cloudwatch_agent_is_logged(box: Sandbox) -> None:
+    seed_aws(box)
+    result = boot(box, STUB_CWAGENT_VERSION="1.300072.0b1766")
+    assert result.returncode == 0, result.stdout
+    assert "CloudWatch agent 1.300072.0b1766 (config checked against 1.300071.0)" in (
+        box.file(BOOT_LOG).read_text()
+    )
+
+
+def test_webui_persistent_config_is_stated_and_logged(box: Sandbox) -> None:
+    """Open WebUI keeps PersistentConfig settings from its first start (docs/UPSTREAM.md):
+    the env file states the default explicitly and the boot log says which settings that
+    concerns, so nobody expects a changed stack file to reach a running fleet."""
+    seed_aws(box)
+    assert boot(box).returncode == 0
+    env = box.state.joinpath("container.env").read_text().splitlines()
+    assert "ENABLE_PERSISTENT_CONFIG=true" in env
+    log = box.file(BOOT_LOG).read_text()
+    line = log.split("Open WebUI keeps", 1)[1].splitlines()[0]
+    for name in userdata.WEBUI_PERSISTENT_SETTINGS:
+        assert name in line
 
 
 def test_missing_model_in_tags_fails_the_health_gate(box: Sandbox) -> None:
@@ -587,7 +653,7 @@ def test_gpu_profile_checks_the_driver(box: Sandbox) -> None:
 def test_rendering_is_deterministic() -> None:
     assert render_user_data(settings()) == render_user_data(settings())
     names = StackNames("dev", "123456789012")
-    assert userdata.scripts_archive(names) == userdata.scripts_archive(names)
+    assert userdata.scripts_archive(names, "script") == userdata.scripts_archive(names, "script")
 
 
 def test_oversized_user_data_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -609,7 +675,7 @@ def test_log_forwarders_ship_with_the_user_data(stack: str) -> None:
     in the user data, byte for byte as ollama_infra.cwagent renders them."""
     files = embedded_files(user_data_of(evaluated(stack)))
     names = StackNames(stack, "123456789012")
-    units = cwagent.journald_forwarders(names)
+    units = cwagent.journald_forwarders(names, config_for(stack).ollama.install_method)
     assert units, "no forwarders: the check would be vacuous"
     for unit, text in units.items():
         assert files[f"etc/systemd/system/{unit}"] == text
@@ -620,7 +686,7 @@ def test_log_forwarders_ship_with_the_user_data(stack: str) -> None:
 def test_boot_enables_the_log_forwarders_before_the_agent() -> None:
     box, result = stack_boot("dev")
     assert result.returncode == 0, result.stdout
-    units = sorted(cwagent.journald_forwarders(StackNames("dev", "123456789012")))
+    units = sorted(cwagent.journald_forwarders(StackNames("dev", "123456789012"), "script"))
     enable = box.index("systemctl enable --now ollama-log-forward-")
     assert box.calls()[enable] == "systemctl enable --now " + " ".join(units)
     assert enable < box.index("amazon-cloudwatch-agent-ctl")

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ollama_infra.versions import OLLAMA_VERSION, OPEN_WEBUI_VERSION
+
 ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "production")
 CONFIG_NAMESPACE = "ollama"
 DOCS_HINT = "see docs/configuration.md"
@@ -268,13 +270,15 @@ MESSAGES: dict[str, str] = {
         "must be a 5-field cron expression; use e.g. '0 19 * * 1-5'"
     ),
     "compute.schedule_scale_up_cron": "must be a 5-field cron expression; use e.g. '0 7 * * 1-5'",
-    "ollama.version": "must be an exact version; use e.g. 0.33.3 (never 'latest')",
+    "ollama.version": f"must be an exact version; use e.g. {OLLAMA_VERSION} (never 'latest')",
     "ollama.num_parallel": "num_parallel must be 1-64",
     "ollama.max_queue": "max_queue must be 1-100000",
     "ollama.keep_alive": "must be a duration; use e.g. 30m, 1h, 0 or -1 (forever)",
     "ollama.models_dir": "must be an absolute path without spaces or shell characters",
     "webui.image": "must be an image repository; use e.g. ghcr.io/open-webui/open-webui",
-    "webui.version": "must be a pinned release tag; use e.g. v0.9.6 (not latest/main/dev)",
+    "webui.version": (
+        f"must be a pinned release tag; use e.g. {OPEN_WEBUI_VERSION} (not latest/main/dev)"
+    ),
     "webui.digest": "must be sha256:<64 hex characters>",
     "webui.admin_email": EMAIL,
     "data.kms_key_arn": KMS_ARN,

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from ollama_infra import naming
+from ollama_infra import naming, versions
 from ollama_infra.config.fields import ENVIRONMENTS
 from ollama_infra.config.sections import SECTIONS
 from ollama_infra.config.stack import ConfigIssue, StackConfig, issue
@@ -244,13 +244,16 @@ def instance_type_suits_the_environment(cfg: StackConfig) -> Iterator[ConfigIssu
             "gpu_enabled needs an NVIDIA GPU instance",
             "use a g5/g6 type such as g6.xlarge, or set gpu_enabled: false",
         )
-    if c.gpu_enabled and cfg.ollama.install_method != "script":
+    if c.gpu_enabled and cfg.ollama.install_method == "snap" and c.ami_id is None:
+        # The snap ships Ollama's CUDA libraries and reaches the GPU through its opengl plug,
+        # but installs no NVIDIA driver; the install script does (docs/UPSTREAM.md).
         yield issue(
             "ollama.install_method",
             cfg.ollama.install_method,
-            "the GPU profile installs Ollama with the official script "
-            "(the snap lacks CUDA libraries)",
-            "set install_method: script",
+            "the snap brings CUDA libraries but no NVIDIA driver, and the stock Ubuntu image "
+            "has none",
+            "set install_method: script (it installs the driver), or set compute.ami_id to "
+            "an image with the NVIDIA driver",
         )
 
 
@@ -296,6 +299,32 @@ def snap_models_dir_is_writable(cfg: StackConfig) -> Iterator[ConfigIssue]:
             models_dir,
             "the ollama snap is strictly confined and cannot write outside /var/snap/ollama",
             "set models_dir: /var/snap/ollama/common/models, or install_method: script",
+        )
+
+
+@rule
+def ollama_logs_the_filtered_format(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    version = cfg.ollama.version
+    if versions.version_tuple(version) < versions.version_tuple(versions.OLLAMA_MIN_VERSION):
+        yield issue(
+            "ollama.version",
+            version,
+            f"is older than {versions.OLLAMA_MIN_VERSION}, whose model-load log line the "
+            "metric filters parse (older versions leave ModelLoadTime empty)",
+            f"use {versions.OLLAMA_VERSION} (docs/UPSTREAM.md lists the checked versions)",
+        )
+
+
+@rule
+def signup_is_set_in_open_webui(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if cfg.webui.enable_signup:
+        yield issue(
+            "webui.enable_signup",
+            True,
+            "has no effect: Open WebUI switches sign-up off when it creates the admin "
+            "(WEBUI_ADMIN_EMAIL) on its first start and then keeps the setting in its database",
+            "remove the key and turn sign-up on in Open WebUI's Admin Panel > Settings > "
+            "General (see docs/configuration.md)",
         )
 
 

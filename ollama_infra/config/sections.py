@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from ollama_infra import naming
+from ollama_infra import naming, versions
 from ollama_infra.config.fields import (
     AMI_RE,
     DIGEST_RE,
@@ -259,21 +259,26 @@ class ComputeConfig(Model):
         "Extra instance types Spot may use besides instance_type (more capacity pools, fewer "
         "interruptions); only with spot_enabled.",
     )
-    gpu_enabled: bool = field(False, "GPU profile: g5/g6 instance, NVIDIA drivers, script install.")
+    gpu_enabled: bool = field(
+        False,
+        "GPU profile: g5/g6 instance and a working NVIDIA driver (installed by the script "
+        "method; with the snap, bake it into compute.ami_id).",
+    )
 
 
 class OllamaConfig(Model):
     """The Ollama server: version, install method, models and runtime settings."""
 
     version: str = field(
-        "0.33.3",
-        "Pinned Ollama version (install script OLLAMA_VERSION).",
+        versions.OLLAMA_VERSION,
+        f"Pinned Ollama version (install script OLLAMA_VERSION); at least "
+        f"{versions.OLLAMA_MIN_VERSION}, whose log lines the metric filters parse.",
         pattern=VERSION_RE.pattern,
     )
     install_method: Literal["snap", "script"] = field(
         "script",
-        "snap (community snap, pinned channel, refresh held) or script (official "
-        "install script with OLLAMA_VERSION; required for GPU).",
+        "snap (community snap, pinned channel, refresh held; the channel decides the "
+        "version) or script (official install script with OLLAMA_VERSION).",
     )
     snap_channel: str = field("latest/stable", "Snap channel when install_method is snap.")
     models: list[str] = field(
@@ -310,21 +315,28 @@ class WebUIConfig(Model):
     """Open WebUI container and its behaviour."""
 
     image: str = field(
-        "ghcr.io/open-webui/open-webui",
+        versions.OPEN_WEBUI_IMAGE,
         "Open WebUI container image repository.",
         pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+$",
     )
     version: str = field(
-        "v0.9.6",
+        versions.OPEN_WEBUI_VERSION,
         "Pinned image tag (never main or latest).",
         pattern=r"^(?!(latest|main|dev)$)" + IMAGE_TAG_RE.pattern.lstrip("^"),
     )
     digest: str | None = field(
         None, "Optional image digest (sha256:...) pinned with the tag.", pattern=DIGEST_RE.pattern
     )
-    enable_signup: bool = field(False, "Allow self-service sign-up (ENABLE_SIGNUP).")
+    enable_signup: bool = field(
+        False,
+        "Self-service sign-up (ENABLE_SIGNUP). Must stay false: Open WebUI switches sign-up "
+        "off when it creates the admin on its first start and keeps that in its database; "
+        "turn it on in the admin panel (see 'Settings Open WebUI owns after the first start').",
+    )
     admin_email: Email = field(
-        "admin@example.com", "Initial admin account email (WEBUI_ADMIN_EMAIL)."
+        "admin@example.com",
+        "Initial admin account email (WEBUI_ADMIN_EMAIL); used only while the database "
+        "has no user.",
     )
 
 

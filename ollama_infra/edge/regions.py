@@ -7,10 +7,14 @@ region without AWS.
 
 from __future__ import annotations
 
-# Regions launched before August 2022 deliver ALB access logs from a regional ELB account;
-# the bucket policy must name that account. Newer regions (ap-southeast-3 Jakarta onwards)
-# have no such account and use the logdelivery.elasticloadbalancing.amazonaws.com service
-# principal instead. Source: the ELB user guide, "Enable access logs" (bucket permissions).
+# Regions available before August 2022 deliver ALB access logs from a regional ELB account
+# (Jakarta, ap-southeast-3, opened December 2021, is the last of them); the bucket policy
+# must name that account. Regions opened from August 2022 on (me-central-1 and later) have
+# none and use the logdelivery.elasticloadbalancing.amazonaws.com service principal.
+# Sources (docs/UPSTREAM.md): the ELB user guide, "Enable access logs" (bucket permissions),
+# and the same table in hashicorp/terraform-provider-aws
+# internal/service/elb/service_account_data_source.go; a test keeps this table equal to the
+# register's copy.
 ELB_LOG_DELIVERY_ACCOUNTS: dict[str, str] = {
     "us-east-1": "127311923021",
     "us-east-2": "033677994240",
@@ -24,6 +28,7 @@ ELB_LOG_DELIVERY_ACCOUNTS: dict[str, str] = {
     "ap-northeast-3": "383597477331",
     "ap-southeast-1": "114774131450",
     "ap-southeast-2": "783225319266",
+    "ap-southeast-3": "589379963580",
     "ca-central-1": "985666609251",
     "eu-central-1": "054676820928",
     "eu-west-1": "156460612806",

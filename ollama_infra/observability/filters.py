@@ -5,10 +5,14 @@ written after the response (for a stream, after the last chunk), e.g.::
 
     [GIN] 2026/01/20 - 23:15:37 | 200 | 32.779561288s |       127.0.0.1 | POST     "/api/generate"
 
-and one line per model load::
+and, since v0.30.0, one slog line when a model has loaded (``llm/llama_server.go``)::
 
-    time=2026-04-10T21:13:59.427+09:00 level=INFO source=server.go:1390
-        msg="llama runner started in 5.65 seconds"   (one line in the log)
+    time=2026-08-20T09:14:03.512Z level=INFO source=llama_server.go:1362
+        msg="llama-server started in 5.65 seconds"   (one line in the log)
+
+(before v0.30.0 it said "llama runner started in ..."; the stack refuses those versions).
+The exact formats, with their sources and the pinned version, are in docs/UPSTREAM.md,
+whose sample lines the filter tests run against.
 
 The gin latency is Go's ``time.Duration`` text (``971.777µs``, ``200.6ms``, ``32.78s``,
 ``1m5s``, ``1h0m3s``). A metric filter can only publish a field that is a plain number, so
@@ -127,10 +131,10 @@ def gin_pattern(latency_regex: str | None = None) -> str:
     return "[" + ", ".join(fields) + "]"
 
 
-# slog line: level=INFO source=server.go:NNN msg="llama runner started in 5.65 seconds"
+# slog line: level=INFO source=llama_server.go:NNN msg="llama-server started in 5.65 seconds"
 MODEL_LOAD_PATTERN = (
-    '[ts, level="level=INFO", source, msg="*llama", w_runner="runner", w_started="started", '
-    'w_in="in", load_seconds, unit="seconds*"]'
+    '[ts, level="level=INFO", source, msg="*llama-server", w_started="started", w_in="in", '
+    'load_seconds, unit="seconds*"]'
 )
 
 

@@ -53,6 +53,8 @@ class ResourceRecord(MockedResource):
     """The URN the engine would give it (parent type chain, type, logical name)."""
     aliases: tuple[str, ...] = ()
     """Former URNs it answers to (its own aliases and those inherited from its parents)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Its resource options as the plan prints them (see ``options_json``)."""
 
     @property
     def physical_name(self) -> str | None:
@@ -71,7 +73,28 @@ class ResourceRecord(MockedResource):
             "inputs": mask_secrets(self.inputs),
             "tags": self.tags,
             "provider": self.provider,
+            "options": self.options,
         }
+
+
+def options_json(
+    options: pulumi_sdk.ResourceOptionsRecord, aliases: tuple[str, ...], names: dict[str, str]
+) -> dict[str, Any]:
+    """A resource's options under the plan's keys; ``names`` maps URNs to logical names.
+
+    ``dependsOn`` lists what it waits for beyond what its inputs imply (explicit
+    ``depends_on``, expanded to a component's children as the engine sees it).
+    """
+    explicit = set(options.dependencies) - set(options.input_dependencies)
+    return {
+        "protect": options.protect,
+        "retainOnDelete": options.retain_on_delete,
+        "deleteBeforeReplace": options.delete_before_replace,
+        "replaceOnChanges": list(options.replace_on_changes),
+        "ignoreChanges": list(options.ignore_changes),
+        "aliases": list(aliases),
+        "dependsOn": sorted(names.get(urn, urn) for urn in explicit),
+    }
 
 
 @dataclass
@@ -150,10 +173,14 @@ def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:
     if len(registered) != len(monitor.registrations):
         raise ValueError("two resources share a type and logical name; records would be ambiguous")
     aliases = resolve_aliases(monitor.registrations)
+    names = {r.urn: r.name for r in monitor.registrations}
     records = []
     for r in mocks.resources:
-        urn = registered[(r.type, r.name)].urn
-        records.append(ResourceRecord(**vars(r), urn=urn, aliases=aliases[urn]))
+        reg = registered[(r.type, r.name)]
+        options = options_json(reg.options, aliases[reg.urn], names)
+        records.append(
+            ResourceRecord(**vars(r), urn=reg.urn, aliases=aliases[reg.urn], options=options)
+        )
     return Evaluation(
         stack=stack,
         region=str(region),

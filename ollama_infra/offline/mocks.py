@@ -131,6 +131,10 @@ class OfflineMocks(pulumi.runtime.Mocks):
         prefix = _ID_PREFIX.get(args.typ)
         provider_id = (args.provider or "").rsplit("::", 1)[-1]
         region = inputs.get("region") or self.provider_regions.get(provider_id) or self.region
+        pname = physical_name(inputs) or f"{args.name}-{_hex(seed, 7)}"
+        if not inputs.get("name") and isinstance(inputs.get("namePrefix"), str):
+            # AWS names it: the prefix plus the provider's 26-character unique suffix.
+            pname = f"{inputs['namePrefix']}{int(_hex(seed, 20), 16) % 10**26:026d}"
         if args.typ.startswith("pulumi:providers:"):
             rid = _hex(seed, 8)
             if isinstance(inputs.get("region"), str):
@@ -138,9 +142,8 @@ class OfflineMocks(pulumi.runtime.Mocks):
         elif prefix is not None:
             rid = f"{prefix}{_hex(seed, 17)}"
         else:
-            rid = physical_name(inputs) or f"{args.name}-{_hex(seed, 7)}"
+            rid = pname
         state: dict[str, Any] = dict(inputs)
-        pname = physical_name(inputs) or f"{args.name}-{_hex(seed, 7)}"
         state.setdefault("name", pname)
         template = _ARN.get(args.typ)
         if template:

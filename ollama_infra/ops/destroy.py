@@ -6,12 +6,20 @@ the command refuses: ``pulumi destroy`` would fail half-way and leave a partly d
 stack. Turn protection off in the stack file and deploy first, after a backup
 (``--backup-first`` takes an on-demand table backup before destroying).
 ``--dry-run`` lists what would be deleted and deletes nothing.
+
+Outside dev, Pulumi protects the stateful resources (catalog table, buckets, database,
+backup vaults, KMS keys, secrets; see ollama_infra/lifecycle.py), so ``pulumi destroy``
+would stop at the first one. Destroying them is a decision you make on purpose:
+``--unprotect`` clears the protect bit (``pulumi state unprotect --all``) after you type the
+stack name, even with ``--yes``. Table, buckets, database, vaults and keys are also retained
+on delete: Pulumi forgets them and they stay in the account until you delete them yourself.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from ollama_infra import lifecycle
 from ollama_infra.ops import aws, backup, envs, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_OK,
@@ -35,7 +43,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="take an on-demand backup of the model catalog table before destroying",
     )
+    p.add_argument(
+        "--unprotect",
+        action="store_true",
+        help="clear Pulumi's protect bit on every resource of the stack before destroying "
+        "(pulumi state unprotect --all); always asks for the typed stack name",
+    )
     p.set_defaults(func=run)
+
+
+def retained_kinds() -> str:
+    """What stays in the account after a destroy outside dev (retained on delete)."""
+    return ", ".join(
+        t.split(":")[-1] for t, s in sorted(lifecycle.STATEFUL.items()) if s.retain_on_delete
+    )
+
+
+def refuse_protected(stack: str) -> None:
+    """Outside dev without --unprotect: say how to unprotect on purpose, change nothing."""
+    raise OpsError(
+        f"stack '{stack}' protects its stateful resources (protect=True outside dev); "
+        "pulumi destroy would stop at the first one",
+        f"back up first (`ollama-ops backup dynamodb --stack {stack}`), then re-run with "
+        f"--unprotect, which runs `pulumi state unprotect --stack {stack} --all` after you "
+        "type the stack name; to unprotect single resources instead, run "
+        f"`pulumi state unprotect --stack {stack} <urn>` (URNs: `pulumi stack --stack {stack} "
+        "--show-urns`)",
+        EXIT_REFUSED,
+    )
 
 
 def protected_resources(target: aws.Target) -> list[str]:
@@ -92,15 +127,29 @@ def run(args: argparse.Namespace) -> int:
             f"Pulumi.{stack}.yaml, run `ollama-ops deploy --stack {stack}`, then destroy",
             EXIT_REFUSED,
         )
+    protects = lifecycle.protected(stack)
+    if protects and not args.unprotect:
+        refuse_protected(stack)
+    retained = (
+        f" Retained on delete, so left in the account for you to delete: {retained_kinds()}."
+        if protects
+        else ""
+    )
     confirm(
         f"This deletes EVERY resource of stack '{stack}' in {target.region} "
-        f"(account {target.account_id}).",
-        yes=args.yes,
+        f"(account {target.account_id}).{retained}",
+        # clearing protection is never automated: the typed stack name is needed even with --yes
+        yes=args.yes and not args.unprotect,
         typed=stack,
     )
     if args.backup_first:
         arn = backup.create_table_backup(target, label="pre-destroy")
         print(f"backup taken: {arn}")
+    if args.unprotect:
+        pulumi_cli.run(
+            ["state", "unprotect", "--stack", stack, "--all", "--yes"],
+            f"pulumi state unprotect --all ({stack})",
+        )
     pulumi_cli.run(
         ["destroy", "--stack", stack, "--yes", "--non-interactive"],
         f"pulumi destroy ({stack})",

@@ -154,6 +154,7 @@ def print_text(doc: dict[str, Any], seconds: float, source: str | None = None) -
         print(f"      inputs: {_short(inputs)}")
         if r["tags"] is not None:
             print(f"      tags:   {_short(r['tags'])}")
+        print_options(r.get("options") or {})
     print()
     print("Outputs:")
     for key, value in sorted(doc["outputs"].items()):
@@ -164,6 +165,19 @@ def print_text(doc: dict[str, Any], seconds: float, source: str | None = None) -
         print_policy(doc["policy"])
     print_cost(doc)
     print(f"\n(evaluated offline in {seconds:.1f}s)")
+
+
+def print_options(options: dict[str, Any]) -> None:
+    """The resource options line, for resources that set any (protect, deleteBeforeReplace...)."""
+    shown = [
+        key if value is True else f"{key}={','.join(map(str, value))}"
+        for key, value in options.items()
+        if value and key != "aliases"
+    ]
+    if options.get("aliases"):
+        shown.append(f"aliases={len(options['aliases'])}")
+    if shown:
+        print(f"      options: {' '.join(shown)}")
 
 
 def print_policy(policy: dict[str, Any]) -> None:

@@ -137,12 +137,14 @@ class PolicyReport:
 # ---------------------------------------------------------------------------- adapters
 
 
-def _opts() -> PolicyResourceOptions:
+def _opts(options: Mapping[str, Any] | None = None) -> PolicyResourceOptions:
+    """Resource options as the engine hands them to a policy (the recorded ones, if any)."""
+    options = options or {}
     return PolicyResourceOptions(
-        protect=False,
-        ignore_changes=[],
-        delete_before_replace=None,
-        aliases=[],
+        protect=bool(options.get("protect")),
+        ignore_changes=list(options.get("ignoreChanges", [])),
+        delete_before_replace=options.get("deleteBeforeReplace") or None,
+        aliases=list(options.get("aliases", [])),
         custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
         additional_secret_outputs=[],
         parent=None,
@@ -209,7 +211,7 @@ def resource_args(
         _props(record.inputs),
         _urn(stack, record.type, record.name),
         record.name,
-        _opts(),
+        _opts(record.options),
         provider,
         dict(config or {}),
     )
@@ -227,7 +229,7 @@ def stack_resources(ev: Evaluation, providers: _Providers) -> list[PolicyResourc
                 props,
                 _urn(ev.stack, record.type, record.name),
                 record.name,
-                _opts(),
+                _opts(record.options),
                 providers.for_record(record),
                 None,
                 [],

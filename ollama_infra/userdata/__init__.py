@@ -21,7 +21,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ollama_infra import cwagent
+from ollama_infra import cwagent, versions
 from ollama_infra.config import OllamaConfig, WebUIConfig
 from ollama_infra.naming import StackNames
 
@@ -31,6 +31,37 @@ SCRIPTS: tuple[str, ...] = ("ollama-install.sh", "ollama-boot.sh")
 USER_DATA_LIMIT = 16 * 1024  # bytes, raw (before base64), per the EC2 API
 OLLAMA_LISTEN = "0.0.0.0:11434"  # the app security group admits the ALB only
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+
+# Open WebUI settings the boot passes in its env file but Open WebUI reads from the env only
+# on its first start against a database: PersistentConfig settings are then read from the
+# database (shared by all instances; ENABLE_PERSISTENT_CONFIG stays at its default, true),
+# and the admin account is created only while no user exists (which also switches sign-up
+# off). Open WebUI v0.9.6, backend/open_webui/config.py and main.py; docs/UPSTREAM.md.
+# Variable -> (where the stack sets it, how to change it on a running fleet).
+WEBUI_PERSISTENT_SETTINGS: dict[str, tuple[str, str]] = {
+    "ENABLE_SIGNUP": (
+        "`webui.enable_signup`",
+        "Admin Panel > Settings > General > Enable New Sign Ups",
+    ),
+    "WEBUI_URL": (
+        "the public URL (`/ollama/<env>/webui/public-url`, from the edge)",
+        "Admin Panel > Settings > General > WebUI URL",
+    ),
+    "OLLAMA_BASE_URL": (
+        "fixed: the instance's own Ollama (`http://host.docker.internal:11434`)",
+        "Admin Panel > Settings > Connections",
+    ),
+}
+WEBUI_FIRST_USER_SETTINGS: dict[str, tuple[str, str]] = {
+    "WEBUI_ADMIN_EMAIL": (
+        "`webui.admin_email`",
+        "Admin Panel > Users (edit the admin)",
+    ),
+    "WEBUI_ADMIN_PASSWORD": (
+        "secret `ollama/<env>/webui-admin`",
+        "the admin's account settings; then update the secret to match",
+    ),
+}
 _HEREDOC_ENDS = ("BOOT_ENV", "SCRIPTS")
 
 
@@ -58,6 +89,7 @@ class BootSettings:
     gpu: bool
     webui_image: str
     enable_signup: bool
+    cloudwatch_agent_version: str = versions.CLOUDWATCH_AGENT_VERSION
 
     @classmethod
     def from_config(
@@ -106,6 +138,8 @@ class BootSettings:
             "GPU": "true" if self.gpu else "false",
             "WEBUI_IMAGE": self.webui_image,
             "ENABLE_SIGNUP": "true" if self.enable_signup else "false",
+            "CLOUDWATCH_AGENT_VERSION": self.cloudwatch_agent_version,
+            "OLLAMA_UNIT": cwagent.ollama_unit(self.install_method),
         }
         return "\n".join(f"{key}={shlex.quote(value)}" for key, value in values.items())
 
@@ -116,7 +150,7 @@ def webui_image(webui: WebUIConfig) -> str:
     return f"{ref}@{webui.digest}" if webui.digest else ref
 
 
-def boot_files(names: StackNames) -> dict[str, tuple[bytes, int]]:
+def boot_files(names: StackNames, install_method: str) -> dict[str, tuple[bytes, int]]:
     """Files the bootstrap unpacks, by path relative to /: (content, mode).
 
     The two scripts, plus the journald forwarders and their logrotate rules that the
@@ -126,17 +160,17 @@ def boot_files(names: StackNames) -> dict[str, tuple[bytes, int]]:
     files = {
         f"usr/local/sbin/{name}": ((TEMPLATE_DIR / name).read_bytes(), 0o755) for name in SCRIPTS
     }
-    for unit, text in sorted(cwagent.journald_forwarders(names).items()):
+    for unit, text in sorted(cwagent.journald_forwarders(names, install_method).items()):
         files[f"etc/systemd/system/{unit}"] = (text.encode(), 0o644)
     files["etc/logrotate.d/ollama-logs"] = (cwagent.logrotate_config(names).encode(), 0o644)
     return files
 
 
-def scripts_archive(names: StackNames) -> bytes:
+def scripts_archive(names: StackNames, install_method: str) -> bytes:
     """The boot files as a reproducible tar.gz (fixed mtime, owner and mode)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for path, (data, mode) in boot_files(names).items():
+        for path, (data, mode) in boot_files(names, install_method).items():
             info = tarfile.TarInfo(path)
             info.size = len(data)
             info.mode = mode
@@ -158,7 +192,7 @@ def render_user_data(settings: BootSettings) -> str:
     values = {
         "ENV": settings.env,
         "BOOT_ENV": boot_env,
-        "SCRIPTS": _base64_lines(scripts_archive(settings.names)),
+        "SCRIPTS": _base64_lines(scripts_archive(settings.names, settings.install_method)),
     }
     for line in boot_env.splitlines():
         if line.strip() in _HEREDOC_ENDS:

@@ -9,7 +9,7 @@
 #     ollama_infra/userdata/*.sh and ollama_infra/cwagent.py);
 #  3. runs ollama-boot.sh, whose exit status is this script's.
 # Logs for the CloudWatch agent config: /var/log/ollama-bootstrap.log (this boot), the journal
-# of systemd unit "ollama" (Ollama), and journald tag "open-webui" (the Open WebUI container).
+# of Ollama's systemd unit (per install method), and journald tag "open-webui" (Open WebUI).
 set -euo pipefail
 ROOT="${OLLAMA_BOOTSTRAP_ROOT:-}"
 install -d -m 0755 "$ROOT/etc/ollama"

@@ -4,8 +4,10 @@
 # /etc/ollama/boot.env; secrets are read from Secrets Manager through the instance role and
 # only ever written to a 0600 env file. Any failure exits non-zero with an ERROR line, so a
 # half-configured instance never passes its health checks. Safe to re-run by hand.
-# Logs: /var/log/ollama-bootstrap.log; Ollama in the journal of unit ollama; Open WebUI in the
-# journal with tag open-webui (docker --log-driver journald).
+# Logs: /var/log/ollama-bootstrap.log; Ollama in the journal of its unit (ollama.service, or
+# snap.ollama.listener.service with the snap); Open WebUI in the journal with tag open-webui
+# (docker --log-driver journald). Facts about Ollama, Open WebUI and the CloudWatch agent used
+# here are registered in docs/UPSTREAM.md with the version they were checked against.
 set -euo pipefail
 
 ROOT="${OLLAMA_BOOTSTRAP_ROOT:-}"
@@ -23,6 +25,7 @@ source "$ROOT/etc/ollama/boot.env"
 : "${OLLAMA_ENV:?} ${AWS_REGION:?} ${CATALOG_TABLE:?} ${PARAMETER_PREFIX:?} ${SECRET_PREFIX:?}"
 : "${INSTALL_METHOD:?} ${OLLAMA_VERSION:?} ${SNAP_CHANNEL:?} ${OLLAMA_LISTEN:?} ${NUM_PARALLEL:?}"
 : "${MAX_QUEUE:?} ${KEEP_ALIVE:?} ${MODELS_DIR:?} ${GPU:?} ${WEBUI_IMAGE:?} ${ENABLE_SIGNUP:?}"
+: "${CLOUDWATCH_AGENT_VERSION:?} ${OLLAMA_UNIT:?}"
 export AWS_DEFAULT_REGION="$AWS_REGION"
 HEALTH_RETRIES="${OLLAMA_HEALTH_RETRIES:-90}"
 RETRY_DELAY="${OLLAMA_RETRY_DELAY:-10}"
@@ -52,7 +55,8 @@ install_packages() {
   log "installing packages"
   export DEBIAN_FRONTEND=noninteractive
   retry 3 apt-get update -q || die "apt-get update failed"
-  retry 3 apt-get install -y -q --no-install-recommends docker.io jq curl ||
+  # zstd: the Ollama install script unpacks .tar.zst releases; pciutils: its GPU detection.
+  retry 3 apt-get install -y -q --no-install-recommends docker.io jq curl zstd pciutils ||
     die "apt-get install failed"
   if ! command -v aws >/dev/null 2>&1; then
     retry 3 snap install aws-cli --classic || die "installing the AWS CLI failed"
@@ -100,6 +104,17 @@ get_secret() { # get_secret ID: SecretString on stdout (never logged)
     die "cannot read secret $1 through the instance role"
 }
 
+# check_agent_version FILE: the agent config was checked against CLOUDWATCH_AGENT_VERSION; an
+# older agent may lack its keys, a newer one is logged so the drift is visible.
+check_agent_version() {
+  local got
+  got=$(cat "$1" 2>/dev/null) || die "cannot read the CloudWatch agent version from $1"
+  if [[ "$(printf '%s\n' "$got" "$CLOUDWATCH_AGENT_VERSION" | sort -V | head -n 1)" != "$CLOUDWATCH_AGENT_VERSION" ]]; then
+    die "CloudWatch agent $got is older than $CLOUDWATCH_AGENT_VERSION, the version its config was checked against"
+  fi
+  log "CloudWatch agent $got (config checked against $CLOUDWATCH_AGENT_VERSION)"
+}
+
 start_cloudwatch_agent() {
   local ctl="$ROOT/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl" deb
   if [[ ! -x $ctl ]]; then
@@ -110,6 +125,7 @@ start_cloudwatch_agent() {
     dpkg -i -E "$deb"
     rm -f "$deb"
   fi
+  check_agent_version "$(dirname "$ctl")/CWAGENT_VERSION"
   # The agent ships files: the journald forwarders copy the ollama unit's and the
   # open-webui container's journals to the files its config names.
   local unit units=()
@@ -168,6 +184,11 @@ install_ollama() {
     args+=(--model "$model")
   done
   "$SBIN/ollama-install.sh" "${args[@]}" || die "installing Ollama or pulling the models failed"
+  # The log forwarder follows this unit; if the install method named another one, every
+  # Ollama metric and alarm would stay silent, so say it here instead.
+  systemctl is-active --quiet "$OLLAMA_UNIT" ||
+    die "Ollama's unit $OLLAMA_UNIT is not active; the log forwarder follows it, so Ollama's metrics would stay empty"
+  log "Ollama runs as $OLLAMA_UNIT"
 }
 
 env_line() { # env_line KEY VALUE: one env-file line; values may not span lines
@@ -189,6 +210,10 @@ webui_env() {
   env_line WEBUI_ADMIN_EMAIL "$email"
   env_line WEBUI_ADMIN_PASSWORD "$password"
   env_line WEBUI_SESSION_COOKIE_SECURE true
+  # Open WebUI's default, stated: settings it marks PersistentConfig (ENABLE_SIGNUP, WEBUI_URL,
+  # OLLAMA_BASE_URL) come from this file on its first start only, then from its database,
+  # shared by every instance; see docs/configuration.md.
+  env_line ENABLE_PERSISTENT_CONFIG true
   optional_param webui/database
   if [[ -n $PARAM ]]; then
     db=$PARAM
@@ -253,6 +278,7 @@ start_open_webui() {
   fi
   log "starting Open WebUI $WEBUI_IMAGE"
   retry 3 docker pull "$WEBUI_IMAGE" || die "pulling $WEBUI_IMAGE failed"
+  log "Open WebUI keeps ENABLE_SIGNUP, WEBUI_URL and OLLAMA_BASE_URL from its first start in its database; change them later in Admin Settings"
   docker rm -f open-webui >/dev/null 2>&1 || true
   docker run -d --name open-webui --restart unless-stopped -p 8080:8080 \
     --add-host host.docker.internal:host-gateway -v open-webui:/app/backend/data \
@@ -260,8 +286,11 @@ start_open_webui() {
     --log-driver journald --log-opt tag=open-webui "$WEBUI_IMAGE" >/dev/null
 }
 
-webui_healthy() {
-  curl -fsS --max-time 5 http://127.0.0.1:8080/health | jq -e '.status == true' >/dev/null 2>&1
+# /ready, not /health: it answers 200 only after Open WebUI's startup finished and its
+# database (and Redis, when configured) answer, so the gate proves the shared state works.
+# The ALB keeps /health (liveness) so a short database blip does not drain every target.
+webui_ready() {
+  curl -fsS --max-time 5 http://127.0.0.1:8080/ready | jq -e '.status == true' >/dev/null 2>&1
 }
 
 model_listed() { # model_listed NAME: /api/tags lists it (untagged names mean :latest)
@@ -273,10 +302,10 @@ model_listed() { # model_listed NAME: /api/tags lists it (untagged names mean :l
 health_gate() {
   local i model missing
   for ((i = 1; i <= HEALTH_RETRIES; i++)); do
-    if webui_healthy; then
+    if webui_ready; then
       break
     fi
-    ((i < HEALTH_RETRIES)) || die "health gate: Open WebUI /health did not answer {\"status\": true} after $HEALTH_RETRIES attempts"
+    ((i < HEALTH_RETRIES)) || die "health gate: Open WebUI /ready did not answer {\"status\": true} after $HEALTH_RETRIES attempts (startup, database or Redis not ready)"
     sleep "$RETRY_DELAY"
   done
   TAGS=$(curl -fsS --max-time 10 http://127.0.0.1:11434/api/tags) ||
@@ -286,7 +315,7 @@ health_gate() {
     model_listed "$model" || missing+=("$model")
   done
   ((${#missing[@]} == 0)) || die "health gate: Ollama /api/tags does not list required model(s): ${missing[*]}"
-  log "health gate passed: Open WebUI /health ok; Ollama serves ${MODELS[*]}"
+  log "health gate passed: Open WebUI /ready ok; Ollama serves ${MODELS[*]}"
 }
 
 main() {

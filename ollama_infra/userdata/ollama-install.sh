@@ -6,14 +6,16 @@
 #
 # Usage: ollama-install.sh --method script|snap --version X.Y.Z [options] [--model NAME]...
 #   --method script|snap   official install script pinned to --version, or the community snap
-#   --version X.Y.Z        Ollama version (script method: OLLAMA_VERSION)
+#   --version X.Y.Z        Ollama version (script method: OLLAMA_VERSION; the snap's channel
+#                          decides its version, which is logged and must not be below MIN_VERSION)
 #   --channel CHANNEL      snap channel (default latest/stable); refresh is held afterwards
 #   --host ADDR:PORT       OLLAMA_HOST (default 0.0.0.0:11434; the security group admits the ALB only)
 #   --num-parallel N       OLLAMA_NUM_PARALLEL (default 1)
 #   --max-queue N          OLLAMA_MAX_QUEUE (default 512)
 #   --keep-alive D         OLLAMA_KEEP_ALIVE (default 5m)
 #   --models-dir DIR       OLLAMA_MODELS (default /var/lib/ollama/models)
-#   --gpu                  require a working NVIDIA driver after the install (script method)
+#   --gpu                  require a working NVIDIA driver after the install (the script method
+#                          installs it; with the snap it must already be in the image)
 #   --model NAME           pull this model (repeatable); names are validated before any pull
 # Environment: OLLAMA_BOOTSTRAP_ROOT prefixes every file written (image builds, tests);
 # OLLAMA_PULL_RETRIES, OLLAMA_WAIT_RETRIES, OLLAMA_RETRY_DELAY bound the retries.
@@ -22,6 +24,9 @@ set -euo pipefail
 ROOT="${OLLAMA_BOOTSTRAP_ROOT:-}"
 # Same rule as ollama_infra.config.MODEL_RE (a test keeps the two equal).
 MODEL_RE='^[a-z0-9][a-z0-9._-]{0,63}(/[a-z0-9][a-z0-9._-]{0,63})?(:[a-zA-Z0-9][a-zA-Z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$'
+# Oldest Ollama whose log lines the metric filters parse; same as
+# ollama_infra.versions.OLLAMA_MIN_VERSION (a test keeps the two equal).
+MIN_VERSION=0.30.0
 API="http://127.0.0.1:11434"
 PULL_RETRIES="${OLLAMA_PULL_RETRIES:-3}"
 WAIT_RETRIES="${OLLAMA_WAIT_RETRIES:-30}"
@@ -68,9 +73,15 @@ check() { # check NAME VALUE REGEX RULE
   [[ $2 =~ $3 ]] || die "$1 '$2' is invalid: $4"
 }
 
+at_least() { # at_least VERSION MINIMUM: VERSION (a leading v ignored) >= MINIMUM
+  [[ "$(printf '%s\n' "${1#v}" "$2" | sort -V | head -n 1)" == "$2" ]]
+}
+
 validate() {
   check --method "$METHOD" '^(script|snap)$' "use script or snap"
-  check --version "$VERSION" '^[0-9]+\.[0-9]+\.[0-9]+$' "use an exact version such as 0.5.7"
+  check --version "$VERSION" '^[0-9]+\.[0-9]+\.[0-9]+$' "use an exact version such as $MIN_VERSION"
+  at_least "$VERSION" "$MIN_VERSION" ||
+    die "--version $VERSION is older than $MIN_VERSION, whose log lines the metric filters parse"
   check --channel "$CHANNEL" '^[a-z0-9][a-z0-9./-]*$' "use a snap channel such as latest/stable"
   check --host "$HOST" '^[0-9.]+:[0-9]{1,5}$' "use ADDRESS:PORT such as 0.0.0.0:11434"
   check --num-parallel "$NUM_PARALLEL" '^[1-9][0-9]*$' "use a positive integer"
@@ -79,9 +90,6 @@ validate() {
   check --models-dir "$MODELS_DIR" '^/[A-Za-z0-9._/-]+$' "use an absolute path without spaces"
   if [[ $METHOD == snap && $MODELS_DIR != /var/snap/ollama/* ]]; then
     die "--models-dir '$MODELS_DIR' is outside the snap's confinement: use /var/snap/ollama/common/models"
-  fi
-  if [[ $GPU == 1 && $METHOD != script ]]; then
-    die "--gpu needs --method script (the snap ships without the CUDA libraries)"
   fi
   local model
   for model in "${MODELS[@]}"; do
@@ -109,10 +117,16 @@ install_with_script() {
   if [[ "$(installed_version)" == "$VERSION" ]]; then
     log "Ollama $VERSION is already installed"
   else
-    log "installing Ollama $VERSION with the official install script"
+    # The installer unpacks a .tar.zst release and stops without zstd.
+    command -v zstd >/dev/null 2>&1 ||
+      die "zstd is missing: the Ollama install script needs it (apt-get install zstd)"
+    log "installing Ollama $VERSION with the install script of tag v$VERSION"
     local installer
     installer=$(mktemp)
-    curl -fsSL --retry 3 -o "$installer" https://ollama.com/install.sh
+    # The installer of the pinned tag, so its prerequisites are the ones docs/UPSTREAM.md
+    # records for this version.
+    curl -fsSL --retry 3 -o "$installer" \
+      "https://raw.githubusercontent.com/ollama/ollama/v$VERSION/scripts/install.sh"
     OLLAMA_VERSION="$VERSION" sh "$installer"
     rm -f "$installer"
     CHANGED=1
@@ -137,9 +151,6 @@ Environment=OLLAMA_MODELS=$MODELS_DIR"; then
   else
     systemctl start ollama
   fi
-  if [[ $GPU == 1 ]]; then
-    nvidia-smi >/dev/null || die "GPU profile: nvidia-smi fails, so Ollama would run on the CPU"
-  fi
 }
 
 install_with_snap() {
@@ -158,6 +169,12 @@ install_with_snap() {
   fi
   # An auto-refresh restarts the daemon mid-generation; upgrades go through instance refresh.
   snap refresh --hold ollama
+  # The channel, not --version, decides what the snap runs: log it, refuse one too old.
+  local snap_version
+  snap_version=$(snap list ollama 2>/dev/null | awk 'NR == 2 {print $2}' || true)
+  at_least "${snap_version:-0}" "$MIN_VERSION" ||
+    die "the ollama snap on $CHANNEL is version ${snap_version:-unknown}, older than $MIN_VERSION whose log lines the metric filters parse; pick a newer channel or --method script"
+  log "the ollama snap on $CHANNEL runs Ollama ${snap_version#v} (pinned version for the script method: $VERSION)"
   local key wanted settings=()
   for key in host=$HOST num-parallel=$NUM_PARALLEL max-queue=$MAX_QUEUE \
     keep-alive=$KEEP_ALIVE models=$MODELS_DIR; do
@@ -234,6 +251,9 @@ main() {
     install_with_script
   else
     install_with_snap
+  fi
+  if [[ $GPU == 1 ]]; then
+    nvidia-smi >/dev/null || die "GPU profile: nvidia-smi fails, so Ollama would run on the CPU"
   fi
   wait_for_ollama
   pull_models

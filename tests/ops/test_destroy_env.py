@@ -100,6 +100,48 @@ def test_property_19_production_destroy_refused_while_protected(
     assert not _destroyed(pulumi)
 
 
+def _pulumi_changes(fake: FakePulumi) -> list[list[str]]:
+    return [c for c in fake.calls if c[:1] == ["destroy"] or c[:2] == ["state", "unprotect"]]
+
+
+def test_destroy_outside_dev_refuses_protected_state_and_explains_unprotect(
+    aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stateful resources are protected outside dev: no destroy without --unprotect."""
+    pulumi.selected = "staging"
+    assert cli("destroy", "--stack", "staging", "--yes") == EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert "protects its stateful resources" in err
+    assert "pulumi state unprotect --stack staging --all" in err and "--unprotect" in err
+    assert _pulumi_changes(pulumi) == []
+    assert aws_env.mutations() == []
+
+
+@pytest.mark.parametrize("typed", [None, "yes", "production"])
+def test_unprotect_still_needs_the_typed_stack_name(
+    aws_env: AwsRecorder, pulumi: FakePulumi, monkeypatch: pytest.MonkeyPatch, typed: str | None
+) -> None:
+    """--yes does not replace the typed confirmation when protection is to be cleared."""
+    pulumi.selected = "staging"
+    if typed is not None:
+        answer(monkeypatch, typed)
+    assert cli("destroy", "--stack", "staging", "--unprotect", "--yes") == EXIT_REFUSED
+    assert _pulumi_changes(pulumi) == []
+
+
+def test_unprotect_with_the_typed_name_unprotects_then_destroys(
+    aws_env: AwsRecorder, pulumi: FakePulumi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pulumi.selected = "staging"
+    prompts = answer(monkeypatch, "staging")
+    assert cli("destroy", "--stack", "staging", "--unprotect") == 0
+    assert "Retained on delete" in prompts[0] and "Table" in prompts[0]
+    assert _pulumi_changes(pulumi) == [
+        ["state", "unprotect", "--stack", "staging", "--all", "--yes"],
+        ["destroy", "--stack", "staging", "--yes", "--non-interactive"],
+    ]
+
+
 def test_destroy_with_backup_first_backs_up_then_destroys(
     aws_env: AwsRecorder, pulumi: FakePulumi
 ) -> None:

@@ -206,7 +206,7 @@ VALID_ARGS: dict[str, list[str]] = {
     "models add": ["--model", "llama3.2:1b"],
     "models remove": ["--model", "llama3.2:1b"],
 }
-# they take no --stack or need none
+# Commands that take no --stack or need none.
 NO_STACK = ("ami cleanup", "state bootstrap", "backup state", "cost refresh")
 
 

@@ -14,7 +14,7 @@ import pytest
 from harness import STACKS, evaluated, override, replace_record, run_program, stack_values
 
 from ollama_infra.offline.evaluate import Evaluation
-from ollama_infra.policy.evaluate import PolicyReport, evaluate_policies
+from ollama_infra.policy.evaluate import PolicyReport, evaluate_policies, resource_args
 from ollama_infra.policy.pack import RULES
 
 
@@ -125,3 +125,12 @@ def test_acknowledged_public_api_port_is_the_only_public_exception() -> None:
     strict = evaluate_policies(ev, values, config={}).result("sg-no-world-ingress")
     assert strict.violations and all("8443" in v.message for v in strict.violations)
     assert all(v.resource and "api" in v.resource for v in strict.violations)
+
+
+def test_policies_see_the_recorded_resource_options() -> None:
+    """A policy gets the options the engine would hand it (protect, delete-before-replace)."""
+    for stack, protected in (("production", True), ("dev", False)):
+        table = evaluated(stack).named("ollama-data-table")
+        opts = resource_args(table, stack, None).opts
+        assert opts.protect is protected
+        assert opts.delete_before_replace is True

@@ -1,7 +1,7 @@
 """TEST DOUBLE: a sandbox that runs the boot and install scripts without touching the system.
 
 Every command the scripts may change the machine with (snap, docker, systemctl, curl, aws,
-apt-get, dpkg, ollama, chown, id, userdel, nvidia-smi) is the recording stub ``stub`` in
+apt-get, dpkg, ollama, chown, id, userdel, nvidia-smi, zstd) is the recording stub ``stub`` in
 this folder; harmless tools (bash, jq, tar, sed, ...) are linked from the host. PATH holds
 nothing else, so a script that calls anything unexpected fails with "command not found".
 Files the scripts write go under ``root`` (OLLAMA_BOOTSTRAP_ROOT).
@@ -30,6 +30,7 @@ STUBBED: tuple[str, ...] = (
     "id",
     "userdel",
     "nvidia-smi",
+    "zstd",
 )
 HOST_TOOLS: tuple[str, ...] = (
     "bash",
@@ -62,6 +63,7 @@ HOST_TOOLS: tuple[str, ...] = (
     "readlink",
     "touch",
     "sleep",
+    "sort",
 )
 
 
