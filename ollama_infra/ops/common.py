@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
-from ollama_infra.config import ENVIRONMENTS
+from ollama_infra.config import ENVIRONMENTS, PROJECT_ROOT
 
 # The one exit-code table: every command exits with these codes for these causes.
 # `ollama-ops --help` prints it and docs/runbooks/troubleshooting.md repeats it (a test
@@ -102,6 +103,16 @@ def add_stack(parser: argparse.ArgumentParser, required: bool = True) -> None:
 def add_region(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--region", help="AWS region (default: the stack's aws:region, else AWS_REGION)"
+    )
+
+
+def add_config_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config-dir",
+        metavar="DIR",
+        type=Path,
+        default=PROJECT_ROOT,
+        help="directory holding Pulumi.<stack>.yaml (default: the project root)",
     )
 
 

@@ -28,7 +28,6 @@ from botocore.exceptions import ClientError
 from ollama_infra import naming
 from ollama_infra.config import (
     ACM_ARN_RE,
-    PROJECT_ROOT,
     REGION_RE,
     StackFileMissing,
     load_stack_values,
@@ -43,6 +42,7 @@ from ollama_infra.ops.common import (
     EXIT_USAGE,
     OpsError,
     add_command,
+    add_config_dir,
     add_dry_run,
     add_production,
     add_yes,
@@ -62,13 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="ACM certificate in the DR region for the ALB (needed when the stack has one)",
     )
     d.add_argument("--ami-id", help="baked AMI to copy (default: compute.ami_id of the stack)")
-    d.add_argument(
-        "--config-dir",
-        type=Path,
-        default=PROJECT_ROOT,
-        metavar="DIR",
-        help="directory of the Pulumi.<stack>.yaml files (default: the project root)",
-    )
+    add_config_dir(d)
     add_yes(d)
     add_dry_run(d)
     add_production(d)

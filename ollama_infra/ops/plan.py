@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ollama_infra.config import PROJECT_ROOT, load_stack_values, parse_config, stack_file
+from ollama_infra.config import load_stack_values, parse_config, stack_file
 from ollama_infra.cost.estimate import Estimate, estimate, render_text
 from ollama_infra.cost.prices import UnknownRegion
 from ollama_infra.offline.evaluate import SECRET_MASK, Evaluation, evaluate
@@ -24,6 +24,7 @@ from ollama_infra.ops.common import (
     EXIT_POLICY,
     EXIT_USAGE,
     add_command,
+    add_config_dir,
     add_stack,
     eprint,
     fail,
@@ -45,13 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_stack(p)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument("--output", metavar="PATH", help="also write the JSON document to PATH")
-    p.add_argument(
-        "--config-dir",
-        metavar="DIR",
-        type=Path,
-        default=PROJECT_ROOT,
-        help="directory holding Pulumi.<stack>.yaml (default: the project root)",
-    )
+    add_config_dir(p)
     p.set_defaults(func=run)
 
 
