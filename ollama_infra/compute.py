@@ -54,6 +54,8 @@ class ComputeArgs:
     """ALB dimension of the requests-per-target metric."""
     target_group_arn_suffix: pulumi.Input[str] | None = None
     """Both needed for target tracking on requests per target (compute.requests_per_target)."""
+    oidc: bool = False
+    """Single sign-on (auth.mode oidc): the boot wires Open WebUI to the OIDC provider."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """IAM grants the instances need at boot; the group is created after them (and after
     the default-models parameter the boot reads)."""
@@ -74,7 +76,7 @@ class ComputeComponent(pulumi.ComponentResource):
         self.default_models = self._default_models_parameter()
         self.user_data = render_user_data(
             BootSettings.from_config(
-                ctx.names, ctx.region, args.ollama, args.webui, gpu=cfg.gpu_enabled
+                ctx.names, ctx.region, args.ollama, args.webui, gpu=cfg.gpu_enabled, oidc=args.oidc
             )
         )
         self.launch_template = self._launch_template()

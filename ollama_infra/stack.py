@@ -219,6 +219,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             alert_topic_arn=telemetry.alert_topic_arn,
             alb_arn_suffix=alb.alb_arn_suffix,
             target_group_arn_suffix=alb.webui_target_group_arn_suffix,
+            oidc=cfg.oidc,
             depends_on=instance_identity.grants,
         ),
     )

@@ -223,6 +223,16 @@ DAYS = "must be 1-3650 days"
 
 # section.key -> "rule; fix": what a user reads when a key breaks its declared rule.
 MESSAGES: dict[str, str] = {
+    "auth.issuer_url": "must be an https URL without query, e.g. https://login.example.com/realms/x",
+    "auth.client_id": "must be 1-256 letters, digits or ._:/-; copy it from the provider",
+    "auth.client_secret_arn": (
+        "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:"
+        "secret:<name>); store the client secret there and give its ARN, never the secret"
+    ),
+    "auth.allowed_email_domains": "must be lowercase DNS names; use e.g. example.com",
+    "auth.groups_claim": "must be a claim name such as cognito:groups or groups",
+    "auth.admin_group": "group names are 1-128 letters, digits or ._-; use ollama-admins",
+    "auth.user_group": "group names are 1-128 letters, digits or ._-; use ollama-users",
     "environment.owner": "tag values must be 1-256 characters",
     "environment.cost_center": "tag values must be 1-256 characters",
     "network.vpc_cidr": CIDR,

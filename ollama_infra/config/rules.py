@@ -561,3 +561,57 @@ def placeholder_values(cfg: StackConfig, account: str | None = None) -> list[Con
 @warning
 def no_placeholders(cfg: StackConfig) -> Iterator[ConfigIssue]:
     yield from placeholder_values(cfg)
+
+
+_EXTERNAL_KEYS = ("issuer_url", "client_id", "client_secret_arn")
+
+
+@rule
+def oidc_provider_is_complete(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    a = cfg.auth
+    if not cfg.oidc:
+        return
+    if a.provider == "external":
+        for key in _EXTERNAL_KEYS:
+            if getattr(a, key) is None:
+                yield issue(
+                    f"auth.{key}",
+                    None,
+                    "an external OIDC provider needs issuer_url, client_id and client_secret_arn",
+                    f"set auth.{key} (see docs/identity.md), or use provider: cognito",
+                )
+        if a.client_secret_arn and _region_of(a.client_secret_arn) != cfg.region:
+            yield issue(
+                "auth.client_secret_arn",
+                a.client_secret_arn,
+                f"the secret is not in the stack region {cfg.region}; instances read it at boot",
+                f"replicate the secret to {cfg.region} and give that ARN",
+            )
+    else:
+        for key in _EXTERNAL_KEYS:
+            if getattr(a, key) is not None:
+                yield issue(
+                    f"auth.{key}",
+                    getattr(a, key),
+                    "only used with provider: external; the stack-owned Cognito pool has its "
+                    "own issuer, client and secret",
+                    f"remove auth.{key}, or set provider: external",
+                )
+    if a.admin_group == a.user_group:
+        yield issue(
+            "auth.admin_group",
+            a.admin_group,
+            "admin_group and user_group must differ, or every user would be an admin",
+            "use ollama-admins and ollama-users",
+        )
+
+
+@rule
+def production_requires_mfa(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if cfg.is_production and cfg.cognito_pool and cfg.auth.mfa == "off":
+        yield issue(
+            "auth.mfa",
+            "off",
+            "production sign-in without MFA is refused",
+            "set auth.mfa to required (or optional)",
+        )

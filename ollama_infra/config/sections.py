@@ -560,6 +560,71 @@ class CostConfig(Model):
     )
 
 
+SM_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+)
+ClaimName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_:.-]{1,128}$")]
+GroupName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+
+
+class AuthConfig(Model):
+    """Who signs in to Open WebUI: its local accounts, or single sign-on through OIDC."""
+
+    mode: Literal["local", "oidc"] = field(
+        "local",
+        "local: Open WebUI's own accounts and the headless admin (webui.admin_email). oidc: "
+        "single sign-on; the login form and local passwords are off, and roles follow the "
+        "admin_group/user_group membership (see docs/identity.md).",
+    )
+    provider: Literal["cognito", "external"] = field(
+        "cognito",
+        "With mode oidc: a Cognito user pool the stack creates (ollama-users-<env>), or an "
+        "existing OIDC provider (issuer_url, client_id, client_secret_arn).",
+    )
+    issuer_url: str | None = field(
+        None,
+        "External provider only: the OIDC issuer URL (https; its "
+        "/.well-known/openid-configuration must answer).",
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$",
+    )
+    client_id: str | None = field(
+        None,
+        "External provider only: the OAuth client id registered for this stack.",
+        pattern=r"^[A-Za-z0-9._:/-]{1,256}$",
+    )
+    client_secret_arn: str | None = field(
+        None,
+        "External provider only: ARN of the Secrets Manager secret (stack region) whose "
+        "SecretString is the client secret; never the secret itself.",
+        pattern=SM_ARN_PATTERN,
+    )
+    allowed_email_domains: list[DnsName] = field(
+        [], "Email domains allowed to sign in (OAUTH_ALLOWED_DOMAINS); empty allows any."
+    )
+    groups_claim: ClaimName = field(
+        "cognito:groups",
+        "ID-token claim that carries the user's groups (Cognito: cognito:groups).",
+    )
+    admin_group: GroupName = field("ollama-admins", "Members of this group are Open WebUI admins.")
+    user_group: GroupName = field("ollama-users", "Members of this group are Open WebUI users.")
+    mfa: Literal["off", "optional", "required"] = field(
+        "optional",
+        "Cognito pool MFA (TOTP): off, optional or required. Production may not use off.",
+    )
+    self_signup: bool = field(
+        False,
+        "Cognito pool: let people create their own account (admin-create-only when false; "
+        "allowed_email_domains still applies in Open WebUI).",
+    )
+
+    @field_validator("allowed_email_domains")
+    @classmethod
+    def _unique_domains(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("list each domain once")
+        return value
+
+
 # Config key (under the ollama: namespace) -> model. The order is the documentation order.
 SECTIONS: dict[str, type[Model]] = {
     "environment": EnvironmentConfig,
@@ -569,6 +634,7 @@ SECTIONS: dict[str, type[Model]] = {
     "compute": ComputeConfig,
     "ollama": OllamaConfig,
     "webui": WebUIConfig,
+    "auth": AuthConfig,
     "data": DataConfig,
     "observability": ObservabilityConfig,
     "backup": BackupConfig,

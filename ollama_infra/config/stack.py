@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ollama_infra.config.fields import CONFIG_NAMESPACE, DOCS_HINT
 from ollama_infra.config.sections import (
+    AuthConfig,
     BackupConfig,
     ComputeConfig,
     CostConfig,
@@ -70,6 +71,7 @@ class StackConfig:
     compute: ComputeConfig
     ollama: OllamaConfig
     webui: WebUIConfig
+    auth: AuthConfig
     data: DataConfig
     observability: ObservabilityConfig
     backup: BackupConfig
@@ -88,6 +90,16 @@ class StackConfig:
         """Table/database protection: explicit setting, else on outside dev."""
         flag = self.data.deletion_protection
         return self.env != "dev" if flag is None else flag
+
+    @property
+    def oidc(self) -> bool:
+        """Single sign-on through OIDC (auth.mode oidc)."""
+        return self.auth.mode == "oidc"
+
+    @property
+    def cognito_pool(self) -> bool:
+        """The stack creates and owns a Cognito user pool."""
+        return self.oidc and self.auth.provider == "cognito"
 
     @property
     def alb_deletion_protection(self) -> bool:
