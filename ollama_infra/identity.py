@@ -38,6 +38,8 @@ class IdentityArgs:
     """Allow reading the RDS-managed master password secret of this stack's database."""
     data_kms_key_arn: str | None = None
     """Customer managed key of the table, bucket and secrets, if any (data.kms_key_arn)."""
+    oidc_client_secret_arn: str | None = None
+    """An external OIDC provider's client secret (auth.client_secret_arn), read at boot."""
 
 
 def _statement(
@@ -59,6 +61,19 @@ def _statement(
 
 def _document(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+
+
+def _oidc_secret_statement(args: IdentityArgs) -> list[dict[str, Any]]:
+    """The external provider's client secret lives outside ollama/<env>/: that ARN only."""
+    if args.oidc_client_secret_arn is None:
+        return []
+    return [
+        _statement(
+            "ReadOidcClientSecret",
+            ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            [args.oidc_client_secret_arn],
+        )
+    ]
 
 
 def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
@@ -85,6 +100,7 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 [ctx.arn("secretsmanager", f"secret:{names.secret_prefix}*")],
             ),
+            *_oidc_secret_statement(args),
         ],
         "catalog": [
             # Boot queries the model catalog for its own environment's partition only.

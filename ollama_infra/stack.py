@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra.auth import SingleSignOnArgs, SingleSignOnComponent
 from ollama_infra.backup import BackupArgs, BackupComponent
 from ollama_infra.compute import ComputeArgs, ComputeComponent
 from ollama_infra.config import StackConfig, config_from_pulumi, config_warnings
@@ -91,6 +92,10 @@ OUTPUT_DOCS: dict[str, str] = {
     "ollama_service_log_group": "Log group of the Ollama server logs (metric filters).",
     "ollama_bootstrap_log_group": "Log group of the instance bootstrap log.",
     "ollama_cloudwatch_agent_parameter": "SSM parameter holding the CloudWatch agent config.",
+    "ollama_oidc_issuer_url": "OIDC issuer Open WebUI signs users in with "
+    "(only with auth.mode: oidc).",
+    "ollama_user_pool_id": "Cognito user pool ollama-users-<env> (only with auth.mode: oidc "
+    "and provider: cognito); ollama-ops users manages its members.",
 }
 
 
@@ -142,8 +147,9 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     # [data]              model catalog table, storage bucket, secrets, database, cache
     # [telemetry]         alerts topic, log groups, CloudWatch agent config in SSM
     # [edge:alb]          ALB, listeners, target groups
-    # [compute]           instance role, launch template, ASG, scaling, CPU alarms
     # [edge:cdn]          CloudFront, WAF, public URL parameter
+    # [auth]              Cognito pool or external OIDC settings (auth.mode oidc only)
+    # [compute]           instance role, launch template, ASG, scaling, CPU alarms
     # [backup]            AWS Backup vault, plan, selection
     # [monitoring]        alarms, billing alarm, dashboard
 
@@ -203,7 +209,40 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             ctx=ctx,
             database_enabled=cfg.data.database_enabled,
             data_kms_key_arn=cfg.data.kms_key_arn,
+            oidc_client_secret_arn=cfg.auth.client_secret_arn if cfg.oidc else None,
         ),
+    )
+    # [edge:cdn]
+    cdn = CdnComponent(
+        "ollama-edge-cdn",
+        CdnArgs(
+            ctx=ctx,
+            config=cfg.edge,
+            waf_enabled=cfg.waf_enabled,
+            https_origin=alb.https,
+            alb_dns_name=alb.alb_dns_name,
+            origin_header_name=alb.origin_header_name,
+            origin_header_value=alb.origin_header_value,
+            log_bucket_domain_name=log_bucket.bucket_domain_name,
+            cloudfront_logging=log_bucket.cloudfront_logging,
+            log_delivery_ready=log_bucket.cloudfront_log_delivery_ready,
+        ),
+    )
+
+    # [auth] single sign-on (auth.mode oidc): its settings exist before any instance boots
+    sso = (
+        SingleSignOnComponent(
+            "ollama-auth",
+            SingleSignOnArgs(
+                ctx=ctx,
+                config=cfg.auth,
+                public_url=cdn.url,
+                deletion_protection=cfg.deletion_protection,
+                secrets_kms_key_arn=cfg.data.kms_key_arn,
+            ),
+        )
+        if cfg.oidc
+        else None
     )
     compute = ComputeComponent(
         "ollama-compute",
@@ -220,24 +259,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             alb_arn_suffix=alb.alb_arn_suffix,
             target_group_arn_suffix=alb.webui_target_group_arn_suffix,
             oidc=cfg.oidc,
-            depends_on=instance_identity.grants,
-        ),
-    )
-
-    # [edge:cdn]
-    cdn = CdnComponent(
-        "ollama-edge-cdn",
-        CdnArgs(
-            ctx=ctx,
-            config=cfg.edge,
-            waf_enabled=cfg.waf_enabled,
-            https_origin=alb.https,
-            alb_dns_name=alb.alb_dns_name,
-            origin_header_name=alb.origin_header_name,
-            origin_header_value=alb.origin_header_value,
-            log_bucket_domain_name=log_bucket.bucket_domain_name,
-            cloudfront_logging=log_bucket.cloudfront_logging,
-            log_delivery_ready=log_bucket.cloudfront_log_delivery_ready,
+            depends_on=[*instance_identity.grants, *([sso.parameter] if sso else [])],
         ),
     )
 
@@ -304,6 +326,10 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     }
     if backup is not None:
         outputs["ollama_backup_vault_name"] = backup.vault_name
+    if sso is not None:
+        outputs["ollama_oidc_issuer_url"] = sso.issuer_url
+        if sso.user_pool is not None:
+            outputs["ollama_user_pool_id"] = sso.user_pool.id
     return outputs
 
 

@@ -6,13 +6,19 @@ files with ``ollama:auth`` set).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 from typing import Any
 
 import pytest
-from harness import STACKS, config_for, override, stack_values
+from harness import STACKS, config_for, evaluated, override, run_program, stack_values
 from oidc_stack import SECRET_ARN, external_values, oidc_values
+from test_lifecycle import lifecycle_violations
 
 from ollama_infra.config import ConfigError, parse_config
+from ollama_infra.cost.estimate import check_coverage, estimate
+from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
 
 
 def problems(stack: str, values: dict[str, Any]) -> dict[str, str]:
@@ -94,3 +100,136 @@ def test_mfa_off_is_allowed_outside_production_and_without_a_pool() -> None:
     # local mode ignores the pool's MFA setting
     values = override(stack_values("production"), "auth", mode="local", mfa="off")
     assert parse_config("production", values).auth.mfa == "off"
+
+
+# ------------------------------------------------------------------ Cognito resources
+
+POOL = "aws:cognito/userPool:UserPool"
+CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
+DOMAIN = "aws:cognito/userPoolDomain:UserPoolDomain"
+GROUP = "aws:cognito/userGroup:UserGroup"
+PARAMETER = "aws:ssm/parameter:Parameter"
+COGNITO_TYPES = {POOL, CLIENT, DOMAIN, GROUP}
+
+
+@functools.cache
+def oidc_plan(stack: str) -> Evaluation:
+    return run_program(stack, oidc_values(stack))
+
+
+@functools.cache
+def external_plan(stack: str) -> Evaluation:
+    return run_program(stack, external_values(stack))
+
+
+def one(ev: Evaluation, type_token: str) -> ResourceRecord:
+    found = ev.of_type(type_token)
+    assert len(found) == 1, [r.name for r in found]
+    return found[0]
+
+
+def oidc_settings(ev: Evaluation) -> dict[str, Any]:
+    param = next(r for r in ev.of_type(PARAMETER) if r.inputs["name"].endswith("/webui/oidc"))
+    value = param.inputs["value"]
+    return json.loads(value["value"] if isinstance(value, dict) else value)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_local_stacks_have_no_identity_resources(stack: str) -> None:
+    ev = evaluated(stack)
+    assert not {r.type for r in ev.resources} & COGNITO_TYPES
+    assert not [r for r in ev.of_type(PARAMETER) if r.inputs["name"].endswith("/webui/oidc")]
+    assert "ollama_user_pool_id" not in ev.outputs
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_oidc_stack_plans_the_pool_client_domain_groups_and_settings(stack: str) -> None:
+    ev = oidc_plan(stack)
+    pool = one(ev, POOL).inputs
+    assert pool["name"] == f"ollama-users-{stack}"
+    assert pool["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is True
+    assert pool["mfaConfiguration"] == "ON"  # auth.mfa: required in the test config
+    assert pool["passwordPolicy"]["minimumLength"] >= 14
+    assert pool["deletionProtection"] == ("INACTIVE" if stack == "dev" else "ACTIVE")
+    client = one(ev, CLIENT).inputs
+    url = ev.outputs["ollama_url"]
+    assert client["allowedOauthFlows"] == ["code"]
+    assert client["callbackUrls"] == [f"{url}/oauth/oidc/callback"]
+    assert client["generateSecret"] is True
+    assert one(ev, DOMAIN).inputs["domain"] == f"ollama-login-{stack}-123456789012"
+    assert {g.inputs["name"] for g in ev.of_type(GROUP)} == {"ollama-admins", "ollama-users"}
+    settings = oidc_settings(ev)
+    pool_id = ev.outputs["ollama_user_pool_id"]
+    assert settings["provider_url"] == (
+        f"https://cognito-idp.{ev.region}.amazonaws.com/{pool_id}/.well-known/openid-configuration"
+    )
+    assert settings["client_secret_arn"].split(":secret:")[1].startswith(f"ollama/{stack}/")
+    assert settings["allowed_domains"] == ["example.com"]
+    assert "mock-client-secret" not in json.dumps(settings)
+
+
+def test_mfa_mode_and_self_signup_reach_the_pool() -> None:
+    ev = run_program("dev", oidc_values("dev", mfa="off", self_signup=True))
+    pool = one(ev, POOL).inputs
+    assert pool["mfaConfiguration"] == "OFF" and "softwareTokenMfaConfiguration" not in pool
+    assert pool["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is False
+
+
+def test_instances_wait_for_the_oidc_settings() -> None:
+    ev = oidc_plan("staging")
+    asg = one(ev, "aws:autoscaling/group:Group")
+    assert any("ollama-auth-oidc" in d for d in asg.options["dependsOn"]), asg.options
+
+
+def test_external_provider_plans_no_pool_and_grants_only_its_secret() -> None:
+    ev = external_plan("staging")
+    assert not {r.type for r in ev.resources} & COGNITO_TYPES
+    settings = oidc_settings(ev)
+    assert settings["provider_url"] == (
+        "https://login.example.com/realms/corp/.well-known/openid-configuration"
+    )
+    assert settings["client_id"] == "ollama-webui" and settings["groups_claim"] == "groups"
+    arn = SECRET_ARN.format(region=ev.region)
+    grants = [
+        s
+        for r in ev.of_type("aws:iam/rolePolicy:RolePolicy")
+        for s in json.loads(r.inputs["policy"])["Statement"]
+        if arn in s["Resource"]
+    ]
+    assert [g["Sid"] for g in grants] == ["ReadOidcClientSecret"]
+    local = [
+        s["Sid"]
+        for r in evaluated("staging").of_type("aws:iam/rolePolicy:RolePolicy")
+        for s in json.loads(r.inputs["policy"])["Statement"]
+    ]
+    assert "ReadOidcClientSecret" not in local
+
+
+@pytest.mark.parametrize("stack", ["dev", "production"])
+def test_identity_resources_are_classified_and_priced(stack: str) -> None:
+    ev = oidc_plan(stack)
+    assert lifecycle_violations(ev) == []
+    check_coverage(estimate(ev, parse_config(stack, oidc_values(stack))))
+
+
+def test_an_unprotected_pool_in_production_is_caught() -> None:
+    ev = oidc_plan("production")
+    pool = one(ev, POOL)
+    broken = dataclasses.replace(
+        ev,
+        resources=[
+            dataclasses.replace(r, options={**r.options, "protect": False}) if r is pool else r
+            for r in ev.resources
+        ],
+    )
+    assert any(
+        "ollama-auth-pool" in v and "not protected" in v for v in lifecycle_violations(broken)
+    )
+
+
+def test_oidc_outputs_are_named_and_documented() -> None:
+    from test_properties import output_violations
+
+    outputs = oidc_plan("production").outputs
+    assert {"ollama_oidc_issuer_url", "ollama_user_pool_id"} <= set(outputs)
+    assert output_violations(outputs) == []

@@ -27,6 +27,7 @@ from ollama_infra.config.parse import config_from_pulumi, parse_config
 from ollama_infra.config.rules import config_warnings, placeholder_values
 from ollama_infra.config.sections import (
     SECTIONS,
+    AuthConfig,
     BackupConfig,
     ComputeConfig,
     CostConfig,
@@ -60,6 +61,7 @@ __all__ = [
     "PROJECT_ROOT",
     "REGION_RE",
     "SECTIONS",
+    "AuthConfig",
     "BackupConfig",
     "ComputeConfig",
     "ConfigError",
