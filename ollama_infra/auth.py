@@ -192,8 +192,8 @@ class SingleSignOnComponent(pulumi.ComponentResource):
 
     def _domain(self, pool: aws.cognito.UserPool) -> aws.cognito.UserPoolDomain:
         ctx = self._args.ctx
-        # Hosted-UI prefix domains are unique per region across all accounts, so the account
-        # id is part of it (prefixes may not contain "aws", "amazon" or "cognito").
+        # Prefix domains live under <prefix>.auth.<region>.amazoncognito.com, shared by all
+        # accounts, so the account id is part of the prefix.
         return aws.cognito.UserPoolDomain(
             f"{self._name}-domain",
             domain=f"{ctx.name('login')}-{ctx.account_id}",

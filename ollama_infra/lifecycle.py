@@ -129,7 +129,8 @@ REPLACEMENT: dict[str, Replacement] = {
         "and an instance refresh picks them up",
     ),
     "aws:cognito/userPoolDomain:UserPoolDomain": Replacement(
-        _DELETE, "the hosted-UI prefix is unique per region across accounts; no prefix exists"
+        _DELETE,
+        "the prefix is a DNS name under amazoncognito.com, so two cannot coexist; no prefix exists",
     ),
     "aws:cognito/userGroup:UserGroup": Replacement(
         _DELETE, "unique within its pool; roles are mapped by the exact group name"

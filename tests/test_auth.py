@@ -9,16 +9,38 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import STACKS, config_for, evaluated, override, run_program, stack_values
+from harness import STACKS, config_for, evaluated, override, run_program, stack_values, tool
 from oidc_stack import SECRET_ARN, external_values, oidc_values
+from stubs.sandbox import Sandbox, make_sandbox
 from test_lifecycle import lifecycle_violations
+from test_userdata import (
+    BOOT_LOG,
+    ENV_FILE,
+    SECRET_KEY,
+    boot_env,
+    embedded_scripts,
+    env_file,
+    secret_violations,
+    seed_aws,
+    user_data_of,
+)
+from upstream_register import USERDATA
 
 from ollama_infra.config import ConfigError, parse_config
 from ollama_infra.cost.estimate import check_coverage, estimate
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
+from ollama_infra.userdata import USER_DATA_LIMIT, UserDataError
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Sandbox:
+    return make_sandbox(tmp_path)
 
 
 def problems(stack: str, values: dict[str, Any]) -> dict[str, str]:
@@ -233,3 +255,131 @@ def test_oidc_outputs_are_named_and_documented() -> None:
     outputs = oidc_plan("production").outputs
     assert {"ollama_oidc_issuer_url", "ollama_user_pool_id"} <= set(outputs)
     assert output_violations(outputs) == []
+
+
+# ------------------------------------------------------------------ boot wiring
+
+CLIENT_SECRET = "sentinel-oidc-client-secret-7c1e"
+
+
+def seed_oidc(box: Sandbox, ev: Evaluation) -> dict[str, Any]:
+    """What pulumi up leaves for an oidc stack: the local seed plus the SSO settings."""
+    stack = ev.stack
+    seed_aws(box, env=stack, models=list(config_for(stack).ollama.models))
+    settings = oidc_settings(ev)
+    box.put_parameter(f"/ollama/{stack}/webui/oidc", settings)
+    box.put_secret(settings["client_secret_arn"], CLIENT_SECRET)
+    return settings
+
+
+def run_user_data(box: Sandbox, ev: Evaluation) -> subprocess.CompletedProcess[str]:
+    path = box.tmp / "user-data"
+    path.write_text(user_data_of(ev))
+    path.chmod(0o755)
+    return box.run([str(path)])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_local_stacks_boot_the_unchanged_script(stack: str) -> None:
+    text = user_data_of(evaluated(stack))
+    scripts = embedded_scripts(text)
+    assert scripts["ollama-boot.sh"] == (USERDATA / "ollama-boot.sh").read_text()
+    assert "webui_oidc_env" not in text and "SIGN_IN_MODE" not in boot_env(text)
+
+
+def test_oidc_user_data_carries_the_fragment_but_no_secret() -> None:
+    text = user_data_of(oidc_plan("production"))
+    boot = embedded_scripts(text)["ollama-boot.sh"]
+    assert boot.endswith('\nmain "$@"\n') and boot.index("webui_oidc_env()") < boot.rindex("main")
+    assert boot_env(text)["SIGN_IN_MODE"] == "oidc"
+    assert secret_violations(text) == [] and "mock-client-secret" not in text
+    assert len(text.encode()) < USER_DATA_LIMIT
+
+
+def test_boot_script_fragment_needs_the_main_line() -> None:
+    from ollama_infra import userdata
+
+    original = userdata.TEMPLATE_DIR
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "ollama-boot.sh").write_text("main\n")
+        (Path(tmp) / userdata.OIDC_SCRIPT).write_text("x\n")
+        userdata.TEMPLATE_DIR = Path(tmp)
+        try:
+            with pytest.raises(UserDataError, match="main"):
+                userdata.boot_script(oidc=True)
+        finally:
+            userdata.TEMPLATE_DIR = original
+
+
+def test_oidc_user_data_is_shellcheck_clean(tmp_path: Path) -> None:
+    text = user_data_of(oidc_plan("staging"))
+    for name, content in {"user-data.sh": text, **embedded_scripts(text)}.items():
+        path = tmp_path / name
+        path.write_text(content)
+        # The fragment wraps webui_env through a copy (declare -f), which shellcheck cannot
+        # follow, so the original definition looks never invoked (SC2329, info).
+        extra = ["--exclude=SC2329"] if name == "ollama-boot.sh" else []
+        result = subprocess.run(
+            [tool("shellcheck"), *extra, str(path)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"{name}:\n{result.stdout}"
+
+
+def test_oidc_boot_renders_open_webui_oauth_settings_from_secrets_manager(box: Sandbox) -> None:
+    ev = oidc_plan("dev")
+    settings = seed_oidc(box, ev)
+    result = run_user_data(box, ev)
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = env_file(box)
+    assert env["OAUTH_CLIENT_SECRET"] == CLIENT_SECRET
+    assert env["OAUTH_CLIENT_ID"] == settings["client_id"]
+    assert env["OPENID_PROVIDER_URL"] == settings["provider_url"]
+    assert env["OPENID_REDIRECT_URI"] == "https://chat.example.com/oauth/oidc/callback"
+    assert env["OAUTH_SCOPES"] == "openid email profile"
+    assert env["OAUTH_ALLOWED_DOMAINS"] == "example.com"
+    assert env["ENABLE_OAUTH_ROLE_MANAGEMENT"] == "true"
+    assert env["OAUTH_ROLES_CLAIM"] == "cognito:groups"
+    assert env["OAUTH_ALLOWED_ROLES"] == "ollama-users,ollama-admins"
+    assert env["OAUTH_ADMIN_ROLES"] == "ollama-admins"
+    assert env["ENABLE_LOGIN_FORM"] == env["ENABLE_PASSWORD_AUTH"] == "false"
+    assert env["ENABLE_OAUTH_SIGNUP"] == "true"
+    assert env["ENABLE_OAUTH_PERSISTENT_CONFIG"] == "false"
+    # the headless admin is replaced by membership of the admin group
+    assert "WEBUI_ADMIN_EMAIL" not in env and "WEBUI_ADMIN_PASSWORD" not in env
+    # the rest of the local settings are kept
+    assert env["WEBUI_SECRET_KEY"] == SECRET_KEY and env["WEBUI_URL"] == "https://chat.example.com"
+    assert box.file(ENV_FILE).stat().st_mode & 0o777 == 0o600
+    exposed = "\n".join(
+        [result.stdout, result.stderr, "\n".join(box.calls()), box.file(BOOT_LOG).read_text()]
+    )
+    assert CLIENT_SECRET not in exposed
+    assert box.called(
+        f"aws secretsmanager get-secret-value --secret-id {settings['client_secret_arn']}"
+    )
+
+
+def test_any_domain_when_none_is_configured(box: Sandbox) -> None:
+    ev = run_program("dev", oidc_values("dev", allowed_email_domains=[]))
+    seed_oidc(box, ev)
+    result = run_user_data(box, ev)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert env_file(box)["OAUTH_ALLOWED_DOMAINS"] == "*"
+
+
+def test_oidc_boot_without_its_settings_fails_clearly(box: Sandbox) -> None:
+    ev = oidc_plan("dev")
+    seed_aws(box, env="dev")  # no webui/oidc parameter
+    result = run_user_data(box, ev)
+    assert result.returncode != 0
+    assert "webui/oidc is absent" in result.stdout + result.stderr
+    assert not box.called("docker run")
+
+
+def test_oidc_boot_with_an_unreadable_client_secret_fails(box: Sandbox) -> None:
+    ev = oidc_plan("dev")
+    seed_aws(box, env="dev")
+    box.put_parameter("/ollama/dev/webui/oidc", oidc_settings(ev))  # secret never stored
+    result = run_user_data(box, ev)
+    assert result.returncode != 0
+    assert "cannot read secret" in result.stdout + result.stderr
+    assert not box.called("docker run")

@@ -177,7 +177,7 @@ class BootSettings:
             "OLLAMA_UNIT": cwagent.ollama_unit(self.install_method),
         }
         if self.oidc:  # local stacks keep exactly the settings they had
-            values["AUTH_MODE"] = "oidc"
+            values["SIGN_IN_MODE"] = "oidc"
         return "\n".join(f"{key}={shlex.quote(value)}" for key, value in values.items())
 
 

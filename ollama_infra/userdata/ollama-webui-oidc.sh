@@ -31,7 +31,7 @@ webui_oidc_env() {
   env_line OAUTH_ROLES_CLAIM "$(jq -r .groups_claim <<<"$oidc")"
   env_line OAUTH_ALLOWED_ROLES "$(jq -r '[.user_group, .admin_group] | join(",")' <<<"$oidc")"
   env_line OAUTH_ADMIN_ROLES "$(jq -r .admin_group <<<"$oidc")"
-  log "Open WebUI signs users in through OIDC ($(jq -r .provider_url <<<"$oidc")); login form and local passwords off" >&2
+  log "Open WebUI signs users in through ${SIGN_IN_MODE:-oidc} ($(jq -r .provider_url <<<"$oidc")); login form and local passwords off" >&2
 }
 
 webui_env() {
