@@ -26,8 +26,12 @@ from policy_records import (
     bucket_set,
     good_bucket,
     launch_template,
+    oidc_parameter,
     plan,
+    pool_client,
+    public_distribution,
     rec,
+    user_pool,
 )
 
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
@@ -918,6 +922,78 @@ CASES: list[Case] = [
         lambda: p(ollama_debug=f"aws_access_key_id={FAKE_ACCESS_KEY}"),
         "ollama-production",
         "ARN",
+    ),
+    # single sign-on
+    Case(
+        "cognito-mfa-in-production",
+        "off",
+        lambda: p(user_pool(), user_pool(DEV_TAGS, mfaConfiguration="OFF")),
+        lambda: p(user_pool(mfaConfiguration="OFF")),
+        "ollama-auth-pool",
+        "auth.mfa",
+    ),
+    Case(
+        "cognito-mfa-in-production",
+        "unset",
+        lambda: p(user_pool(mfaConfiguration="OPTIONAL")),
+        lambda: p(user_pool(mfaConfiguration=None)),
+        "ollama-auth-pool",
+        "auth.mfa",
+    ),
+    Case(
+        "cognito-no-implicit-flow",
+        "implicit",
+        lambda: p(pool_client()),
+        lambda: p(pool_client(allowedOauthFlows=["code", "implicit"])),
+        "ollama-auth-client",
+        "code flow",
+    ),
+    Case(
+        "cognito-callbacks-on-stack-domain",
+        "foreign-host",
+        lambda: p(public_distribution(), pool_client()),
+        lambda: p(
+            public_distribution(),
+            pool_client(callbackUrls=["https://evil.example.net/oauth/oidc/callback"]),
+        ),
+        "ollama-auth-client",
+        "/oauth/oidc/callback",
+    ),
+    Case(
+        "cognito-callbacks-on-stack-domain",
+        "plain-http",
+        lambda: p(public_distribution(), pool_client()),
+        lambda: p(public_distribution(), pool_client(logoutUrls=["http://chat.example.com"])),
+        "ollama-auth-client",
+        "public URL",
+    ),
+    Case(
+        "oidc-client-secret-not-plain",
+        "secret-in-parameter",
+        lambda: p(oidc_parameter()),
+        lambda: p(oidc_parameter(client_secret="fake-client-secret-value")),
+        "ollama-auth-oidc",
+        "client_secret_arn",
+    ),
+    Case(
+        "oidc-client-secret-not-plain",
+        "no-arn",
+        lambda: p(oidc_parameter()),
+        lambda: p(oidc_parameter(client_secret_arn="fake-client-secret-value")),
+        "ollama-auth-oidc",
+        "Secrets Manager",
+    ),
+    Case(
+        "oidc-client-secret-not-plain",
+        "user-data",
+        lambda: p(
+            launch_template(userData=b64('#!/bin/bash\nenv_line OAUTH_CLIENT_SECRET "$secret"\n'))
+        ),
+        lambda: p(
+            launch_template(userData=b64("#!/bin/bash\nOAUTH_CLIENT_SECRET=fake-value-123\n"))
+        ),
+        "ollama-compute-lt",
+        "Secrets Manager at boot",
     ),
     Case(
         "required-tags",
