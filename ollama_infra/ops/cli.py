@@ -39,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dr",
     "ami",
     "models",
+    "users",
     "state",
 )
 
