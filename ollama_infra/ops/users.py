@@ -57,8 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.set_defaults(func=run_remove)
 
 
-def stack_auth(stack: str) -> AuthConfig:
-    """The stack file's auth section; refuses stacks without a stack-owned pool."""
+def stack_auth(args: argparse.Namespace) -> AuthConfig:
+    """The stack file's auth section (after --region); refuses stacks without their own pool."""
+    if args.region is not None:
+        aws.check_region(args.region)
+    stack = args.stack
     auth = parse_config(stack, load_stack_values(stack)).auth
     if auth.mode != "oidc" or auth.provider != "cognito":
         where = "local accounts" if auth.mode == "local" else "an external OIDC provider"
@@ -130,7 +133,7 @@ def _attribute(user: dict[str, Any], name: str) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    stack_auth(args.stack)
+    stack_auth(args)
     envs.guard(args.stack, args.force_cross_env)
     target = aws.resolve_target(args.stack, args.region)
     pool = find_pool(target)
@@ -157,7 +160,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    auth = stack_auth(args.stack)
+    auth = stack_auth(args)
     email = checked_email(args.email, auth.allowed_email_domains)
     group = auth.admin_group if args.admin else auth.user_group
     envs.guard(args.stack, args.force_cross_env)
@@ -193,7 +196,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    stack_auth(args.stack)
+    stack_auth(args)
     email = checked_email(args.email, [])  # anyone in the pool may be removed
     envs.guard(args.stack, args.force_cross_env)
     require_production_flag(args.stack, args.production, "remove a user")

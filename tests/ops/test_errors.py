@@ -205,6 +205,8 @@ VALID_ARGS: dict[str, list[str]] = {
     "backup state": ["--bucket", "ollama-pulumi-state-x"],
     "models add": ["--model", "llama3.2:1b"],
     "models remove": ["--model", "llama3.2:1b"],
+    "users add": ["--email", "ada@example.com"],
+    "users remove": ["--email", "ada@example.com"],
 }
 # Commands that take no --stack or need none.
 NO_STACK = ("ami cleanup", "state bootstrap", "backup state", "cost refresh")
