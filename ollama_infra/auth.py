@@ -183,7 +183,7 @@ class SingleSignOnComponent(pulumi.ComponentResource):
             allowed_oauth_scopes=list(SCOPES),
             callback_urls=[self.callback_url],
             logout_urls=[self._args.public_url],
-            supported_identity_providers=["COGNITO"],
+            supported_identity_providers=["COGNITO", *self._args.config.identity_providers],
             explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
             prevent_user_existence_errors="ENABLED",
             enable_token_revocation=True,

@@ -104,6 +104,14 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
     ("dev", {"allowed_email_domains": ["Example.COM"]}, "ollama:auth.allowed_email_domains", ""),
     ("dev", {"groups_claim": "groups; rm -rf"}, "ollama:auth.groups_claim", "claim name"),
     ("dev", {"colour": "blue"}, "ollama:auth.colour", "unknown key"),
+    ("dev", {"identity_providers": ["Cognito"]}, "ollama:auth.identity_providers", "always"),
+    ("dev", {"identity_providers": ["Entra ID!"]}, "ollama:auth.identity_providers", "1-32"),
+    (
+        "dev",
+        {"provider": "external", "identity_providers": ["EntraID"]},
+        "ollama:auth.identity_providers",
+        "only a stack-owned",
+    ),
 ]
 
 
@@ -195,6 +203,12 @@ def test_mfa_mode_and_self_signup_reach_the_pool() -> None:
     pool = one(ev, POOL).inputs
     assert pool["mfaConfiguration"] == "OFF" and "softwareTokenMfaConfiguration" not in pool
     assert pool["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is False
+
+
+def test_federated_providers_are_offered_by_the_client() -> None:
+    ev = run_program("dev", oidc_values("dev", identity_providers=["EntraID", "Okta"]))
+    assert one(ev, CLIENT).inputs["supportedIdentityProviders"] == ["COGNITO", "EntraID", "Okta"]
+    assert one(oidc_plan("dev"), CLIENT).inputs["supportedIdentityProviders"] == ["COGNITO"]
 
 
 def test_instances_wait_for_the_oidc_settings() -> None:

@@ -233,6 +233,10 @@ MESSAGES: dict[str, str] = {
     "auth.groups_claim": "must be a claim name such as cognito:groups or groups",
     "auth.admin_group": "group names are 1-128 letters, digits or ._-; use ollama-admins",
     "auth.user_group": "group names are 1-128 letters, digits or ._-; use ollama-users",
+    "auth.identity_providers": (
+        "provider names are 1-32 letters, digits or ._- (not COGNITO); use the name given "
+        "to the provider in the pool, e.g. EntraID"
+    ),
     "environment.owner": "tag values must be 1-256 characters",
     "environment.cost_center": "tag values must be 1-256 characters",
     "network.vpc_cidr": CIDR,

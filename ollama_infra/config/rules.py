@@ -587,7 +587,14 @@ def oidc_provider_is_complete(cfg: StackConfig) -> Iterator[ConfigIssue]:
                 f"the secret is not in the stack region {cfg.region}; instances read it at boot",
                 f"replicate the secret to {cfg.region} and give that ARN",
             )
-    else:
+    elif a.identity_providers and "COGNITO" in {n.upper() for n in a.identity_providers}:
+        yield issue(
+            "auth.identity_providers",
+            a.identity_providers,
+            "COGNITO (the pool's own accounts) is always offered",
+            "list only the federated providers, e.g. [EntraID]",
+        )
+    if a.provider == "cognito":
         for key in _EXTERNAL_KEYS:
             if getattr(a, key) is not None:
                 yield issue(
@@ -597,6 +604,13 @@ def oidc_provider_is_complete(cfg: StackConfig) -> Iterator[ConfigIssue]:
                     "own issuer, client and secret",
                     f"remove auth.{key}, or set provider: external",
                 )
+    if a.provider == "external" and a.identity_providers:
+        yield issue(
+            "auth.identity_providers",
+            a.identity_providers,
+            "only a stack-owned Cognito pool federates providers",
+            "remove auth.identity_providers, or federate them in your own provider",
+        )
     if a.admin_group == a.user_group:
         yield issue(
             "auth.admin_group",

@@ -565,6 +565,7 @@ SM_ARN_PATTERN = (
 )
 ClaimName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_:.-]{1,128}$")]
 GroupName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+IdpName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
 
 
 class AuthConfig(Model):
@@ -615,6 +616,12 @@ class AuthConfig(Model):
         False,
         "Cognito pool: let people create their own account (admin-create-only when false; "
         "allowed_email_domains still applies in Open WebUI).",
+    )
+    identity_providers: list[IdpName] = field(
+        [],
+        "Cognito pool: names of SAML or OIDC identity providers (Entra ID, Okta, Google) "
+        "added to the pool outside the stack that the sign-in page offers besides Cognito "
+        "accounts; see docs/identity.md.",
     )
 
     @field_validator("allowed_email_domains")
