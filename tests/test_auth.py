@@ -273,6 +273,7 @@ def test_oidc_outputs_are_named_and_documented() -> None:
 
 # ------------------------------------------------------------------ boot wiring
 
+# A sentinel (fake) client secret: it must reach the 0600 env file and nothing else.
 CLIENT_SECRET = "sentinel-oidc-client-secret-7c1e"
 
 
