@@ -31,7 +31,6 @@ from ollama_infra.ops.common import (
     add_command,
     add_region,
     confirm,
-    require_production_flag,
 )
 
 
@@ -134,7 +133,7 @@ def _attribute(user: dict[str, Any], name: str) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     stack_auth(args)
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args)
     target = aws.resolve_target(args.stack, args.region)
     pool = find_pool(target)
     idp = target.client("cognito-idp")
@@ -163,8 +162,7 @@ def run_add(args: argparse.Namespace) -> int:
     auth = stack_auth(args)
     email = checked_email(args.email, auth.allowed_email_domains)
     group = auth.admin_group if args.admin else auth.user_group
-    envs.guard(args.stack, args.force_cross_env)
-    require_production_flag(args.stack, args.production, "add a user")
+    envs.guard(args, "add a user")
     target = aws.resolve_target(args.stack, args.region)
     pool = find_pool(target)
     if args.dry_run:
@@ -198,8 +196,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     stack_auth(args)
     email = checked_email(args.email, [])  # anyone in the pool may be removed
-    envs.guard(args.stack, args.force_cross_env)
-    require_production_flag(args.stack, args.production, "remove a user")
+    envs.guard(args, "remove a user")
     target = aws.resolve_target(args.stack, args.region)
     pool = find_pool(target)
     if args.dry_run:

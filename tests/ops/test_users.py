@@ -15,7 +15,13 @@ from oidc_stack import oidc_values
 from ops_support import AwsRecorder, FakePulumi, main, setup_client
 
 from ollama_infra.ops import users
-from ollama_infra.ops.common import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ollama_infra.ops.common import (
+    EXIT_FAILURE,
+    EXIT_NOT_SELECTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+)
 
 aws_env = ops_support.aws_env
 pulumi = ops_support.pulumi
@@ -166,7 +172,7 @@ def test_a_stack_other_than_the_selected_one_is_refused(
     make_pool("staging")
     pulumi.selected = "dev"
     argv = ("add", "--stack", "staging", "--email", "ada@example.com", "--yes")
-    assert run(*argv) == EXIT_REFUSED
+    assert run(*argv) == EXIT_NOT_SELECTED
     assert "selected stack 'dev'" in capsys.readouterr().err
     assert aws_env.calls == []
     assert run(*argv, "--force-cross-env") == EXIT_OK
