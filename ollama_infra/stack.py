@@ -14,8 +14,9 @@ import pulumi_aws as aws
 from ollama_infra.auth import SingleSignOnArgs, SingleSignOnComponent
 from ollama_infra.backup import BackupArgs, BackupComponent
 from ollama_infra.compute import ComputeArgs, ComputeComponent
-from ollama_infra.config import StackConfig, config_from_pulumi, config_warnings
+from ollama_infra.config import SECTIONS, StackConfig, config_from_pulumi, config_warnings
 from ollama_infra.context import StackContext
+from ollama_infra.cost.limit import NoEstimate, estimated_limit
 from ollama_infra.data import (
     POSTGRES_PORT,
     REDIS_PORT,
@@ -97,6 +98,28 @@ OUTPUT_DOCS: dict[str, str] = {
     "ollama_user_pool_id": "Cognito user pool ollama-users-<env> (only with auth.mode: oidc "
     "and provider: cognito); ollama-ops users manages its members.",
 }
+
+
+def config_values(cfg: StackConfig) -> dict[str, Any]:
+    """The validated config as stack-file values (full keys), e.g. for a child evaluation."""
+    values: dict[str, Any] = {"aws:region": cfg.region}
+    for section in SECTIONS:
+        dumped = getattr(cfg, section).model_dump(mode="json", exclude_none=True)
+        values[f"ollama:{section}"] = dumped
+    return values
+
+
+def budget_limit(cfg: StackConfig) -> float:
+    """observability.budget_limit_usd, else the stack's estimate at maximum scale."""
+    if cfg.observability.budget_limit_usd is not None:
+        return cfg.observability.budget_limit_usd
+    try:
+        return estimated_limit(cfg.stack, config_values(cfg))
+    except NoEstimate as exc:
+        raise ValueError(
+            f"ollama:observability.budget_limit_usd is unset and the cost estimate that would "
+            f"default it is not available ({exc}); set budget_limit_usd (USD per month)"
+        ) from exc
 
 
 def build(cfg: StackConfig) -> dict[str, Any]:
@@ -182,7 +205,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     # [telemetry]
     telemetry = TelemetryComponent(
         "ollama-observability",
-        TelemetryArgs(ctx=ctx, config=cfg.observability),
+        TelemetryArgs(ctx=ctx, config=cfg.observability, gpu_enabled=cfg.compute.gpu_enabled),
     )
 
     # [edge:alb]
@@ -292,6 +315,8 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             storage_metrics_filter_id=REQUEST_METRICS_FILTER,
             distribution_id=cdn.distribution_id,
             database_identifier=data.database.identifier if data.database else None,
+            gpu_enabled=cfg.compute.gpu_enabled,
+            budget_limit_usd=budget_limit(cfg),
         ),
     )
 

@@ -258,6 +258,41 @@ def instance_type_suits_the_environment(cfg: StackConfig) -> Iterator[ConfigIssu
 
 
 @rule
+def gpu_scaling_needs_gpus(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    if c.scaling_metric == "gpu" and not c.gpu_enabled:
+        yield issue(
+            "compute.scaling_metric",
+            c.scaling_metric,
+            "GPU utilization is only collected on the GPU profile",
+            "set compute.gpu_enabled: true (a g5/g6 type), or scaling_metric: cpu",
+        )
+    if c.scaling_metric == "gpu" and c.requests_per_target is not None:
+        yield issue(
+            "compute.requests_per_target",
+            c.requests_per_target,
+            "two target-tracking policies (GPU and requests) would fight over the capacity",
+            "remove requests_per_target or set scaling_metric: cpu",
+        )
+
+
+@rule
+def refresh_checkpoints_are_valid(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    points = cfg.compute.refresh_checkpoint_percentages
+    if points is None:
+        return
+    ordered = all(1 <= p <= 100 for p in points) and points == sorted(set(points))
+    if not points or not ordered or points[-1] != 100:
+        yield issue(
+            "compute.refresh_checkpoint_percentages",
+            points,
+            "checkpoints must be unique percentages (1-100) in ascending order ending with "
+            "100, or the refresh never replaces the whole group",
+            "use e.g. [50, 100], or remove the key",
+        )
+
+
+@rule
 def ami_matches_the_architecture(cfg: StackConfig) -> Iterator[ConfigIssue]:
     c = cfg.compute
     arm = re.match(r"^[a-z]+[0-9]+[a-z]*g[a-z]*\.", c.instance_type) is not None

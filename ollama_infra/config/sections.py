@@ -264,6 +264,40 @@ class ComputeConfig(Model):
         "GPU profile: g5/g6 instance and a working NVIDIA driver (installed by the script "
         "method; with the snap, bake it into compute.ami_id).",
     )
+    scaling_metric: Literal["cpu", "gpu"] = field(
+        "cpu",
+        "What scales the group: cpu (step scaling on scale_out/scale_in_cpu_percent) or gpu "
+        "(target tracking on the agent's GPU utilization; needs gpu_enabled). See docs/SIZING.md.",
+    )
+    gpu_target_utilization_percent: float = field(
+        70.0,
+        "Target average GPU utilization when scaling_metric is gpu.",
+        ge=10,
+        le=95,
+    )
+    refresh_auto_rollback: bool = field(
+        True,
+        "Instance refresh rolls the group back to the previous launch template version when "
+        "it fails or one of the stack's health alarms fires (see docs/runbooks/deployment.md).",
+    )
+    refresh_checkpoint_percentages: list[int] | None = field(
+        None,
+        "Instance refresh pauses when this percent of the group is replaced (ascending, unique, "
+        "ending with 100); unset: [50, 100] in production, none elsewhere.",
+    )
+    refresh_checkpoint_delay_seconds: int = field(
+        900,
+        "How long a refresh waits at each checkpoint (the alarms' time to notice a bad "
+        "version) before it continues.",
+        ge=0,
+        le=172800,
+    )
+
+    def checkpoints(self, production: bool) -> list[int]:
+        """The checkpoint percentages in effect (config, else the environment's default)."""
+        if self.refresh_checkpoint_percentages is not None:
+            return list(self.refresh_checkpoint_percentages)
+        return [50, 100] if production else []
 
 
 class OllamaConfig(Model):
@@ -453,6 +487,18 @@ class ObservabilityConfig(Model):
     )
     rds_connections_alarm: int = field(
         80, "Database connections alarm: DatabaseConnections above this count.", ge=1, le=65536
+    )
+    gpu_memory_alarm_percent: AlarmPercent = field(
+        90.0,
+        "GPU memory pressure alarm (gpu_enabled only): highest instance GPU memory used, as a "
+        "percent of GPU memory, above this for 15 minutes.",
+    )
+    budget_limit_usd: float | None = field(
+        None,
+        "Monthly AWS Budgets limit (USD) for the stack's tagged costs; unset uses the stack's "
+        "cost estimate at maximum scale (ollama-ops cost), rounded up to 10 USD.",
+        ge=1,
+        le=1_000_000,
     )
 
     @field_validator("log_retention_days")

@@ -619,6 +619,10 @@ NO_CHARGE: dict[str, str] = {
     "pulumi:providers:aws": "a provider configuration, not a cloud resource",
     "random:index/randomPassword:RandomPassword": "generated locally by Pulumi",
     "aws:autoscaling/policy:Policy": "scaling policies have no charge",
+    "aws:budgets/budget:Budget": (
+        "the first two budgets of a payer account are free; each further one costs 0.02 USD "
+        "a day (AWS Billing user guide, managing costs with budgets), under 1 USD a month"
+    ),
     "aws:autoscaling/schedule:Schedule": "no charge; its crons set the instance hours",
     "aws:ec2/launchTemplate:LaunchTemplate": "priced through the Auto Scaling group's instances",
     "aws:ec2/vpc:Vpc": "no charge for the VPC itself",
