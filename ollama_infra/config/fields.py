@@ -280,6 +280,12 @@ MESSAGES: dict[str, str] = {
         "measure it with the load test"
     ),
     "compute.spot_instance_types": "is not an EC2 instance type; use e.g. t3a.xlarge",
+    "compute.gpu_target_utilization_percent": (
+        "GPU utilization target must be 10-95 percent; 70 leaves headroom for bursts"
+    ),
+    "compute.refresh_checkpoint_delay_seconds": (
+        "checkpoint delay must be 0-172800 s (AWS's limit); 900 gives the alarms 15 minutes"
+    ),
     "compute.schedule_scale_down_cron": (
         "must be a 5-field cron expression; use e.g. '0 19 * * 1-5'"
     ),
@@ -319,6 +325,10 @@ MESSAGES: dict[str, str] = {
     "observability.alarm_emails": EMAIL,
     "observability.billing_alarm_threshold_usd": "billing threshold must be 1-1,000,000 USD",
     "observability.memory_alarm_percent": ALARM_PERCENT,
+    "observability.gpu_memory_alarm_percent": ALARM_PERCENT,
+    "observability.budget_limit_usd": (
+        "budget limit must be 1-1,000,000 USD per month, or unset for the cost estimate"
+    ),
     "observability.alb_5xx_alarm_percent": ALARM_PERCENT,
     "observability.ollama_503_alarm_percent": ALARM_PERCENT,
     "observability.cloudfront_cache_hit_alarm_percent": ALARM_PERCENT,

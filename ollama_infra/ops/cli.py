@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plan",
     "cost",
     "deploy",
+    "rollout",
     "health",
     "destroy",
     "envs",

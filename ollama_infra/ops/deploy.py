@@ -9,7 +9,9 @@ message and exit code, so a missing tool or permission is reported before any ch
 
 Then the stack config is validated offline (exit 2 on errors), ``pulumi preview`` shows
 the changes, you confirm (``--yes`` in automation; production also needs ``--production``),
-``pulumi up`` applies them and the post-deployment health checks run (exit 6 if unhealthy).
+``pulumi up`` applies them, the instance refresh it started (a changed launch template) is
+followed with its progress and, when it rolled back, the reason (exit 6 unless it
+succeeded), and the post-deployment health checks run (exit 6 if unhealthy).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,7 +31,7 @@ from ollama_infra.config import (
     parse_config,
     placeholder_values,
 )
-from ollama_infra.ops import aws, envs, health, pulumi_cli
+from ollama_infra.ops import aws, envs, health, pulumi_cli, rollout
 from ollama_infra.ops.common import (
     EXIT_NO_STACK_FILE,
     EXIT_OK,
@@ -36,6 +39,7 @@ from ollama_infra.ops.common import (
     EXIT_PULUMI_MISSING,
     EXIT_PULUMI_OLD,
     EXIT_PYTHON,
+    EXIT_UNHEALTHY,
     EXIT_USAGE,
     OpsError,
     add_command,
@@ -230,6 +234,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--skip-health", action="store_true", help="do not run the post-deployment health checks"
     )
+    p.add_argument(
+        "--rollout-timeout",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="how long to follow the instance refresh after pulumi up (0: report it once)",
+    )
     health.add_health_args(p)
     p.add_argument("--json", action="store_true", help="print the health report as JSON")
     p.set_defaults(func=run)
@@ -237,6 +248,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     health.timing_from(args)  # validate arguments before any call
+    if args.rollout_timeout < 0:
+        raise OpsError(
+            f"--rollout-timeout {args.rollout_timeout} is negative",
+            "give seconds to follow the instance refresh (0 reports it once)",
+            EXIT_USAGE,
+        )
     envs.require_production(args, "deploy")
     region = aws.stack_region(args.stack, args.region)
     values = prerequisites(args, region)
@@ -253,11 +270,16 @@ def run(args: argparse.Namespace) -> int:
         print("dry run: preview only, nothing was changed")
         return EXIT_OK
     confirm(f"Apply the changes above to stack '{stack}' in {cfg.region}?", yes=args.yes)
+    started = datetime.now(UTC)
     pulumi_cli.run(
         ["up", "--stack", stack, "--yes", "--non-interactive"], f"pulumi up ({stack})", stream=True
     )
+    target = aws.resolve_target(stack, region)
+    interval = max(1.0, min(30.0, float(args.rollout_timeout)))
+    if rollout.follow(target, started, args.rollout_timeout, interval) != EXIT_OK:
+        eprint(f"deployed, but the instance refresh did not complete on stack '{stack}'")
+        return EXIT_UNHEALTHY
     if args.skip_health:
         print("deployed; health checks skipped (--skip-health)")
         return EXIT_OK
-    target = aws.resolve_target(stack, region)
     return health.check_stack(args, target, pulumi_cli.stack_outputs(stack))

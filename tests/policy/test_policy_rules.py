@@ -232,6 +232,41 @@ def p(*records: ResourceRecord | list[ResourceRecord], **kw: Any) -> Evaluation:
     return plan(*flat, **kw)
 
 
+def _asg(autoRollback: bool = True, alarms: list[str] | None = None) -> ResourceRecord:
+    """The production group as the plan records it (only the refresh preferences matter)."""
+    prefs = {
+        "autoRollback": autoRollback,
+        "alarmSpecification": {
+            "alarms": ["ollama-boot-failures-production"] if alarms is None else alarms
+        },
+    }
+    return rec(
+        "aws:autoscaling/group:Group",
+        "ollama-compute-asg",
+        name="ollama-asg-production",
+        instanceRefresh={"strategy": "Rolling", "preferences": prefs},
+    )
+
+
+def _budget(kinds: tuple[str, ...] = ("ACTUAL", "FORECASTED")) -> ResourceRecord:
+    return rec(
+        "aws:budgets/budget:Budget",
+        "ollama-monitoring-budget",
+        name="ollama-budget-production",
+        limitAmount="4450.00",
+        notifications=[
+            {
+                "notificationType": kind,
+                "comparisonOperator": "GREATER_THAN",
+                "threshold": 100.0,
+                "thresholdType": "PERCENTAGE",
+                "subscriberSnsTopicArns": ["arn:aws:sns:us-east-1:123456789012:ollama-alerts"],
+            }
+            for kind in kinds
+        ],
+    )
+
+
 CASES: list[Case] = [
     # S3
     Case(
@@ -1025,6 +1060,39 @@ CASES: list[Case] = [
                 "tags": {"Project": "ollama", "Environment": "production", "ManagedBy": "pulumi"}
             }
         },
+    ),
+    # production guardrails (issue: rollouts and budgets)
+    Case(
+        "production-budget",
+        "missing",
+        lambda: p(_asg(), _budget()),
+        lambda: p(_asg()),
+        "ollama-compute-asg",
+        "FORECASTED",
+    ),
+    Case(
+        "production-budget",
+        "actual-only",
+        lambda: p(_asg(), _budget()),
+        lambda: p(_asg(), _budget(kinds=("ACTUAL",))),
+        "ollama-compute-asg",
+        "FORECASTED",
+    ),
+    Case(
+        "production-refresh-rollback",
+        "off",
+        lambda: p(_asg()),
+        lambda: p(_asg(autoRollback=False)),
+        "ollama-compute-asg",
+        "refresh_auto_rollback",
+    ),
+    Case(
+        "production-refresh-rollback",
+        "no-alarms",
+        lambda: p(_asg()),
+        lambda: p(_asg(alarms=[])),
+        "ollama-compute-asg",
+        "refresh_auto_rollback",
     ),
 ]
 
