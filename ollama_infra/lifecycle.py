@@ -150,6 +150,9 @@ REPLACEMENT: dict[str, Replacement] = {
         _DELETE, f"CreateTopic returns the existing topic of that name: {_OVERWRITES}"
     ),
     "aws:autoscaling/policy:Policy": Replacement(_DELETE, f"PutScalingPolicy: {_OVERWRITES}"),
+    "aws:budgets/budget:Budget": Replacement(
+        _DELETE, "budget names are unique per account and the docs name ollama-budget-<env>"
+    ),
     "aws:autoscaling/schedule:Schedule": Replacement(
         _DELETE, f"PutScheduledUpdateGroupAction: {_OVERWRITES}"
     ),

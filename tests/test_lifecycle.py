@@ -70,6 +70,7 @@ UNIQUE_NAMES = {
     "aws:cognito/userPoolClient:UserPoolClient",
     "aws:cognito/userPoolDomain:UserPoolDomain",
     "aws:cognito/userGroup:UserGroup",
+    "aws:budgets/budget:Budget",
 }
 
 # Overwrite-by-name APIs: create-then-delete would delete the new resource.

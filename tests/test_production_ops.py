@@ -323,3 +323,26 @@ def test_a_budget_below_the_usual_month_is_flagged() -> None:
     broken = replace_record(ev, "ollama-monitoring-budget", limitAmount="100.00")
     (warning,) = estimate(broken, cfg).warnings
     assert "ollama-budget-staging limit 100" in warning and "budget_limit_usd" in warning
+
+
+def test_gpu_agent_keys_are_registered_upstream_facts() -> None:
+    """The GPU section and its measurements are rows of docs/UPSTREAM.md (checked against
+    the agent's source at the pinned version); a key outside it is caught."""
+    from upstream_register import config_keys, names
+
+    from ollama_infra.naming import StackNames
+
+    text = (ROOT / "docs" / "UPSTREAM.md").read_text(encoding="utf-8")
+    config = cwagent.agent_config(StackNames("production", "123456789012"), "us-east-1", gpu=True)
+    registered = names(text, "cwagent_key")
+    assert config_keys(config) - registered == set()
+    measurement_row = next(
+        f for f in names(text, "cwagent_key") if f.endswith("nvidia_gpu.measurement")
+    )
+    assert measurement_row
+    config["metrics"]["metrics_collected"][cwagent.GPU_SECTION]["append_dimensions"] = {}
+    assert config_keys(config) - registered == {
+        "metrics.metrics_collected.nvidia_gpu.append_dimensions"
+    }
+    for measurement in cwagent.GPU_MEASUREMENTS:
+        assert f"`{measurement}`" in text

@@ -96,11 +96,12 @@ def _ec2(ids: DashboardIds) -> list[dict[str, Any]]:
 
 
 def _per_instance(ids: DashboardIds, metric: str, stat: str, label: str) -> Metric:
-    """One line per instance (and GPU): a SEARCH over the agent's per-instance series of the
-    group, whose instance ids no plan can know."""
+    """One line per instance and GPU: a SEARCH over the group's series that carry an
+    InstanceId (the per-group aggregate has none), whose ids no plan can know. Free search
+    terms, not a dimension schema: the agent adds the GPU's own dimensions (index, name)."""
     query = (
-        f'{{{ids.namespace},{ASG_DIMENSION},InstanceId}} MetricName="{metric}" '
-        f'{ASG_DIMENSION}="{ids.asg_name}"'
+        f'Namespace="{ids.namespace}" MetricName="{metric}" '
+        f'{ASG_DIMENSION}="{ids.asg_name}" InstanceId'
     )
     return [{"expression": f"SEARCH('{query}', '{stat}', 300)", "label": label, "id": label}]
 
