@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ollama_infra.config import load_stack_values, parse_config
-from ollama_infra.ops import aws
+from ollama_infra.ops import aws, envs
 from ollama_infra.ops.common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -34,10 +34,8 @@ from ollama_infra.ops.common import (
     add_command,
     add_production,
     add_region,
-    add_stack,
     add_yes,
     confirm,
-    require_production_flag,
 )
 
 ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
@@ -53,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "rollout", "instance refresh: status, cancel or roll back", __doc__)
     rsub = p.add_subparsers(dest="rollout_command", metavar="ACTION", required=True)
     status = rsub.add_parser("status", help="the latest instance refresh and its progress")
-    add_stack(status)
+    envs.add_stack_args(status)
     add_region(status)
     status.set_defaults(func=run_status)
     for action, helptext in (
@@ -61,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("rollback", "undo the running instance refresh (previous launch template version)"),
     ):
         c = rsub.add_parser(action, help=helptext)
-        add_stack(c)
+        envs.add_stack_args(c)
         add_region(c)
         add_yes(c)
         add_production(c)
@@ -136,6 +134,7 @@ def follow(
 
 
 def run_status(args: argparse.Namespace) -> int:
+    envs.guard(args)
     target = aws.resolve_target(args.stack, args.region)
     refresh = latest(target)
     if refresh is None:
@@ -189,12 +188,12 @@ def _act(args: argparse.Namespace, action: str) -> int:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    require_production_flag(args.stack, args.production, "cancel a rollout")
+    envs.guard(args, "cancel a rollout")
     return _act(args, "cancel")
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    require_production_flag(args.stack, args.production, "roll back a rollout")
+    envs.guard(args, "roll back a rollout")
     if _shares_database(args.stack) and not args.allow_webui_downgrade:
         raise OpsError(
             f"stack {args.stack}'s Open WebUI shares a database: rolling back runs the older "

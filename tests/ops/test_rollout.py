@@ -10,13 +10,21 @@ import boto3
 import ops_support
 import pytest
 from botocore.stub import Stubber
-from ops_support import ACCOUNT, AwsRecorder, answer, cli
+from ops_support import ACCOUNT, AwsRecorder, FakePulumi, answer, cli
 
 from ollama_infra import naming
 from ollama_infra.ops import aws, rollout
-from ollama_infra.ops.common import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_UNHEALTHY, EXIT_USAGE
+from ollama_infra.ops.common import (
+    EXIT_FAILURE,
+    EXIT_NOT_SELECTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNHEALTHY,
+    EXIT_USAGE,
+)
 
 aws_env = ops_support.aws_env
+pulumi = ops_support.pulumi
 NOW = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 
 
@@ -40,7 +48,9 @@ ROLLED_BACK = _refresh(
 )
 
 
-def test_status_shows_the_rollback_reason(aws_env: AwsRecorder, capsys: Any) -> None:
+def test_status_shows_the_rollback_reason(
+    pulumi: FakePulumi, aws_env: AwsRecorder, capsys: Any
+) -> None:
     aws_env.respond(
         "autoscaling", "DescribeInstanceRefreshes", {"InstanceRefreshes": [ROLLED_BACK]}
     )
@@ -50,21 +60,25 @@ def test_status_shows_the_rollback_reason(aws_env: AwsRecorder, capsys: Any) -> 
     assert "rolled back because: alarm ollama-boot-failures-dev went to ALARM" in out
 
 
-def test_cancel_in_production_needs_the_flag_before_any_aws_call(aws_env: AwsRecorder) -> None:
+def test_cancel_in_production_needs_the_flag_before_any_aws_call(
+    pulumi: FakePulumi, aws_env: AwsRecorder
+) -> None:
     assert cli("rollout", "cancel", "--stack", "production", "--yes") == EXIT_REFUSED
     assert aws_env.calls == []
 
 
 def test_rollback_with_shared_database_is_refused_before_any_aws_call(
+    pulumi: FakePulumi,
     aws_env: AwsRecorder,
 ) -> None:
     """staging's Open WebUI shares a database: a rollback could run an older Open WebUI on a
     schema the newer one migrated, so it needs the explicit flag."""
+    pulumi.selected = "staging"
     assert cli("rollout", "rollback", "--stack", "staging", "--yes") == EXIT_REFUSED
     assert aws_env.calls == []
 
 
-def test_cancel_reads_then_cancels_in_that_order(aws_env: AwsRecorder) -> None:
+def test_cancel_reads_then_cancels_in_that_order(pulumi: FakePulumi, aws_env: AwsRecorder) -> None:
     aws_env.respond(
         "autoscaling", "DescribeInstanceRefreshes", {"InstanceRefreshes": [_refresh("InProgress")]}
     )
@@ -77,7 +91,9 @@ def test_cancel_reads_then_cancels_in_that_order(aws_env: AwsRecorder) -> None:
     ]
 
 
-def test_rollback_without_a_running_refresh_changes_nothing(aws_env: AwsRecorder) -> None:
+def test_rollback_without_a_running_refresh_changes_nothing(
+    pulumi: FakePulumi, aws_env: AwsRecorder
+) -> None:
     aws_env.respond(
         "autoscaling", "DescribeInstanceRefreshes", {"InstanceRefreshes": [ROLLED_BACK]}
     )
@@ -86,7 +102,7 @@ def test_rollback_without_a_running_refresh_changes_nothing(aws_env: AwsRecorder
 
 
 def test_a_wrong_typed_confirmation_changes_nothing(
-    aws_env: AwsRecorder, monkeypatch: pytest.MonkeyPatch
+    pulumi: FakePulumi, aws_env: AwsRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     aws_env.respond(
         "autoscaling", "DescribeInstanceRefreshes", {"InstanceRefreshes": [_refresh("InProgress")]}
@@ -97,7 +113,9 @@ def test_a_wrong_typed_confirmation_changes_nothing(
     assert "autoscaling:RollbackInstanceRefresh" not in aws_env.operations()
 
 
-def test_deploy_refuses_a_negative_rollout_timeout_before_any_call(aws_env: AwsRecorder) -> None:
+def test_deploy_refuses_a_negative_rollout_timeout_before_any_call(
+    pulumi: FakePulumi, aws_env: AwsRecorder
+) -> None:
     assert cli("deploy", "--stack", "dev", "--yes", "--rollout-timeout", "-1") == EXIT_USAGE
     assert aws_env.calls == []
 
@@ -153,3 +171,11 @@ def test_follow_ignores_a_refresh_from_before_the_deployment(capsys: Any) -> Non
     finally:
         aws.set_client_factory(previous)
     assert "no instance refresh started" in capsys.readouterr().out
+
+
+def test_another_selected_stack_is_refused_before_any_aws_call(
+    pulumi: FakePulumi, aws_env: AwsRecorder
+) -> None:
+    """dev is selected: a rollback of staging is refused unless --force-cross-env."""
+    assert cli("rollout", "cancel", "--stack", "staging", "--yes") == EXIT_NOT_SELECTED
+    assert aws_env.calls == []
