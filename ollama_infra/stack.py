@@ -17,6 +17,7 @@ from ollama_infra.compute import ComputeArgs, ComputeComponent
 from ollama_infra.config import SECTIONS, StackConfig, config_from_pulumi, config_warnings
 from ollama_infra.context import StackContext
 from ollama_infra.cost.limit import NoEstimate, estimated_limit
+from ollama_infra.cost.prices import UnknownRegion, default_book
 from ollama_infra.data import (
     POSTGRES_PORT,
     REDIS_PORT,
@@ -110,16 +111,21 @@ def config_values(cfg: StackConfig) -> dict[str, Any]:
 
 
 def budget_limit(cfg: StackConfig) -> float:
-    """observability.budget_limit_usd, else the stack's estimate at maximum scale."""
+    """observability.budget_limit_usd; else the stack's estimate at maximum scale; where no
+    estimate exists (a region without prices), the billing alarm threshold, with a warning."""
     if cfg.observability.budget_limit_usd is not None:
         return cfg.observability.budget_limit_usd
     try:
+        default_book().check_region(cfg.region)
         return estimated_limit(cfg.stack, config_values(cfg))
-    except NoEstimate as exc:
-        raise ValueError(
-            f"ollama:observability.budget_limit_usd is unset and the cost estimate that would "
-            f"default it is not available ({exc}); set budget_limit_usd (USD per month)"
-        ) from exc
+    except (NoEstimate, UnknownRegion) as exc:
+        fallback = cfg.observability.billing_alarm_threshold_usd
+        pulumi.log.warn(
+            f"ollama:observability.budget_limit_usd is unset and no cost estimate is available "
+            f"({str(exc).splitlines()[0]}); the budget uses the billing alarm threshold "
+            f"({fallback:g} USD). Set budget_limit_usd to choose the limit."
+        )
+        return fallback
 
 
 def build(cfg: StackConfig) -> dict[str, Any]:

@@ -419,7 +419,12 @@ def valid_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         },
         "ollama:ollama": {"models": models},
         "ollama:data": {"database_enabled": shared, "cache_enabled": shared},
-        "ollama:observability": {"log_retention_days": draw(st.sampled_from(LOG_RETENTION_DAYS))},
+        "ollama:observability": {
+            "log_retention_days": draw(st.sampled_from(LOG_RETENTION_DAYS)),
+            # Explicit: an unset limit evaluates the stack again for its estimate (seconds per
+            # example); tests/test_production_ops.py covers that default.
+            "budget_limit_usd": draw(st.integers(10, 100_000)),
+        },
     }
     if env != "dev" or draw(st.booleans()):
         region = values["aws:region"]

@@ -346,3 +346,15 @@ def test_gpu_agent_keys_are_registered_upstream_facts() -> None:
     }
     for measurement in cwagent.GPU_MEASUREMENTS:
         assert f"`{measurement}`" in text
+
+
+def test_without_an_estimate_the_budget_falls_back_to_the_billing_threshold() -> None:
+    """A region the price file lacks has no estimate: the billing alarm threshold is the
+    limit and the plan says so (no child evaluation is started for it)."""
+    values = override(stack_values("dev"), "observability", budget_limit_usd=None)
+    values["aws:region"] = "ap-southeast-3"
+    ev = run_program("dev", values)
+    (b,) = ev.of_type(BUDGET)
+    threshold = config_for("dev", values).observability.billing_alarm_threshold_usd
+    assert float(b.inputs["limitAmount"]) == threshold
+    assert any("budget uses the billing alarm threshold" in w for w in ev.warnings)

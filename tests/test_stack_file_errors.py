@@ -89,7 +89,7 @@ def test_yaml_syntax_errors_name_file_line_column_and_fix(
     ("old", "new", "line", "first"),
     [
         ("    min_size: 1\n", "    min_size: 1\n    min_size: 3\n", 17, 16),
-        ("  ollama:backup:\n", "  ollama:compute:\n    min_size: 0\n  ollama:backup:\n", 30, 14),
+        ("  ollama:backup:\n", "  ollama:compute:\n    min_size: 0\n  ollama:backup:\n", 32, 14),
     ],
     ids=["nested", "section"],
 )

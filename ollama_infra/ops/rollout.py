@@ -1,7 +1,8 @@
 """``ollama-ops rollout``: the instance refresh that rolls a new launch template out.
 
   rollout status   --stack S           the latest refresh: state, progress, rollback reason
-  rollout cancel   --stack S           stop the running refresh where it is (typed confirmation)
+  rollout cancel   --stack S           stop the running refresh where it is (typed confirmation;
+                                       --dry-run shows it and changes nothing)
   rollout rollback --stack S           undo the running refresh: back to the previous launch
                                        template version (typed confirmation)
 
@@ -32,6 +33,7 @@ from ollama_infra.ops.common import (
     EXIT_UNHEALTHY,
     OpsError,
     add_command,
+    add_dry_run,
     add_production,
     add_region,
     add_yes,
@@ -62,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         envs.add_stack_args(c)
         add_region(c)
         add_yes(c)
+        add_dry_run(c)
         add_production(c)
         if action == "rollback":
             c.add_argument(
@@ -159,6 +162,9 @@ def _act(args: argparse.Namespace, action: str) -> int:
             EXIT_REFUSED,
         )
     print("\n".join(describe(refresh)))
+    if args.dry_run:
+        print(f"dry run: would {action} instance refresh {refresh['InstanceRefreshId']}")
+        return EXIT_OK
     verb = "Stop" if action == "cancel" else "Roll back"
     confirm(
         f"{verb} instance refresh {refresh['InstanceRefreshId']} of {target.names.asg} "

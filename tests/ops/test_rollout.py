@@ -179,3 +179,28 @@ def test_another_selected_stack_is_refused_before_any_aws_call(
     """dev is selected: a rollback of staging is refused unless --force-cross-env."""
     assert cli("rollout", "cancel", "--stack", "staging", "--yes") == EXIT_NOT_SELECTED
     assert aws_env.calls == []
+
+
+def test_dry_run_shows_the_refresh_and_changes_nothing(
+    pulumi: FakePulumi, aws_env: AwsRecorder, capsys: Any
+) -> None:
+    """A dry run needs no --production (it changes nothing) and makes only reads."""
+    pulumi.selected = "production"
+    aws_env.respond(
+        "autoscaling", "DescribeInstanceRefreshes", {"InstanceRefreshes": [_refresh("InProgress")]}
+    )
+    assert cli("rollout", "rollback", "--stack", "production", "--dry-run") == EXIT_REFUSED
+    assert aws_env.calls == []  # production's shared database: refused before any call
+    assert (
+        cli(
+            "rollout",
+            "rollback",
+            "--stack",
+            "production",
+            "--dry-run",
+            "--allow-webui-downgrade",
+        )
+        == EXIT_OK
+    )
+    assert aws_env.mutations() == []
+    assert "dry run: would rollback instance refresh r-1" in capsys.readouterr().out
