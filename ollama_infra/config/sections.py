@@ -450,7 +450,7 @@ class ObservabilityConfig(Model):
     alerts_kms_key_arn: KmsArn | None = field(
         None,
         "Customer managed KMS key (stack region) for the alerts topic; its policy must let "
-        "cloudwatch.amazonaws.com use it. Unset creates a dedicated key (the AWS managed "
+        "cloudwatch.amazonaws.com and budgets.amazonaws.com use it. Unset creates a dedicated key (the AWS managed "
         "aws/sns key cannot be used by CloudWatch alarms).",
     )
     memory_alarm_percent: AlarmPercent = field(
