@@ -450,8 +450,8 @@ class ObservabilityConfig(Model):
     alerts_kms_key_arn: KmsArn | None = field(
         None,
         "Customer managed KMS key (stack region) for the alerts topic; its policy must let "
-        "cloudwatch.amazonaws.com and budgets.amazonaws.com use it. Unset creates a dedicated key (the AWS managed "
-        "aws/sns key cannot be used by CloudWatch alarms).",
+        "cloudwatch.amazonaws.com and budgets.amazonaws.com use it. Unset creates a "
+        "dedicated key (the AWS managed aws/sns key cannot be used by CloudWatch alarms).",
     )
     memory_alarm_percent: AlarmPercent = field(
         80.0, "High-memory alarm: ASG average mem_used_percent."
