@@ -428,6 +428,10 @@ def filter_plan_violations(ev) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_filter_plan_check_catches_a_filter_on_the_wrong_group() -> None:
     ev = evaluated("dev")
-    record = ev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")[0]
+    record = next(
+        r
+        for r in ev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+        if r.inputs["logGroupName"] == "/aws/ec2/ollama-service-dev"
+    )
     broken = replace_record(ev, record.name, logGroupName="/aws/ec2/ollama-app-dev")
     assert any("not /aws/ec2/ollama-service-dev" in v for v in filter_plan_violations(broken))
