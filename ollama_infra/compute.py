@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra import cwagent
 from ollama_infra.config import ComputeConfig, OllamaConfig, WebUIConfig
 from ollama_infra.context import StackContext
+from ollama_infra.observability import alarms
 from ollama_infra.userdata import BootSettings, encode_user_data, render_user_data
 
 SERVICE = "compute"
@@ -28,6 +30,9 @@ METADATA_HOP_LIMIT = 2
 # Scale out fast (3 one-minute datapoints, detailed monitoring), scale in slowly (3 x 5 min).
 SCALE_OUT_PERIOD, SCALE_OUT_EVALUATIONS = 60, 3
 SCALE_IN_PERIOD, SCALE_IN_EVALUATIONS = 300, 3
+# Alarms of the monitoring component an instance refresh also watches (they exist from the
+# first deployment on; a refresh only starts on a later one).
+ROLLBACK_MONITORING_ALARMS = ("alb-5xx-rate", "ollama-503-rate")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class ComputeArgs:
     """ALB dimension of the requests-per-target metric."""
     target_group_arn_suffix: pulumi.Input[str] | None = None
     """Both needed for target tracking on requests per target (compute.requests_per_target)."""
+    oidc: bool = False
+    """Single sign-on (auth.mode oidc): the boot wires Open WebUI to the OIDC provider."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """IAM grants the instances need at boot; the group is created after them (and after
     the default-models parameter the boot reads)."""
@@ -71,16 +78,68 @@ class ComputeComponent(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         ctx, cfg = args.ctx, args.compute
 
+        self.rollout_alarms = self._rollout_alarms()
         self.default_models = self._default_models_parameter()
         self.user_data = render_user_data(
             BootSettings.from_config(
-                ctx.names, ctx.region, args.ollama, args.webui, gpu=cfg.gpu_enabled
+                ctx.names, ctx.region, args.ollama, args.webui, gpu=cfg.gpu_enabled, oidc=args.oidc
             )
         )
         self.launch_template = self._launch_template()
         self.group = self._group()
-        self.scale_out_policy, self.scale_in_policy = self._step_policies()
         topic = args.alert_topic_arn or ctx.arn("sns", ctx.names.alerts_topic)
+        if cfg.scaling_metric == "gpu":
+            self._gpu_tracking()
+        else:
+            self._cpu_scaling(topic)
+        self._request_tracking()
+        self._schedules()
+
+        self.asg_name = self.group.name
+        self.launch_template_id = self.launch_template.id
+        self.register_outputs(
+            {"asg_name": self.asg_name, "launch_template_id": self.launch_template_id}
+        )
+
+    def rollback_alarm_names(self) -> list[str]:
+        """Every alarm an instance refresh watches: any of them in ALARM fails (and, with
+        compute.refresh_auto_rollback, rolls back) the refresh."""
+        names = self._args.ctx.names
+        own = [names.alarm(role) for role in self.rollout_alarms]
+        return own + [names.alarm(role) for role in ROLLBACK_MONITORING_ALARMS]
+
+    def _rollout_alarms(self) -> dict[str, aws.cloudwatch.MetricAlarm]:
+        """The rollout-only alarms, declared before the group so they exist when a refresh
+        that names them starts (also on the deployment that introduces them)."""
+        args, ctx, cfg = self._args, self._args.ctx, self._args.compute
+        topic = args.alert_topic_arn or ctx.arn("sns", ctx.names.alerts_topic)
+        specs = [alarms.boot_failure_alarm(ctx.names.metric_namespace)]
+        if args.alb_arn_suffix is not None and args.target_group_arn_suffix is not None:
+            specs.append(
+                alarms.rollout_unhealthy_alarm(
+                    "webui",
+                    args.alb_arn_suffix,
+                    args.target_group_arn_suffix,
+                    cfg.health_check_grace_period_seconds,
+                )
+            )
+        out = {}
+        for spec in specs:
+            alarm_name = ctx.names.alarm(spec.role)
+            out[spec.role] = aws.cloudwatch.MetricAlarm(
+                f"{self._name}-{spec.role}",
+                name=alarm_name,
+                alarm_actions=[topic],
+                ok_actions=[topic],
+                tags=ctx.tags(SERVICE, alarm_name),
+                opts=self._child,
+                **spec.resource_args(),
+            )
+        return out
+
+    def _cpu_scaling(self, topic: pulumi.Input[str]) -> None:
+        cfg = self._args.compute
+        self.scale_out_policy, self.scale_in_policy = self._step_policies()
         self.high_cpu_alarm = self._cpu_alarm(
             "high-cpu",
             "GreaterThanThreshold",
@@ -99,13 +158,29 @@ class ComputeComponent(pulumi.ComponentResource):
             [self.scale_in_policy.arn, topic],
             [topic],
         )
-        self._request_tracking()
-        self._schedules()
 
-        self.asg_name = self.group.name
-        self.launch_template_id = self.launch_template.id
-        self.register_outputs(
-            {"asg_name": self.asg_name, "launch_template_id": self.launch_template_id}
+    def _gpu_tracking(self) -> None:
+        """Target tracking on the group's average GPU utilization (the agent's nvidia_gpu
+        metric, aggregated per group); it scales both ways, so no CPU policies exist."""
+        ctx, cfg = self._args.ctx, self._args.compute
+        aws.autoscaling.Policy(
+            f"{self._name}-gpu-utilization",
+            name=ctx.name("gpu-utilization"),
+            autoscaling_group_name=self.group.name,
+            policy_type="TargetTrackingScaling",
+            estimated_instance_warmup=cfg.scaling_cooldown_seconds,
+            target_tracking_configuration={
+                "customized_metric_specification": {
+                    "namespace": ctx.names.metric_namespace,
+                    "metric_name": cwagent.GPU_UTILIZATION,
+                    "metric_dimensions": [
+                        {"name": cwagent.ASG_DIMENSION, "value": self.group.name}
+                    ],
+                    "statistic": "Average",
+                },
+                "target_value": float(cfg.gpu_target_utilization_percent),
+            },
+            opts=self._child,
         )
 
     def _default_models_parameter(self) -> aws.ssm.Parameter:
@@ -252,17 +327,7 @@ class ComputeComponent(pulumi.ComponentResource):
                 aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
                 aws.autoscaling.Metric.GROUP_TERMINATING_INSTANCES,
             ],
-            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
-                strategy="Rolling",
-                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    # One instance: start the new one before stopping the old (no downtime).
-                    # Several: replace half at a time so capacity never doubles.
-                    min_healthy_percentage=100 if single else 50,
-                    max_healthy_percentage=200 if single else 100,
-                    instance_warmup=str(cfg.health_check_grace_period_seconds),
-                    skip_matching=True,
-                ),
-            ),
+            instance_refresh=self._refresh(single),
             tags=[
                 aws.autoscaling.GroupTagArgs(
                     key=str(tag["key"]),
@@ -275,8 +340,42 @@ class ComputeComponent(pulumi.ComponentResource):
             # `pulumi up` must not reset it to the configured starting value.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[*args.depends_on, self.default_models],
+                depends_on=[
+                    *args.depends_on,
+                    self.default_models,
+                    *self.rollout_alarms.values(),
+                ],
                 ignore_changes=["desiredCapacity"],
+            ),
+        )
+
+    def _refresh(self, single: bool) -> aws.autoscaling.GroupInstanceRefreshArgs:
+        """Rolling refresh on every template change, watched by the rollback alarms.
+
+        Auto rollback needs an explicit template version (not $Latest/$Default) and an AMI id
+        in the template (not an SSM parameter): both hold here (``_template_version``,
+        ``_image_id``). Checkpoints pause the refresh so the alarms see the first new
+        instances serve before the rest are replaced.
+        """
+        ctx, cfg = self._args.ctx, self._args.compute
+        checkpoints = cfg.checkpoints(ctx.env == "production")
+        return aws.autoscaling.GroupInstanceRefreshArgs(
+            strategy="Rolling",
+            preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                # One instance: start the new one before stopping the old (no downtime).
+                # Several: replace half at a time so capacity never doubles.
+                min_healthy_percentage=100 if single else 50,
+                max_healthy_percentage=200 if single else 100,
+                instance_warmup=str(cfg.health_check_grace_period_seconds),
+                skip_matching=True,
+                auto_rollback=cfg.refresh_auto_rollback,
+                alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
+                    alarms=self.rollback_alarm_names()
+                ),
+                checkpoint_percentages=checkpoints or None,
+                checkpoint_delay=(
+                    str(cfg.refresh_checkpoint_delay_seconds) if checkpoints else None
+                ),
             ),
         )
 

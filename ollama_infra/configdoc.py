@@ -6,7 +6,11 @@ import json
 import sys
 
 from ollama_infra.config import CONFIG_NAMESPACE, SECTIONS
-from ollama_infra.userdata import WEBUI_FIRST_USER_SETTINGS, WEBUI_PERSISTENT_SETTINGS
+from ollama_infra.userdata import (
+    WEBUI_FIRST_USER_SETTINGS,
+    WEBUI_OIDC_SETTINGS,
+    WEBUI_PERSISTENT_SETTINGS,
+)
 
 
 def render() -> str:
@@ -18,7 +22,15 @@ def render() -> str:
         "",
         "Every key lives in the stack file (`Pulumi.<stack>.yaml`) under the `ollama:` namespace, "
         "one mapping per section, and is validated before any resource is declared. "
-        "`aws:region` sets the region. Defaults suit `dev`.",
+        "`aws:region` sets the region (one botocore lists). Defaults suit `dev`.",
+        "",
+        "One run reports every problem of the file at once, each with the key, the value, "
+        "the rule and the fix: YAML syntax errors and keys given twice (with line and "
+        "column), keys outside the `ollama:`, `aws:` and `pulumi:` namespaces, unknown "
+        "regions, cron fields out of range, unknown IANA time zones, and every rule below. "
+        "Warnings (a public VPC range, the placeholder certificate ARNs and example.com "
+        "names of the shipped stack files) are printed by `ollama-ops plan` and "
+        "`pulumi preview`; `ollama-ops deploy` refuses the placeholders.",
         "",
     ]
     for section, model in SECTIONS.items():
@@ -61,6 +73,22 @@ def _first_start_section() -> list[str]:
     ]
     for name, (source, change) in WEBUI_FIRST_USER_SETTINGS.items():
         lines.append(f"| `{name}` | {source} | {change} |")
+    lines += [
+        "",
+        "With `auth.mode: oidc` the sign-in settings are the stack's at every start. Open WebUI "
+        "reads its OAuth settings (those stored under `oauth.` in its database) from the "
+        "environment on each start unless `ENABLE_OAUTH_PERSISTENT_CONFIG` is true; the stack "
+        "states its default, false, so a stack change reaches every instance on its next boot "
+        "and an admin-panel change to them lasts only until the next restart. The login form "
+        "switch is an ordinary PersistentConfig setting, so the stack also turns password "
+        "sign-in off through a plain environment variable. No headless admin is created: roles "
+        "follow group membership (docs/identity.md).",
+        "",
+        "| Variable | Set from | Who wins after the first start |",
+        "|---|---|---|",
+    ]
+    for name, (source, wins) in WEBUI_OIDC_SETTINGS.items():
+        lines.append(f"| `{name}` | {source} | {wins} |")
     lines.append("")
     return lines
 

@@ -43,6 +43,19 @@ AGENT_METRICS: dict[str, list[str]] = {
     "disk": ["disk_used_percent"],
     "swap": ["swap_used_percent"],
 }
+# NVIDIA GPU measurements (agent section nvidia_gpu; CloudWatch names nvidia_smi_<name>),
+# collected on the GPU profile only. Per GPU they carry the agent's index/name dimensions.
+GPU_SECTION = "nvidia_gpu"
+GPU_MEASUREMENTS = (
+    "utilization_gpu",
+    "memory_used",
+    "memory_total",
+    "temperature_gpu",
+    "power_draw",
+)
+GPU_UTILIZATION = "nvidia_smi_utilization_gpu"
+GPU_MEMORY_USED = "nvidia_smi_memory_used"
+GPU_MEMORY_TOTAL = "nvidia_smi_memory_total"
 METRICS_INTERVAL_SECONDS = 60
 # SSM Standard parameters hold up to 4 KB; above that the Advanced tier is needed.
 SSM_STANDARD_LIMIT = 4096
@@ -103,8 +116,9 @@ def log_sources(names: StackNames, install_method: str = "script") -> list[LogSo
     ]
 
 
-def agent_config(names: StackNames, region: str) -> dict[str, Any]:
-    """The agent JSON: host metrics with the ASG dimension, and the three log files."""
+def agent_config(names: StackNames, region: str, gpu: bool = False) -> dict[str, Any]:
+    """The agent JSON: host metrics with the ASG dimension (and the GPU's on the GPU
+    profile), and the three log files."""
     collect_list = []
     for source in log_sources(names):
         entry: dict[str, Any] = {
@@ -127,6 +141,11 @@ def agent_config(names: StackNames, region: str) -> dict[str, Any]:
     # Root filesystem only: the models live there and overlay/tmpfs mounts are noise.
     measured["disk"]["resources"] = ["/"]
     measured["disk"]["ignore_file_system_types"] = ["sysfs", "devtmpfs", "tmpfs", "overlay"]
+    if gpu:
+        measured[GPU_SECTION] = {
+            "measurement": list(GPU_MEASUREMENTS),
+            "metrics_collection_interval": METRICS_INTERVAL_SECONDS,
+        }
     return {
         "agent": {
             "metrics_collection_interval": METRICS_INTERVAL_SECONDS,

@@ -40,6 +40,8 @@ class IdentityArgs:
     """Customer managed key of the table, bucket and secrets, if any (data.kms_key_arn)."""
     data_key_name: str | None = None
     """Name tag of the stack data key that encrypts the table, when the stack creates it."""
+    oidc_client_secret_arn: str | None = None
+    """An external OIDC provider's client secret (auth.client_secret_arn), read at boot."""
 
 
 def _statement(
@@ -61,6 +63,19 @@ def _statement(
 
 def _document(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+
+
+def _oidc_secret_statement(args: IdentityArgs) -> list[dict[str, Any]]:
+    """The external provider's client secret lives outside ollama/<env>/: that ARN only."""
+    if args.oidc_client_secret_arn is None:
+        return []
+    return [
+        _statement(
+            "ReadOidcClientSecret",
+            ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            [args.oidc_client_secret_arn],
+        )
+    ]
 
 
 def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
@@ -87,6 +102,7 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 [ctx.arn("secretsmanager", f"secret:{names.secret_prefix}*")],
             ),
+            *_oidc_secret_statement(args),
         ],
         "catalog": [
             # Boot queries the model catalog for its own environment's partition only.

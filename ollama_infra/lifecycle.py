@@ -123,6 +123,23 @@ REPLACEMENT: dict[str, Replacement] = {
     "aws:ec2/keyPair:KeyPair": Replacement(
         _DELETE, "the key name ollama-key-<env> is what operators configure"
     ),
+    "aws:cognito/userPool:UserPool": Replacement(
+        _DELETE,
+        "`ollama-ops users` finds the pool by name (AWS allows duplicates, so two would be "
+        "ambiguous); no prefix exists; a replacement is a new, empty pool (protected)",
+    ),
+    "aws:cognito/userPoolClient:UserPoolClient": Replacement(
+        _DELETE,
+        "instances read its id and secret at boot; a replacement issues new ones either way "
+        "and an instance refresh picks them up",
+    ),
+    "aws:cognito/userPoolDomain:UserPoolDomain": Replacement(
+        _DELETE,
+        "the prefix is a DNS name under amazoncognito.com, so two cannot coexist; no prefix exists",
+    ),
+    "aws:cognito/userGroup:UserGroup": Replacement(
+        _DELETE, "unique within its pool; roles are mapped by the exact group name"
+    ),
     # overwrite-by-name APIs
     "aws:cloudwatch/metricAlarm:MetricAlarm": Replacement(
         _DELETE, f"PutMetricAlarm: {_OVERWRITES}"
@@ -138,6 +155,9 @@ REPLACEMENT: dict[str, Replacement] = {
         _DELETE, f"CreateTopic returns the existing topic of that name: {_OVERWRITES}"
     ),
     "aws:autoscaling/policy:Policy": Replacement(_DELETE, f"PutScalingPolicy: {_OVERWRITES}"),
+    "aws:budgets/budget:Budget": Replacement(
+        _DELETE, "budget names are unique per account and the docs name ollama-budget-<env>"
+    ),
     "aws:autoscaling/schedule:Schedule": Replacement(
         _DELETE, f"PutScheduledUpdateGroupAction: {_OVERWRITES}"
     ),
@@ -177,6 +197,9 @@ STATEFUL: dict[str, Stateful] = {
     "aws:rds/instance:Instance": Stateful(True, "Open WebUI's users, chats and settings"),
     "aws:backup/vault:Vault": Stateful(True, "the recovery points"),
     "aws:kms/key:Key": Stateful(True, "a deleted key makes what it encrypted unreadable"),
+    "aws:cognito/userPool:UserPool": Stateful(
+        True, "the users, their MFA devices and group memberships"
+    ),
     "aws:secretsmanager/secret:Secret": Stateful(
         False,
         "sessions and the admin login depend on it; deletion keeps a 30-day recovery window "

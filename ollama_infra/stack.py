@@ -11,10 +11,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra.auth import SingleSignOnArgs, SingleSignOnComponent
 from ollama_infra.backup import BackupArgs, BackupComponent
 from ollama_infra.compute import ComputeArgs, ComputeComponent
-from ollama_infra.config import StackConfig, config_from_pulumi
+from ollama_infra.config import SECTIONS, StackConfig, config_from_pulumi, config_warnings
 from ollama_infra.context import StackContext
+from ollama_infra.cost.limit import NoEstimate, estimated_limit
+from ollama_infra.cost.prices import UnknownRegion, default_book
 from ollama_infra.data import (
     POSTGRES_PORT,
     REDIS_PORT,
@@ -91,7 +94,38 @@ OUTPUT_DOCS: dict[str, str] = {
     "ollama_service_log_group": "Log group of the Ollama server logs (metric filters).",
     "ollama_bootstrap_log_group": "Log group of the instance bootstrap log.",
     "ollama_cloudwatch_agent_parameter": "SSM parameter holding the CloudWatch agent config.",
+    "ollama_oidc_issuer_url": "OIDC issuer Open WebUI signs users in with "
+    "(only with auth.mode: oidc).",
+    "ollama_user_pool_id": "Cognito user pool ollama-users-<env> (only with auth.mode: oidc "
+    "and provider: cognito); ollama-ops users manages its members.",
 }
+
+
+def config_values(cfg: StackConfig) -> dict[str, Any]:
+    """The validated config as stack-file values (full keys), e.g. for a child evaluation."""
+    values: dict[str, Any] = {"aws:region": cfg.region}
+    for section in SECTIONS:
+        dumped = getattr(cfg, section).model_dump(mode="json", exclude_none=True)
+        values[f"ollama:{section}"] = dumped
+    return values
+
+
+def budget_limit(cfg: StackConfig) -> float:
+    """observability.budget_limit_usd; else the stack's estimate at maximum scale; where no
+    estimate exists (a region without prices), the billing alarm threshold, with a warning."""
+    if cfg.observability.budget_limit_usd is not None:
+        return cfg.observability.budget_limit_usd
+    try:
+        default_book().check_region(cfg.region)
+        return estimated_limit(cfg.stack, config_values(cfg))
+    except (NoEstimate, UnknownRegion) as exc:
+        fallback = cfg.observability.billing_alarm_threshold_usd
+        pulumi.log.warn(
+            f"ollama:observability.budget_limit_usd is unset and no cost estimate is available "
+            f"({str(exc).splitlines()[0]}); the budget uses the billing alarm threshold "
+            f"({fallback:g} USD). Set budget_limit_usd to choose the limit."
+        )
+        return fallback
 
 
 def build(cfg: StackConfig) -> dict[str, Any]:
@@ -142,8 +176,9 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     # [data]              model catalog table, storage bucket, secrets, database, cache
     # [telemetry]         alerts topic, log groups, CloudWatch agent config in SSM
     # [edge:alb]          ALB, listeners, target groups
-    # [compute]           instance role, launch template, ASG, scaling, CPU alarms
     # [edge:cdn]          CloudFront, WAF, public URL parameter
+    # [auth]              Cognito pool or external OIDC settings (auth.mode oidc only)
+    # [compute]           instance role, launch template, ASG, scaling, CPU alarms
     # [backup]            AWS Backup vault, plan, selection
     # [monitoring]        alarms, billing alarm, dashboard
 
@@ -180,7 +215,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     # [telemetry]
     telemetry = TelemetryComponent(
         "ollama-observability",
-        TelemetryArgs(ctx=ctx, config=cfg.observability),
+        TelemetryArgs(ctx=ctx, config=cfg.observability, gpu_enabled=cfg.compute.gpu_enabled),
     )
 
     # [edge:alb]
@@ -208,26 +243,9 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             database_enabled=cfg.data.database_enabled,
             data_kms_key_arn=cfg.data.kms_key_arn,
             data_key_name=ctx.names.data_key if cfg.creates_data_key else None,
+            oidc_client_secret_arn=cfg.auth.client_secret_arn if cfg.oidc else None,
         ),
     )
-    compute = ComputeComponent(
-        "ollama-compute",
-        ComputeArgs(
-            ctx=ctx,
-            compute=cfg.compute,
-            ollama=cfg.ollama,
-            webui=cfg.webui,
-            private_subnet_ids=network.private_subnet_ids,
-            app_security_group_id=security.app_sg_id,
-            instance_profile_arn=instance_identity.instance_profile_arn,
-            target_group_arns=alb.target_group_arns,
-            alert_topic_arn=telemetry.alert_topic_arn,
-            alb_arn_suffix=alb.alb_arn_suffix,
-            target_group_arn_suffix=alb.webui_target_group_arn_suffix,
-            depends_on=instance_identity.grants,
-        ),
-    )
-
     # [edge:cdn]
     cdn = CdnComponent(
         "ollama-edge-cdn",
@@ -243,6 +261,40 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             cloudfront_logging=log_bucket.cloudfront_logging,
             log_delivery_ready=log_bucket.cloudfront_log_delivery_ready,
             waf_log_retention_days=cfg.observability.log_retention_days,
+        ),
+    )
+
+    # [auth] single sign-on (auth.mode oidc): its settings exist before any instance boots
+    sso = (
+        SingleSignOnComponent(
+            "ollama-auth",
+            SingleSignOnArgs(
+                ctx=ctx,
+                config=cfg.auth,
+                public_url=cdn.url,
+                deletion_protection=cfg.deletion_protection,
+                secrets_kms_key_arn=cfg.data.kms_key_arn,
+            ),
+        )
+        if cfg.oidc
+        else None
+    )
+    compute = ComputeComponent(
+        "ollama-compute",
+        ComputeArgs(
+            ctx=ctx,
+            compute=cfg.compute,
+            ollama=cfg.ollama,
+            webui=cfg.webui,
+            private_subnet_ids=network.private_subnet_ids,
+            app_security_group_id=security.app_sg_id,
+            instance_profile_arn=instance_identity.instance_profile_arn,
+            target_group_arns=alb.target_group_arns,
+            alert_topic_arn=telemetry.alert_topic_arn,
+            alb_arn_suffix=alb.alb_arn_suffix,
+            target_group_arn_suffix=alb.webui_target_group_arn_suffix,
+            oidc=cfg.oidc,
+            depends_on=[*instance_identity.grants, *([sso.parameter] if sso else [])],
         ),
     )
 
@@ -275,6 +327,8 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             storage_metrics_filter_id=REQUEST_METRICS_FILTER,
             distribution_id=cdn.distribution_id,
             database_identifier=data.database.identifier if data.database else None,
+            gpu_enabled=cfg.compute.gpu_enabled,
+            budget_limit_usd=budget_limit(cfg),
         ),
     )
 
@@ -309,12 +363,18 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     }
     if backup is not None:
         outputs["ollama_backup_vault_name"] = backup.vault_name
+    if sso is not None:
+        outputs["ollama_oidc_issuer_url"] = sso.issuer_url
+        if sso.user_pool is not None:
+            outputs["ollama_user_pool_id"] = sso.user_pool.id
     return outputs
 
 
 def run() -> dict[str, Any]:
     """Entry point of the Pulumi program: validate config, build, export."""
     cfg = config_from_pulumi()
+    for found in config_warnings(cfg):  # the offline plan and `pulumi preview` both show them
+        pulumi.log.warn(found.render())
     outputs = build(cfg)
     for key, value in outputs.items():
         pulumi.export(key, value)

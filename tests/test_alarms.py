@@ -252,6 +252,9 @@ BASE_ROLES = {
     "ollama-503-rate",
     "inference-latency-p90",
     "billing",
+    # the rollout alarms instance refreshes watch (docs/runbooks/deployment.md)
+    "boot-failures",
+    "webui-rollout-unhealthy",
 }
 RDS_ROLES = {"rds-cpu", "rds-free-storage", "rds-connections"}
 

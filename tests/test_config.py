@@ -429,7 +429,10 @@ def valid_configs(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         "ollama:observability": {
             "log_retention_days": draw(
                 st.sampled_from([d for d in LOG_RETENTION_DAYS if d >= 365 or env != "production"])
-            )
+            ),
+            # Explicit: an unset limit evaluates the stack again for its estimate (seconds per
+            # example); tests/test_production_ops.py covers that default.
+            "budget_limit_usd": draw(st.integers(10, 100_000)),
         },
     }
     if env != "dev" or draw(st.booleans()):

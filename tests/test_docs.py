@@ -52,6 +52,9 @@ NOT_RESOURCE_NAMES = frozenset(
         "ollama-install",
         "ollama-cleanup",
         "ollama-snap",  # the community snap's repository, mz2/ollama-snap (docs/UPSTREAM.md)
+        # Cognito groups: named inside their pool (ollama-users-<env>), so no env suffix.
+        "ollama-admins",
+        "ollama-users",
     }
 )
 _ENV = "(?:" + "|".join((*ENVIRONMENTS, "<env>", "<stack>", "<environment>")) + ")"

@@ -65,6 +65,13 @@ UNIQUE_NAMES = {
     "aws:backup/selection:Selection",
     "aws:cloudfront/function:Function",
     "aws:wafv2/webAcl:WebAcl",
+    # Cognito: pool names may repeat in AWS, but the ops CLI looks the pool up by name;
+    # domains are unique per region, groups per pool, and the client is read by id at boot.
+    "aws:cognito/userPool:UserPool",
+    "aws:cognito/userPoolClient:UserPoolClient",
+    "aws:cognito/userPoolDomain:UserPoolDomain",
+    "aws:cognito/userGroup:UserGroup",
+    "aws:budgets/budget:Budget",
 }
 
 # Overwrite-by-name APIs: create-then-delete would delete the new resource.
@@ -98,6 +105,7 @@ STATEFUL = {
     "aws:backup/vault:Vault",
     "aws:kms/key:Key",
     "aws:secretsmanager/secret:Secret",
+    "aws:cognito/userPool:UserPool",
 }
 
 # Replacement means an outage (or an empty table): explicit in the plan.
@@ -105,7 +113,8 @@ DOWNTIME = {"aws:lb/loadBalancer:LoadBalancer", "aws:dynamodb/table:Table"}
 
 
 def _named(type_token: str, inputs: dict[str, Any]) -> bool:
-    if type_token == "aws:s3/bucket:Bucket":
+    # a hosted-UI domain is named by its ``domain`` input (an EIP's ``domain`` is "vpc")
+    if type_token in ("aws:s3/bucket:Bucket", "aws:cognito/userPoolDomain:UserPoolDomain"):
         return True
     return any(isinstance(inputs.get(k), str) and inputs[k] for k in NAME_INPUTS)
 

@@ -401,6 +401,7 @@ def test_the_plan_declares_the_filters_on_the_ollama_log_group(stack: str) -> No
         filters.INFERENCE_REQUESTS_BY_STATUS,
         filters.INFERENCE_SLOW_REQUESTS,
         filters.MODEL_LOAD_TIME,
+        filters.BOOT_FAILURES,
     }
 
 
@@ -410,6 +411,11 @@ def filter_plan_violations(ev) -> list[str]:  # type: ignore[no-untyped-def]
     service_group = f"/aws/ec2/ollama-service-{ev.stack}"
     for r in ev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter"):
         t = r.inputs["metricTransformation"]
+        # The boot-failure count reads the bootstrap log; every other filter Ollama's.
+        if t["name"] == filters.BOOT_FAILURES:
+            if r.inputs["logGroupName"] != f"/aws/ec2/ollama-bootstrap-{ev.stack}":
+                out.append(f"{r.name}: on {r.inputs['logGroupName']}, not the bootstrap log")
+            continue
         if r.inputs["logGroupName"] != service_group:
             out.append(f"{r.name}: on {r.inputs['logGroupName']}, not {service_group}")
         if t["namespace"] != namespace:
@@ -422,6 +428,10 @@ def filter_plan_violations(ev) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_filter_plan_check_catches_a_filter_on_the_wrong_group() -> None:
     ev = evaluated("dev")
-    record = ev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")[0]
+    record = next(
+        r
+        for r in ev.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+        if r.inputs["logGroupName"] == "/aws/ec2/ollama-service-dev"
+    )
     broken = replace_record(ev, record.name, logGroupName="/aws/ec2/ollama-app-dev")
     assert any("not /aws/ec2/ollama-service-dev" in v for v in filter_plan_violations(broken))

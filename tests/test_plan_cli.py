@@ -69,8 +69,9 @@ def test_plan_rejects_bad_stack_file_naming_the_key(
 
 
 def test_plan_missing_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", "--stack", "staging", "--config-dir", str(tmp_path)]) == 2
-    assert "no stack file Pulumi.staging.yaml" in capsys.readouterr().err
+    assert main(["plan", "--stack", "staging", "--config-dir", str(tmp_path)]) == 15
+    err = capsys.readouterr().err
+    assert f"no stack file Pulumi.staging.yaml in {tmp_path}; known stacks: none" in err
 
 
 def test_console_script_runs_without_credentials(tmp_path: Path) -> None:

@@ -35,10 +35,17 @@ from ollama_infra.edge import regions
 from ollama_infra.naming import StackNames
 from ollama_infra.observability import filters
 from ollama_infra.security import CLOUDFRONT_PREFIX_LIST
-from ollama_infra.userdata import WEBUI_PERSISTENT_SETTINGS
+from ollama_infra.userdata import (
+    OIDC_CALLBACK_PATH,
+    WEBUI_OIDC_SETTINGS,
+    WEBUI_PERSISTENT_SETTINGS,
+    boot_script,
+)
 
 TEXT = register_text()
-BOOT = (USERDATA / "ollama-boot.sh").read_text()
+# The boot script as an oidc stack ships it (ollama-webui-oidc.sh appended), so the single
+# sign-on variables are checked too; local stacks ship the file alone.
+BOOT = boot_script(oidc=True).decode()
 INSTALL = (USERDATA / "ollama-install.sh").read_text()
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 PORT_KIND = {8080: "webui_endpoint", 11434: "ollama_endpoint"}
@@ -225,7 +232,13 @@ def test_first_start_settings_match_the_register() -> None:
     """docs/configuration.md lists WEBUI_PERSISTENT_SETTINGS as first-start-only; they are the
     boot's variables the register marks PersistentConfig, no more and no fewer."""
     persistent = persistent_in_register(TEXT)
-    assert persistent == set(WEBUI_PERSISTENT_SETTINGS) | {"ENABLE_PERSISTENT_CONFIG"}
+    oidc_first_start = {
+        k for k, (_, wins) in WEBUI_OIDC_SETTINGS.items() if "PersistentConfig" in wins
+    }
+    assert oidc_first_start == {"ENABLE_LOGIN_FORM"}
+    assert persistent == set(WEBUI_PERSISTENT_SETTINGS) | {"ENABLE_PERSISTENT_CONFIG"} | (
+        oidc_first_start
+    )
 
 
 def test_a_missed_persistent_setting_is_caught() -> None:
@@ -292,3 +305,23 @@ def test_a_moved_pin_fails_until_the_rows_are_rechecked() -> None:
     problems = pin_problems(TEXT, moved)
     assert any("pin OLLAMA_VERSION=0.33.0" in p for p in problems)
     assert any(p.startswith("ollama_env OLLAMA_HOST") for p in problems)
+
+
+# ------------------------------------------------------------------ single sign-on
+
+
+def test_oidc_settings_and_callback_are_registered() -> None:
+    """Every variable the oidc fragment writes, the table in docs/configuration.md and the
+    callback path the app client allows are registered facts about Open WebUI."""
+    used = webui_env_names(BOOT) - webui_env_names((USERDATA / "ollama-boot.sh").read_text())
+    assert used == set(WEBUI_OIDC_SETTINGS), "fragment and WEBUI_OIDC_SETTINGS disagree"
+    assert unregistered(used, TEXT, "webui_env") == set()
+    assert unregistered({OIDC_CALLBACK_PATH}, TEXT, "webui_endpoint") == set()
+    assert unregistered({"/oauth/oidc/login"}, TEXT, "webui_endpoint") == {"/oauth/oidc/login"}
+
+
+def test_cognito_facts_are_registered() -> None:
+    from ollama_infra import auth
+
+    assert unregistered({"cognito:groups"}, TEXT, "oidc_claim") == set()
+    assert unregistered({auth.DISCOVERY_PATH}, TEXT, "oidc_endpoint") == set()

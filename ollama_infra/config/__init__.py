@@ -24,8 +24,10 @@ from ollama_infra.config.fields import (
     check_model_name,
 )
 from ollama_infra.config.parse import config_from_pulumi, parse_config
+from ollama_infra.config.rules import config_warnings, placeholder_values
 from ollama_infra.config.sections import (
     SECTIONS,
+    AuthConfig,
     BackupConfig,
     ComputeConfig,
     CostConfig,
@@ -39,7 +41,14 @@ from ollama_infra.config.sections import (
     WebUIConfig,
 )
 from ollama_infra.config.stack import ConfigError, ConfigIssue, StackConfig
-from ollama_infra.config.stackfile import PROJECT_ROOT, known_stacks, load_stack_values, stack_file
+from ollama_infra.config.stackfile import (
+    PROJECT_ROOT,
+    StackFileError,
+    StackFileMissing,
+    known_stacks,
+    load_stack_values,
+    stack_file,
+)
 
 __all__ = [
     "ACM_ARN_RE",
@@ -52,6 +61,7 @@ __all__ = [
     "PROJECT_ROOT",
     "REGION_RE",
     "SECTIONS",
+    "AuthConfig",
     "BackupConfig",
     "ComputeConfig",
     "ConfigError",
@@ -65,11 +75,15 @@ __all__ = [
     "OllamaApiConfig",
     "OllamaConfig",
     "StackConfig",
+    "StackFileError",
+    "StackFileMissing",
     "WebUIConfig",
     "check_model_name",
     "config_from_pulumi",
+    "config_warnings",
     "known_stacks",
     "load_stack_values",
     "parse_config",
+    "placeholder_values",
     "stack_file",
 ]

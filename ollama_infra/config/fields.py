@@ -7,7 +7,10 @@ one table keyed by ``section.key``, so every message says the rule and the fix.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
+import zoneinfo
 from ipaddress import IPv4Network
 from typing import Annotated, Any
 
@@ -76,6 +79,108 @@ def check_model_name(model: str) -> str:
     return model
 
 
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region in the endpoint data botocore ships (all partitions), read offline."""
+    import boto3
+
+    session = boto3.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    )
+
+
+def closest(value: str, choices: Any, n: int = 3) -> str:
+    """' (did you mean a, b?)' for the choices most like ``value``, or ''."""
+    near = difflib.get_close_matches(value, sorted(choices), n=n, cutoff=0.6)
+    return f" (did you mean {', '.join(near)}?)" if near else ""
+
+
+def check_region(region: str) -> str:
+    """A region name botocore knows; raises ValueError('rule; fix') otherwise."""
+    if not REGION_RE.match(region) or region not in known_regions():
+        raise ValueError(
+            f"'{region}' is not an AWS region{closest(region, known_regions())}; "
+            "use a region name such as us-east-1 or eu-west-1 (`aws ec2 describe-regions`)"
+        )
+    return region
+
+
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# Unix cron fields as EC2 Auto Scaling reads Recurrence: (name, low, high, names for low..).
+CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, MONTHS),
+    ("day of week", 0, 6, WEEKDAYS),  # 7 for Sunday is not in every cron dialect: use 0
+)
+
+
+def _cron_value(text: str, low: int, names: tuple[str, ...]) -> int:
+    if text.upper() in names:
+        return low + names.index(text.upper())
+    if not text.isdigit():
+        raise ValueError(text)
+    return int(text)
+
+
+def _cron_field_problem(text: str, name: str, low: int, high: int, names: tuple[str, ...]) -> str:
+    for part in text.split(","):
+        span, _, step = part.partition("/")
+        try:
+            if step and (not step.isdigit() or int(step) < 1):
+                raise ValueError(step)
+            if span != "*":
+                first, _, last = span.partition("-")
+                values = [_cron_value(v, low, names) for v in (first, last) if v]
+                if any(not low <= v <= high for v in values) or values != sorted(values):
+                    raise ValueError(span)
+        except ValueError:
+            return (
+                f"the {name} field '{text}' is out of range or malformed: use {low}-{high}, "
+                "'*', ranges a-b, lists a,b or steps */n"
+            )
+    return ""
+
+
+def check_cron(expr: str) -> str:
+    """A 5-field Unix cron expression with every field in range; ValueError('rule; fix')."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"'{expr}' has {len(fields)} field(s), not 5 (minute hour day-of-month month "
+            "day-of-week); use e.g. '0 19 * * 1-5'"
+        )
+    for text, (name, low, high, names) in zip(fields, CRON_FIELDS, strict=True):
+        problem = _cron_field_problem(text, name, low, high, names)
+        if problem:
+            raise ValueError(f"{problem}; use e.g. '0 19 * * 1-5'")
+    return expr
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_timezone(name: str) -> str:
+    """An IANA time zone name (e.g. Europe/Berlin); ValueError('rule; fix') otherwise.
+
+    Without a time zone database on the machine nothing can be checked; then any name passes.
+    """
+    zones = _zones()
+    if name != "UTC" and zones and name not in zones:
+        raise ValueError(
+            f"'{name}' is not an IANA time zone{closest(name, zones)}; "
+            "use a name such as UTC, Europe/Berlin or America/New_York"
+        )
+    return name
+
+
 def _pattern(regex: re.Pattern[str]) -> Any:
     return Field(pattern=regex.pattern)
 
@@ -89,16 +194,20 @@ def _not_world(cidr: IPv4Network) -> IPv4Network:
 # Reusable field types; their messages are in MESSAGES under each key that uses them.
 AcmArn = Annotated[str, _pattern(ACM_ARN_RE)]
 KmsArn = Annotated[str, _pattern(KMS_ARN_RE)]
-Region = Annotated[str, _pattern(REGION_RE)]
+Region = Annotated[str, AfterValidator(check_region)]
 InstanceType = Annotated[str, _pattern(INSTANCE_TYPE_RE)]
 Email = Annotated[str, _pattern(EMAIL_RE), Field(max_length=254)]
 DnsName = Annotated[str, _pattern(DNS_NAME_RE)]
 WildcardDnsName = Annotated[str, Field(pattern=r"^(\*\.)?" + DNS_NAME_RE.pattern.lstrip("^"))]
-Cron = Annotated[str, Field(pattern=r"^\s*" + CRON_RE.pattern.strip("^$") + r"\s*$")]
+Cron = Annotated[
+    str,
+    Field(pattern=r"^\s*" + CRON_RE.pattern.strip("^$") + r"\s*$"),
+    AfterValidator(check_cron),
+]
+TimeZone = Annotated[str, AfterValidator(check_timezone)]
 AdminCidr = Annotated[IPv4Network, AfterValidator(_not_world)]
 
 CIDR = "must be an IPv4 network in CIDR notation with no host bits set; use e.g. 10.20.0.0/16"
-REGION = "must be an AWS region such as us-west-2"
 ACM_ARN = (
     "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>); "
     "copy it from `aws acm list-certificates`"
@@ -114,6 +223,20 @@ DAYS = "must be 1-3650 days"
 
 # section.key -> "rule; fix": what a user reads when a key breaks its declared rule.
 MESSAGES: dict[str, str] = {
+    "auth.issuer_url": "must be an https URL without query, e.g. https://login.example.com/realms/x",
+    "auth.client_id": "must be 1-256 letters, digits or ._:/-; copy it from the provider",
+    "auth.client_secret_arn": (
+        "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:"
+        "secret:<name>); store the client secret there and give its ARN, never the secret"
+    ),
+    "auth.allowed_email_domains": "must be lowercase DNS names; use e.g. example.com",
+    "auth.groups_claim": "must be a claim name such as cognito:groups or groups",
+    "auth.admin_group": "group names are 1-128 letters, digits or ._-; use ollama-admins",
+    "auth.user_group": "group names are 1-128 letters, digits or ._-; use ollama-users",
+    "auth.identity_providers": (
+        "provider names are 1-32 letters, digits or ._- (not COGNITO); use the name given "
+        "to the provider in the pool, e.g. EntraID"
+    ),
     "environment.owner": "tag values must be 1-256 characters",
     "environment.cost_center": "tag values must be 1-256 characters",
     "network.vpc_cidr": CIDR,
@@ -157,6 +280,12 @@ MESSAGES: dict[str, str] = {
         "measure it with the load test"
     ),
     "compute.spot_instance_types": "is not an EC2 instance type; use e.g. t3a.xlarge",
+    "compute.gpu_target_utilization_percent": (
+        "GPU utilization target must be 10-95 percent; 70 leaves headroom for bursts"
+    ),
+    "compute.refresh_checkpoint_delay_seconds": (
+        "checkpoint delay must be 0-172800 s (AWS's limit); 900 gives the alarms 15 minutes"
+    ),
     "compute.schedule_scale_down_cron": (
         "must be a 5-field cron expression; use e.g. '0 19 * * 1-5'"
     ),
@@ -179,7 +308,6 @@ MESSAGES: dict[str, str] = {
     ),
     "data.storage_glacier_after_days": DAYS,
     "data.noncurrent_version_expiry_days": DAYS,
-    "data.replication_region": REGION,
     "data.database_instance_class": (
         "must be an RDS instance class; use e.g. db.t4g.micro or db.m7g.large"
     ),
@@ -200,6 +328,10 @@ MESSAGES: dict[str, str] = {
     "observability.alarm_emails": EMAIL,
     "observability.billing_alarm_threshold_usd": "billing threshold must be 1-1,000,000 USD",
     "observability.memory_alarm_percent": ALARM_PERCENT,
+    "observability.gpu_memory_alarm_percent": ALARM_PERCENT,
+    "observability.budget_limit_usd": (
+        "budget limit must be 1-1,000,000 USD per month, or unset for the cost estimate"
+    ),
     "observability.alb_5xx_alarm_percent": ALARM_PERCENT,
     "observability.ollama_503_alarm_percent": ALARM_PERCENT,
     "observability.cloudfront_cache_hit_alarm_percent": ALARM_PERCENT,
@@ -212,7 +344,6 @@ MESSAGES: dict[str, str] = {
     "observability.rds_connections_alarm": "must be 1-65536",
     "backup.daily_retention_days": "retention must be 1-36500 days",
     "backup.weekly_retention_days": "retention must be 1-36500 days",
-    "backup.copy_region": REGION,
     "cost.data_out_gb": "must be 0-10,000,000 (an amount the estimate assumes); use 20",
     "cost.requests_millions": "must be 0-1,000,000 (an amount the estimate assumes); use 1",
     "cost.nat_processed_gb": "must be 0-10,000,000 (an amount the estimate assumes); use 30",

@@ -8,10 +8,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ollama_infra.config.fields import CONFIG_NAMESPACE, DOCS_HINT, MESSAGES, REGION_RE
+from ollama_infra.config.fields import (
+    CONFIG_NAMESPACE,
+    DOCS_HINT,
+    ENVIRONMENTS,
+    MESSAGES,
+    Model,
+    check_region,
+    closest,
+)
 from ollama_infra.config.rules import cross_checks
 from ollama_infra.config.sections import SECTIONS
 from ollama_infra.config.stack import ConfigError, ConfigIssue, StackConfig
+
+# Config namespaces a stack file may use: this program's, the AWS provider's, Pulumi's own.
+NAMESPACES: tuple[str, ...] = (CONFIG_NAMESPACE, "aws", "pulumi")
 
 
 def _split(message: str) -> tuple[str, str]:
@@ -64,50 +75,90 @@ def _section_values(stack: str, section: str, raw: Any) -> tuple[dict[str, Any],
     return raw, problems
 
 
-def parse_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
+def _key_issues(values: Mapping[str, Any]) -> list[ConfigIssue]:
+    """Keys in an unknown namespace (``ollam:compute``) or unknown ``ollama:`` keys."""
+    sections = [f"{CONFIG_NAMESPACE}:{s}" for s in SECTIONS]
+    issues = []
+    for key, value in values.items():
+        namespace, sep, name = key.partition(":")
+        if not sep or namespace not in NAMESPACES:
+            rule = f"unknown config namespace '{namespace if sep else key}'"
+            fix = (
+                f"write {CONFIG_NAMESPACE}:<section> for this program's settings or aws:<key> "
+                f"for the AWS provider{closest(key, [*sections, 'aws:region'])}"
+            )
+        elif namespace == CONFIG_NAMESPACE and name not in SECTIONS:
+            rule, fix = "unknown config key", f"use one of: {', '.join(sections)}"
+        else:
+            continue
+        issues.append(ConfigIssue(key=key, value=value, rule=rule, fix=fix))
+    return issues
+
+
+def _region_issue(stack: str, region: Any) -> ConfigIssue | None:
+    command = f"`pulumi config set aws:region <region> --stack {stack}`"
+    if not isinstance(region, str) or not region:
+        rule, fix = "the AWS region must be set", f"run {command.replace('<region>', 'us-east-1')}"
+    else:
+        try:
+            check_region(region)
+            return None
+        except ValueError as exc:
+            rule, fix = _split(str(exc))
+            fix = f"{fix}; set it with {command}"
+    return ConfigIssue(key="aws:region", value=region, rule=rule, fix=fix)
+
+
+def _section(
+    section: str, model: type[Model], raw: dict[str, Any]
+) -> tuple[Model, list[ConfigIssue], set[str]]:
+    """The validated section, its issues, and the keys (``section.key``) whose invalid values
+    were replaced by their defaults so the cross-key rules can still run."""
+    try:
+        return model.model_validate(raw), [], set()
+    except ValidationError as exc:
+        issues = _pydantic_issues(section, exc)
+        bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+    try:
+        repaired = model.model_validate({k: v for k, v in raw.items() if k not in bad})
+    except ValidationError:
+        repaired, bad = model.model_validate({}), set(model.model_fields)
+    return repaired, issues, {f"{section}.{key}" for key in bad}
+
+
+def parse_config(stack: str, values: Mapping[str, Any], source: str | None = None) -> StackConfig:
     """Build a validated StackConfig from a stack's config map.
 
     ``values`` maps full config keys (``ollama:network``, ``aws:region``) to values,
     structured values either as objects or as JSON strings (as the Pulumi runtime holds them).
-    Raises ConfigError listing every problem.
+    Raises ConfigError listing every problem of the whole map at once: a key with an invalid
+    value stands in with its default for the cross-key rules, and a rule that read such a
+    key is not reported (its verdict would be about the default, not about the file).
+    ``source`` names the stack file in the message.
     """
-    issues: list[ConfigIssue] = []
-    for key, value in values.items():
-        namespace, _, name = key.partition(":")
-        if namespace == CONFIG_NAMESPACE and name not in SECTIONS:
-            issues.append(
-                ConfigIssue(
-                    key=key,
-                    value=value,
-                    rule="unknown config key",
-                    fix=f"use one of: {', '.join(f'{CONFIG_NAMESPACE}:{s}' for s in SECTIONS)}",
-                )
-            )
+    issues = _key_issues(values)
+    substituted: set[str] = set()
     region = values.get("aws:region")
-    if not isinstance(region, str) or not REGION_RE.match(region):
-        issues.append(
-            ConfigIssue(
-                key="aws:region",
-                value=region,
-                rule="the AWS region must be set",
-                fix=f"run `pulumi config set aws:region us-east-1 --stack {stack}`",
-            )
-        )
+    region_issue = _region_issue(stack, region)
+    if region_issue is not None:
+        issues.append(region_issue)
+        substituted.add("region")
         region = "us-east-1"
     sections: dict[str, Any] = {}
     for section, model in SECTIONS.items():
         raw, problems = _section_values(stack, section, values.get(f"{CONFIG_NAMESPACE}:{section}"))
-        issues += problems
-        try:
-            sections[section] = model.model_validate(raw)
-        except ValidationError as exc:
-            issues += _pydantic_issues(section, exc)
+        if problems:
+            substituted |= {f"{section}.{key}" for key in model.model_fields}
+        sections[section], found, bad = _section(section, model, raw)
+        issues += problems + found
+        substituted |= bad
+    if "environment.name" in substituted and stack in ENVIRONMENTS:
+        substituted.discard("environment.name")  # the stack name stands in: rules still apply
+        sections["environment"] = sections["environment"].model_copy(update={"name": stack})
+    cfg = StackConfig(stack=stack, region=str(region), **sections)
+    issues += cross_checks(cfg, frozenset(substituted))
     if issues:
-        raise ConfigError(stack, issues)
-    cfg = StackConfig(stack=stack, region=region, **sections)
-    issues = cross_checks(cfg)
-    if issues:
-        raise ConfigError(stack, issues)
+        raise ConfigError(stack, issues, source)
     return cfg
 
 

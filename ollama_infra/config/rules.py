@@ -6,16 +6,28 @@ all, so one run reports every problem of the stack file.
 
 from __future__ import annotations
 
+import inspect
 import re
+import types
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Network
+from typing import Any, cast
+
+from pydantic import BaseModel
 
 from ollama_infra import naming, versions
 from ollama_infra.config.fields import ENVIRONMENTS
+from ollama_infra.config.sections import SECTIONS
 from ollama_infra.config.stack import ConfigIssue, StackConfig, issue
 
 Rule = Callable[[StackConfig], Iterator[ConfigIssue]]
 RULES: list[Rule] = []
+WARNINGS: list[Rule] = []
+
+# The account id AWS documentation uses in examples, and the one the repository's stack
+# files carry in their placeholder ARNs.
+EXAMPLE_ACCOUNT_ID = "123456789012"
+PRIVATE_RANGES = tuple(IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 def rule(fn: Rule) -> Rule:
@@ -23,9 +35,47 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
-def cross_checks(cfg: StackConfig) -> list[ConfigIssue]:
-    """Every cross-key problem of ``cfg``, in rule order."""
-    return [found for check in RULES for found in check(cfg)]
+def warning(fn: Rule) -> Rule:
+    """A rule whose findings are worth a look but do not stop a deployment."""
+    WARNINGS.append(fn)
+    return fn
+
+
+class _Reads:
+    """Stands in for a config object and records the keys (``section.key``) a rule reads."""
+
+    def __init__(self, target: Any, prefix: str, log: set[str]) -> None:
+        self._target, self._prefix, self._log = target, prefix, log
+
+    def __getattr__(self, name: str) -> Any:
+        static = inspect.getattr_static(type(self._target), name, None)
+        if isinstance(static, property):  # e.g. StackConfig.env reads environment.name
+            return static.__get__(self)
+        if inspect.isfunction(static):  # e.g. NetworkConfig.subnet_plan reads its fields
+            return types.MethodType(static, self)
+        value = getattr(self._target, name)
+        self._log.add(f"{self._prefix}{name}")
+        return _Reads(value, f"{name}.", self._log) if isinstance(value, BaseModel) else value
+
+
+def cross_checks(cfg: StackConfig, substituted: frozenset[str] = frozenset()) -> list[ConfigIssue]:
+    """Every cross-key problem of ``cfg``, in rule order.
+
+    ``substituted`` names keys (``compute.min_size``, ``region``) whose invalid values were
+    replaced by defaults; a rule that reads one of them is not reported.
+    """
+    found: list[ConfigIssue] = []
+    for check in RULES:
+        reads: set[str] = set()
+        issues = list(check(cast(StackConfig, _Reads(cfg, "", reads))))
+        if not reads & substituted:
+            found += issues
+    return found
+
+
+def config_warnings(cfg: StackConfig) -> list[ConfigIssue]:
+    """Findings that do not stop a deployment (the plan and `pulumi preview` print them)."""
+    return [found for check in WARNINGS for found in check(cfg)]
 
 
 def _region_of(arn: str) -> str:
@@ -222,6 +272,41 @@ def instance_type_suits_the_environment(cfg: StackConfig) -> Iterator[ConfigIssu
             "has none",
             "set install_method: script (it installs the driver), or set compute.ami_id to "
             "an image with the NVIDIA driver",
+        )
+
+
+@rule
+def gpu_scaling_needs_gpus(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    c = cfg.compute
+    if c.scaling_metric == "gpu" and not c.gpu_enabled:
+        yield issue(
+            "compute.scaling_metric",
+            c.scaling_metric,
+            "GPU utilization is only collected on the GPU profile",
+            "set compute.gpu_enabled: true (a g5/g6 type), or scaling_metric: cpu",
+        )
+    if c.scaling_metric == "gpu" and c.requests_per_target is not None:
+        yield issue(
+            "compute.requests_per_target",
+            c.requests_per_target,
+            "two target-tracking policies (GPU and requests) would fight over the capacity",
+            "remove requests_per_target or set scaling_metric: cpu",
+        )
+
+
+@rule
+def refresh_checkpoints_are_valid(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    points = cfg.compute.refresh_checkpoint_percentages
+    if points is None:
+        return
+    ordered = all(1 <= p <= 100 for p in points) and points == sorted(set(points))
+    if not points or not ordered or points[-1] != 100:
+        yield issue(
+            "compute.refresh_checkpoint_percentages",
+            points,
+            "checkpoints must be unique percentages (1-100) in ascending order ending with "
+            "100, or the refresh never replaces the whole group",
+            "use e.g. [50, 100], or remove the key",
         )
 
 
@@ -476,3 +561,124 @@ def keys_are_in_the_stack_region(cfg: StackConfig) -> Iterator[ConfigIssue]:
                 f"the key must be in the stack's region ({cfg.region})",
                 f"create or pick a KMS key in {cfg.region}, or remove the key",
             )
+
+
+# ---------------------------------------------------------------- warnings and placeholders
+
+
+@warning
+def vpc_range_is_private(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    vpc = cfg.network.vpc_cidr
+    if not any(vpc.subnet_of(private) for private in PRIVATE_RANGES):
+        yield issue(
+            "network.vpc_cidr",
+            str(vpc),
+            "is a public (internet-routable) range: instances could not reach the real owners "
+            "of these addresses, and AWS recommends the private RFC 1918 ranges",
+            "use a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, e.g. 10.20.0.0/16",
+        )
+
+
+def placeholder_values(cfg: StackConfig, account: str | None = None) -> list[ConfigIssue]:
+    """Values a real deploy would fail on: ARNs in another account (``account`` given) or in
+    the example account (``account`` unknown, as in the offline plan), and example.com names.
+    ``ollama-ops deploy`` refuses them; the plan and preview warn about them."""
+    found = []
+    fix = (
+        f"put your own certificate, key and DNS names in Pulumi.{cfg.stack}.yaml "
+        "(see docs/environments.md)"
+    )
+    for section in SECTIONS:
+        model = getattr(cfg, section)
+        for key in type(model).model_fields:
+            value = getattr(model, key)
+            if not (key.endswith("_arn") and isinstance(value, str) and value.startswith("arn:")):
+                continue
+            owner = value.split(":")[4]
+            if account is None and owner == EXAMPLE_ACCOUNT_ID:
+                rule = f"is a placeholder in the example account {owner}; a real deploy fails"
+            elif account is not None and owner and owner != account:
+                rule = f"is in account {owner}, not {account}"
+            else:
+                continue
+            found.append(issue(f"{section}.{key}", value, rule, fix))
+    names = [("edge.origin_domain_name", cfg.edge.origin_domain_name)]
+    names += [("edge.domain_aliases", alias) for alias in cfg.edge.domain_aliases]
+    for key, name in names:
+        if name and (name == "example.com" or name.endswith(".example.com")):
+            rule = "is a placeholder under example.com, which no certificate of yours covers"
+            found.append(issue(key, name, rule, fix))
+    return found
+
+
+@warning
+def no_placeholders(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    yield from placeholder_values(cfg)
+
+
+_EXTERNAL_KEYS = ("issuer_url", "client_id", "client_secret_arn")
+
+
+@rule
+def oidc_provider_is_complete(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    a = cfg.auth
+    if not cfg.oidc:
+        return
+    if a.provider == "external":
+        for key in _EXTERNAL_KEYS:
+            if getattr(a, key) is None:
+                yield issue(
+                    f"auth.{key}",
+                    None,
+                    "an external OIDC provider needs issuer_url, client_id and client_secret_arn",
+                    f"set auth.{key} (see docs/identity.md), or use provider: cognito",
+                )
+        if a.client_secret_arn and _region_of(a.client_secret_arn) != cfg.region:
+            yield issue(
+                "auth.client_secret_arn",
+                a.client_secret_arn,
+                f"the secret is not in the stack region {cfg.region}; instances read it at boot",
+                f"replicate the secret to {cfg.region} and give that ARN",
+            )
+    elif a.identity_providers and "COGNITO" in {n.upper() for n in a.identity_providers}:
+        yield issue(
+            "auth.identity_providers",
+            a.identity_providers,
+            "COGNITO (the pool's own accounts) is always offered",
+            "list only the federated providers, e.g. [EntraID]",
+        )
+    if a.provider == "cognito":
+        for key in _EXTERNAL_KEYS:
+            if getattr(a, key) is not None:
+                yield issue(
+                    f"auth.{key}",
+                    getattr(a, key),
+                    "only used with provider: external; the stack-owned Cognito pool has its "
+                    "own issuer, client and secret",
+                    f"remove auth.{key}, or set provider: external",
+                )
+    if a.provider == "external" and a.identity_providers:
+        yield issue(
+            "auth.identity_providers",
+            a.identity_providers,
+            "only a stack-owned Cognito pool federates providers",
+            "remove auth.identity_providers, or federate them in your own provider",
+        )
+    if a.admin_group == a.user_group:
+        yield issue(
+            "auth.admin_group",
+            a.admin_group,
+            "admin_group and user_group must differ, or every user would be an admin",
+            "use ollama-admins and ollama-users",
+        )
+
+
+@rule
+def production_requires_mfa(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if cfg.is_production and cfg.cognito_pool and cfg.auth.mfa == "off":
+        yield issue(
+            "auth.mfa",
+            "off",
+            "production sign-in without MFA is refused",
+            "set auth.mfa to required (or optional)",
+        )

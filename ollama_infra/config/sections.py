@@ -29,6 +29,7 @@ from ollama_infra.config.fields import (
     KmsArn,
     Model,
     Region,
+    TimeZone,
     WildcardDnsName,
     check_model_name,
     field,
@@ -251,7 +252,7 @@ class ComputeConfig(Model):
     schedule_scale_up_cron: Cron | None = field(
         None, "Cron that restores min/desired capacity, e.g. 0 7 * * 1-5."
     )
-    schedule_timezone: str = field("UTC", "IANA time zone of the scheduled actions.")
+    schedule_timezone: TimeZone = field("UTC", "IANA time zone of the scheduled actions.")
     spot_enabled: bool = field(False, "Use Spot capacity (mixed instances policy); dev only.")
     spot_instance_types: list[InstanceType] = field(
         [],
@@ -263,6 +264,40 @@ class ComputeConfig(Model):
         "GPU profile: g5/g6 instance and a working NVIDIA driver (installed by the script "
         "method; with the snap, bake it into compute.ami_id).",
     )
+    scaling_metric: Literal["cpu", "gpu"] = field(
+        "cpu",
+        "What scales the group: cpu (step scaling on scale_out/scale_in_cpu_percent) or gpu "
+        "(target tracking on the agent's GPU utilization; needs gpu_enabled). See docs/SIZING.md.",
+    )
+    gpu_target_utilization_percent: float = field(
+        70.0,
+        "Target average GPU utilization when scaling_metric is gpu.",
+        ge=10,
+        le=95,
+    )
+    refresh_auto_rollback: bool = field(
+        True,
+        "Instance refresh rolls the group back to the previous launch template version when "
+        "it fails or one of the stack's health alarms fires (see docs/runbooks/deployment.md).",
+    )
+    refresh_checkpoint_percentages: list[int] | None = field(
+        None,
+        "Instance refresh pauses when this percent of the group is replaced (ascending, unique, "
+        "ending with 100); unset: [50, 100] in production, none elsewhere.",
+    )
+    refresh_checkpoint_delay_seconds: int = field(
+        900,
+        "How long a refresh waits at each checkpoint (the alarms' time to notice a bad "
+        "version) before it continues.",
+        ge=0,
+        le=172800,
+    )
+
+    def checkpoints(self, production: bool) -> list[int]:
+        """The checkpoint percentages in effect (config, else the environment's default)."""
+        if self.refresh_checkpoint_percentages is not None:
+            return list(self.refresh_checkpoint_percentages)
+        return [50, 100] if production else []
 
 
 class OllamaConfig(Model):
@@ -436,8 +471,8 @@ class ObservabilityConfig(Model):
     alerts_kms_key_arn: KmsArn | None = field(
         None,
         "Customer managed KMS key (stack region) for the alerts topic; its policy must let "
-        "cloudwatch.amazonaws.com use it. Unset creates a dedicated key (the AWS managed "
-        "aws/sns key cannot be used by CloudWatch alarms).",
+        "cloudwatch.amazonaws.com and budgets.amazonaws.com use it. Unset creates a "
+        "dedicated key (the AWS managed aws/sns key cannot be used by CloudWatch alarms).",
     )
     memory_alarm_percent: AlarmPercent = field(
         80.0, "High-memory alarm: ASG average mem_used_percent."
@@ -473,6 +508,18 @@ class ObservabilityConfig(Model):
     )
     rds_connections_alarm: int = field(
         80, "Database connections alarm: DatabaseConnections above this count.", ge=1, le=65536
+    )
+    gpu_memory_alarm_percent: AlarmPercent = field(
+        90.0,
+        "GPU memory pressure alarm (gpu_enabled only): highest instance GPU memory used, as a "
+        "percent of GPU memory, above this for 15 minutes.",
+    )
+    budget_limit_usd: float | None = field(
+        None,
+        "Monthly AWS Budgets limit (USD) for the stack's tagged costs; unset uses the stack's "
+        "cost estimate at maximum scale (ollama-ops cost), rounded up to 10 USD.",
+        ge=1,
+        le=1_000_000,
     )
 
     @field_validator("log_retention_days")
@@ -580,6 +627,78 @@ class CostConfig(Model):
     )
 
 
+SM_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+)
+ClaimName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_:.-]{1,128}$")]
+GroupName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+IdpName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+
+
+class AuthConfig(Model):
+    """Who signs in to Open WebUI: its local accounts, or single sign-on through OIDC."""
+
+    mode: Literal["local", "oidc"] = field(
+        "local",
+        "local: Open WebUI's own accounts and the headless admin (webui.admin_email). oidc: "
+        "single sign-on; the login form and local passwords are off, and roles follow the "
+        "admin_group/user_group membership (see docs/identity.md).",
+    )
+    provider: Literal["cognito", "external"] = field(
+        "cognito",
+        "With mode oidc: a Cognito user pool the stack creates (ollama-users-<env>), or an "
+        "existing OIDC provider (issuer_url, client_id, client_secret_arn).",
+    )
+    issuer_url: str | None = field(
+        None,
+        "External provider only: the OIDC issuer URL (https; its "
+        "/.well-known/openid-configuration must answer).",
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$",
+    )
+    client_id: str | None = field(
+        None,
+        "External provider only: the OAuth client id registered for this stack.",
+        pattern=r"^[A-Za-z0-9._:/-]{1,256}$",
+    )
+    client_secret_arn: str | None = field(
+        None,
+        "External provider only: ARN of the Secrets Manager secret (stack region) whose "
+        "SecretString is the client secret; never the secret itself.",
+        pattern=SM_ARN_PATTERN,
+    )
+    allowed_email_domains: list[DnsName] = field(
+        [], "Email domains allowed to sign in (OAUTH_ALLOWED_DOMAINS); empty allows any."
+    )
+    groups_claim: ClaimName = field(
+        "cognito:groups",
+        "ID-token claim that carries the user's groups (Cognito: cognito:groups).",
+    )
+    admin_group: GroupName = field("ollama-admins", "Members of this group are Open WebUI admins.")
+    user_group: GroupName = field("ollama-users", "Members of this group are Open WebUI users.")
+    mfa: Literal["off", "optional", "required"] = field(
+        "optional",
+        "Cognito pool MFA (TOTP): off, optional or required. Production may not use off.",
+    )
+    self_signup: bool = field(
+        False,
+        "Cognito pool: let people create their own account (admin-create-only when false; "
+        "allowed_email_domains still applies in Open WebUI).",
+    )
+    identity_providers: list[IdpName] = field(
+        [],
+        "Cognito pool: names of SAML or OIDC identity providers (Entra ID, Okta, Google) "
+        "added to the pool outside the stack that the sign-in page offers besides Cognito "
+        "accounts; see docs/identity.md.",
+    )
+
+    @field_validator("allowed_email_domains")
+    @classmethod
+    def _unique_domains(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("list each domain once")
+        return value
+
+
 # Config key (under the ollama: namespace) -> model. The order is the documentation order.
 SECTIONS: dict[str, type[Model]] = {
     "environment": EnvironmentConfig,
@@ -589,6 +708,7 @@ SECTIONS: dict[str, type[Model]] = {
     "compute": ComputeConfig,
     "ollama": OllamaConfig,
     "webui": WebUIConfig,
+    "auth": AuthConfig,
     "data": DataConfig,
     "observability": ObservabilityConfig,
     "backup": BackupConfig,

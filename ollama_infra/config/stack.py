@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ollama_infra.config.fields import CONFIG_NAMESPACE, DOCS_HINT
 from ollama_infra.config.sections import (
+    AuthConfig,
     BackupConfig,
     ComputeConfig,
     CostConfig,
@@ -47,12 +48,12 @@ def issue(key: str, value: Any, rule: str, fix: str) -> ConfigIssue:
 class ConfigError(Exception):
     """The stack configuration is invalid; ``issues`` lists every problem found."""
 
-    def __init__(self, stack: str, issues: list[ConfigIssue]) -> None:
+    def __init__(self, stack: str, issues: list[ConfigIssue], source: str | None = None) -> None:
         self.stack = stack
         self.issues = issues
         lines = "\n".join(f"  - {i.render()}" for i in issues)
         super().__init__(
-            f"invalid configuration for stack '{stack}' (Pulumi.{stack}.yaml), "
+            f"invalid configuration for stack '{stack}' ({source or f'Pulumi.{stack}.yaml'}), "
             f"{len(issues)} problem(s):\n{lines}\n({DOCS_HINT})"
         )
 
@@ -70,6 +71,7 @@ class StackConfig:
     compute: ComputeConfig
     ollama: OllamaConfig
     webui: WebUIConfig
+    auth: AuthConfig
     data: DataConfig
     observability: ObservabilityConfig
     backup: BackupConfig
@@ -88,6 +90,16 @@ class StackConfig:
         """Table/database protection: explicit setting, else on outside dev."""
         flag = self.data.deletion_protection
         return self.env != "dev" if flag is None else flag
+
+    @property
+    def oidc(self) -> bool:
+        """Single sign-on through OIDC (auth.mode oidc)."""
+        return self.auth.mode == "oidc"
+
+    @property
+    def cognito_pool(self) -> bool:
+        """The stack creates and owns a Cognito user pool."""
+        return self.oidc and self.auth.provider == "cognito"
 
     @property
     def alb_deletion_protection(self) -> bool:

@@ -117,7 +117,7 @@ def estimate(ev: Evaluation, cfg: StackConfig, book: PriceBook | None = None) ->
         assumptions=assumptions_of(cfg.cost),
         lines=lines,
     )
-    result.warnings = billing_alarm_warnings(ev, result)
+    result.warnings = billing_alarm_warnings(ev, result) + budget_warnings(ev, result)
     return result
 
 
@@ -159,6 +159,24 @@ def billing_alarm_warnings(ev: Evaluation, est: Estimate) -> list[str]:
             f"runaway would go unnoticed; lower {key}"
         ]
     return []
+
+
+def budget_warnings(ev: Evaluation, est: Estimate) -> list[str]:
+    """A budget below the usual month's estimate would alert (and forecast) every month."""
+    out = []
+    desired = est.total_at("desired")
+    for budget in ev.of_type("aws:budgets/budget:Budget"):
+        try:
+            limit = float(budget.inputs.get("limitAmount", ""))
+        except ValueError:
+            continue
+        if limit < desired:
+            out.append(
+                f"budget {budget.inputs.get('name')} limit {limit:,.0f} {est.currency} is below "
+                f"the estimate at desired capacity ({desired:,.2f}): its forecast alert would "
+                "fire every month; raise observability.budget_limit_usd or unset it"
+            )
+    return out
 
 
 def money(value: float | None) -> str:

@@ -606,6 +606,12 @@ RULES: dict[str, Rule] = {
     "aws:sns/topic:Topic": not_estimated(
         "billed per notification delivered; alarm e-mail volumes are not estimated"
     ),
+    # Amazon Cognito developer guide, "User pool feature plans" and "Monitoring and managing
+    # costs" (2026-12): new pools get the Essentials plan, billed per monthly active user.
+    "aws:cognito/userPool:UserPool": not_estimated(
+        "billed per monthly active user (Essentials plan by default, with a free allowance); "
+        "sign-in volumes are not estimated"
+    ),
 }
 
 # Types that add nothing to the bill by themselves, and why.
@@ -613,6 +619,10 @@ NO_CHARGE: dict[str, str] = {
     "pulumi:providers:aws": "a provider configuration, not a cloud resource",
     "random:index/randomPassword:RandomPassword": "generated locally by Pulumi",
     "aws:autoscaling/policy:Policy": "scaling policies have no charge",
+    "aws:budgets/budget:Budget": (
+        "the first two budgets of a payer account are free; each further one costs 0.02 USD "
+        "a day (AWS Billing user guide, managing costs with budgets), under 1 USD a month"
+    ),
     "aws:autoscaling/schedule:Schedule": "no charge; its crons set the instance hours",
     "aws:ec2/launchTemplate:LaunchTemplate": "priced through the Auto Scaling group's instances",
     "aws:ec2/vpc:Vpc": "no charge for the VPC itself",
@@ -649,6 +659,12 @@ NO_CHARGE: dict[str, str] = {
     ),
     "aws:s3/bucketVersioning:BucketVersioning": "bucket configuration (versions are storage)",
     "aws:secretsmanager/secretVersion:SecretVersion": "included in the secret's monthly price",
+    # Cognito bills a pool's active users, and app clients only for client-credentials
+    # (machine-to-machine) grants, which this authorization-code client does not use
+    # (developer guide "Monitoring and managing costs", 2026-12).
+    "aws:cognito/userPoolClient:UserPoolClient": "no charge: an authorization-code client",
+    "aws:cognito/userPoolDomain:UserPoolDomain": "no charge; sign-ins are the pool's line",
+    "aws:cognito/userGroup:UserGroup": "no charge; part of the pool",
     "aws:sns/topicPolicy:TopicPolicy": "configuration of a topic",
     "aws:sns/topicSubscription:TopicSubscription": "deliveries are the topic's line",
     "aws:rds/subnetGroup:SubnetGroup": "no charge",

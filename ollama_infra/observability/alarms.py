@@ -16,6 +16,7 @@ from typing import Any
 
 import pulumi
 
+from ollama_infra import cwagent
 from ollama_infra.config import ObservabilityConfig
 from ollama_infra.cwagent import ASG_DIMENSION
 from ollama_infra.observability import filters
@@ -397,4 +398,77 @@ def billing_alarm(cfg: ObservabilityConfig) -> AlarmSpec:
         treat_missing_data="notBreaching",
         metric=Metric("AWS/Billing", "EstimatedCharges", {"Currency": "USD"}, "Maximum"),
         us_east_1=True,
+    )
+
+
+def boot_failure_alarm(namespace: str) -> AlarmSpec:
+    """A boot script that gave up (its ERROR line in the bootstrap log): a rollout stops."""
+    return AlarmSpec(
+        role="boot-failures",
+        description=(
+            "An instance's boot script failed (ERROR: boot failed in the bootstrap log) in the "
+            "last 5 minutes: an instance refresh rolls back; see docs/runbooks/deployment.md."
+        ),
+        threshold=0,
+        window=Window(FIVE_MINUTES, 1, 1),
+        # The filter publishes 0 for other bootstrap lines; no lines at all is no failure.
+        treat_missing_data="notBreaching",
+        metric=Metric(namespace, filters.BOOT_FAILURES),
+    )
+
+
+def rollout_unhealthy_alarm(
+    key: str, alb_suffix: pulumi.Input[str], tg_suffix: pulumi.Input[str], grace_seconds: int
+) -> AlarmSpec:
+    """Targets unhealthy for longer than a boot may take: a new version that never serves.
+
+    A booting instance fails its ALB checks until Ollama and Open WebUI answer (up to the
+    grace period), so the paging alarm on unhealthy hosts would also stop every healthy
+    rollout; this one needs unhealthy targets in every minute of the grace period plus five.
+    """
+    minutes = -(-grace_seconds // 60) + 5
+    return AlarmSpec(
+        role=f"{key}-rollout-unhealthy",
+        description=(
+            f"The {key} target group had an unhealthy target in every minute of the last "
+            f"{minutes} minutes (longer than an instance may take to boot): instances of the "
+            "new version never pass their health check. An instance refresh rolls back."
+        ),
+        threshold=0,
+        window=Window(60, minutes, minutes),
+        treat_missing_data="notBreaching",
+        metric=Metric(
+            ALB,
+            "UnHealthyHostCount",
+            {"LoadBalancer": alb_suffix, "TargetGroup": tg_suffix},
+            "Minimum",
+        ),
+    )
+
+
+def gpu_memory_alarm(
+    cfg: ObservabilityConfig, namespace: str, asg_name: pulumi.Input[str]
+) -> AlarmSpec:
+    """GPU memory used as a percent of GPU memory (agent nvidia_gpu metrics, ASG aggregate)."""
+    dims = {ASG_DIMENSION: asg_name}
+    used, total = _inputs(
+        [
+            Metric(namespace, cwagent.GPU_MEMORY_USED, dims, "Maximum"),
+            Metric(namespace, cwagent.GPU_MEMORY_TOTAL, dims, "Maximum"),
+        ],
+        FIVE_MINUTES,
+    )
+    expression = f"IF({total['id']} > 0, 100 * {used['id']} / {total['id']}, 0)"
+    return AlarmSpec(
+        role="gpu-memory",
+        description=(
+            f"GPU memory use of the busiest instance above {cfg.gpu_memory_alarm_percent:g} % "
+            "for 15 minutes: the loaded models and their KV cache are close to the GPU's memory "
+            "(Ollama then offloads layers to the CPU and slows down). See docs/SIZING.md."
+        ),
+        threshold=cfg.gpu_memory_alarm_percent,
+        window=FIFTEEN_MINUTES,
+        # Gaps come from scale-to-zero or an agent restart; keep the last state.
+        treat_missing_data="missing",
+        queries=[used, total, _expression(expression, "GPU memory used (%)")],
     )

@@ -23,14 +23,27 @@ from ollama_infra import cwagent
 from ollama_infra.builders import key_policy
 from ollama_infra.config import ObservabilityConfig
 from ollama_infra.context import StackContext
-from ollama_infra.observability import alarms, filters
+from ollama_infra.observability import alarms, budget, filters
 from ollama_infra.observability.dashboard import DashboardIds, dashboard_body
 
 SERVICE = "observability"
 US_EAST_1 = "us-east-1"
 
 
-def _key_policy(ctx: StackContext, region: str) -> str:
+def _budgets_statement(ctx: StackContext, actions: list[str], resource: str) -> dict[str, object]:
+    """AWS Budgets notifications of this account publish to the alerts topic (and so use
+    its key); without the grant a budget alert is dropped."""
+    return {
+        "Sid": "BudgetsPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "budgets.amazonaws.com"},
+        "Action": actions,
+        "Resource": resource,
+        "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
+    }
+
+
+def _key_policy(ctx: StackContext, region: str, budgets: bool = False) -> str:
     """Account administration, plus CloudWatch alarms using the key to publish.
 
     CloudWatch calls KMS itself when an alarm publishes to an encrypted topic; without
@@ -54,10 +67,15 @@ def _key_policy(ctx: StackContext, region: str) -> str:
                 },
             },
         },
+        *(
+            [_budgets_statement(ctx, ["kms:Decrypt", "kms:GenerateDataKey*"], "*")]
+            if budgets
+            else []
+        ),
     )
 
 
-def _topic_policy(ctx: StackContext, topic_arn: str) -> str:
+def _topic_policy(ctx: StackContext, topic_arn: str, budgets: bool = False) -> str:
     """CloudWatch alarms of this account may publish; the account manages the topic."""
     return json.dumps(
         {
@@ -84,6 +102,7 @@ def _topic_policy(ctx: StackContext, topic_arn: str) -> str:
                     "Resource": topic_arn,
                     "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
                 },
+                *([_budgets_statement(ctx, ["sns:Publish"], topic_arn)] if budgets else []),
                 {
                     "Sid": "DenyInsecureTransport",
                     "Effect": "Deny",
@@ -117,7 +136,9 @@ class _AlertTopic:
         emails: list[str],
         kms_key_arn: str | None,
         opts: pulumi.ResourceOptions,
+        budgets: bool = False,
     ) -> None:
+        """``budgets``: AWS Budgets may publish to the topic too (the alerts topic)."""
         if kms_key_arn is None:
             key_name = ctx.name(f"{role}-key")
             key = aws.kms.Key(
@@ -125,7 +146,7 @@ class _AlertTopic:
                 description=f"Encrypts SNS topic {topic_name}; CloudWatch alarms may use it",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=_key_policy(ctx, region),
+                policy=_key_policy(ctx, region, budgets),
                 tags=ctx.tags(SERVICE, key_name),
                 opts=opts,
             )
@@ -143,7 +164,7 @@ class _AlertTopic:
         aws.sns.TopicPolicy(
             f"{prefix}-policy",
             arn=self.topic.arn,
-            policy=self.topic.arn.apply(lambda arn: _topic_policy(ctx, arn)),
+            policy=self.topic.arn.apply(lambda arn: _topic_policy(ctx, arn, budgets)),
             opts=opts,
         )
         for email in emails:
@@ -171,6 +192,8 @@ class TelemetryArgs:
     """Names, tags, region and account of the stack."""
     config: ObservabilityConfig
     """The stack's ``observability`` section: retention, keys, alert emails, thresholds."""
+    gpu_enabled: bool = False
+    """GPU profile: the agent also collects the NVIDIA GPU metrics."""
 
 
 class TelemetryComponent(pulumi.ComponentResource):
@@ -195,6 +218,7 @@ class TelemetryComponent(pulumi.ComponentResource):
             cfg.alarm_emails,
             cfg.alerts_kms_key_arn,
             child,
+            budgets=True,
         )
         self.alert_topic_arn = topic.arn
 
@@ -216,7 +240,7 @@ class TelemetryComponent(pulumi.ComponentResource):
         self.service_log_group_name = self.log_groups["service"].name
         self.bootstrap_log_group_name = self.log_groups["bootstrap"].name
 
-        agent_json = cwagent.render(cwagent.agent_config(names, ctx.region))
+        agent_json = cwagent.render(cwagent.agent_config(names, ctx.region, gpu=args.gpu_enabled))
         parameter_name = names.parameter("cloudwatch-agent/config")
         self.agent_config_parameter = aws.ssm.Parameter(
             f"{name}-cwagent-config",
@@ -249,6 +273,22 @@ class TelemetryComponent(pulumi.ComponentResource):
                 log_group_name=self.log_groups["service"].name,
                 pattern=spec.pattern,
                 metric_transformation=transformation,
+                opts=child,
+            )
+
+        for spec in filters.bootstrap_filters():
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-filter-{spec.role}",
+                name=ctx.name(spec.role),
+                log_group_name=self.log_groups["bootstrap"].name,
+                pattern=spec.pattern,
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name=spec.metric,
+                    namespace=names.metric_namespace,
+                    value=spec.value,
+                    unit=spec.unit,
+                    default_value=spec.default_value,
+                ),
                 opts=child,
             )
 
@@ -292,6 +332,10 @@ class MonitoringArgs:
     """The CloudFront distribution: cache-hit and 5xx alarms and widgets."""
     database_identifier: pulumi.Input[str] | None = None
     """The RDS instance: CPU, free storage and connection alarms and the database widget."""
+    gpu_enabled: bool = False
+    """GPU profile: the GPU memory alarm and the GPU widgets."""
+    budget_limit_usd: float | None = None
+    """Monthly limit of the stack's AWS Budgets cost budget; None: no budget."""
 
 
 class MonitoringComponent(pulumi.ComponentResource):
@@ -334,6 +378,13 @@ class MonitoringComponent(pulumi.ComponentResource):
             )
         billing = alarms.billing_alarm(cfg)
         self.alarms[billing.role] = self._alarm(name, ctx, billing, billing_topic.arn, east)
+        self.budget = (
+            budget.monthly_budget(
+                f"{name}-budget", ctx, args.budget_limit_usd, args.alert_topic_arn, child
+            )
+            if args.budget_limit_usd is not None
+            else None
+        )
 
         ids = {
             "asg_name": args.asg_name,
@@ -353,6 +404,7 @@ class MonitoringComponent(pulumi.ComponentResource):
                         region=ctx.region,
                         namespace=names.metric_namespace,
                         bucket_filter_id=args.storage_metrics_filter_id,
+                        gpu=args.gpu_enabled,
                         **resolved,
                     )
                 )
@@ -382,6 +434,8 @@ class MonitoringComponent(pulumi.ComponentResource):
         specs = alarms.ollama_alarms(cfg, namespace)
         if args.asg_name is not None:
             specs.append(alarms.memory_alarm(cfg, namespace, args.asg_name))
+            if args.gpu_enabled:
+                specs.append(alarms.gpu_memory_alarm(cfg, namespace, args.asg_name))
         if args.alb_arn_suffix is not None:
             specs += alarms.alb_alarms(cfg, args.alb_arn_suffix, args.target_group_arn_suffixes)
         if args.table_name is not None:

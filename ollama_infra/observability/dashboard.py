@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ollama_infra import cwagent
 from ollama_infra.cwagent import AGENT_METRICS, ASG_DIMENSION
 from ollama_infra.observability import filters
 
@@ -31,6 +32,7 @@ class DashboardIds:
     bucket_filter_id: str | None = None
     distribution_id: str | None = None
     database_id: str | None = None
+    gpu: bool = False
 
 
 Metric = list[Any]
@@ -89,6 +91,37 @@ def _ec2(ids: DashboardIds) -> list[dict[str, Any]]:
             ids.region,
             stat="Maximum",
             period=60,
+        ),
+    ]
+
+
+def _per_instance(ids: DashboardIds, metric: str, stat: str, label: str) -> Metric:
+    """One line per instance and GPU: a SEARCH over the group's series that carry an
+    InstanceId (the per-group aggregate has none), whose ids no plan can know. Free search
+    terms, not a dimension schema: the agent adds the GPU's own dimensions (index, name)."""
+    query = (
+        f'Namespace="{ids.namespace}" MetricName="{metric}" '
+        f'{ASG_DIMENSION}="{ids.asg_name}" InstanceId'
+    )
+    return [{"expression": f"SEARCH('{query}', '{stat}', 300)", "label": label, "id": label}]
+
+
+def _gpu(ids: DashboardIds) -> list[dict[str, Any]]:
+    if not ids.gpu or not ids.asg_name:
+        return []
+    return [
+        _widget(
+            "GPU: utilization per instance (%)",
+            [_per_instance(ids, cwagent.GPU_UTILIZATION, "Average", "util")],
+            ids.region,
+        ),
+        _widget(
+            "GPU: memory used per instance (MiB)",
+            [
+                _per_instance(ids, cwagent.GPU_MEMORY_USED, "Maximum", "used"),
+                _per_instance(ids, cwagent.GPU_MEMORY_TOTAL, "Maximum", "total"),
+            ],
+            ids.region,
         ),
     ]
 
@@ -227,7 +260,7 @@ def _cloudfront(ids: DashboardIds) -> list[dict[str, Any]]:
 
 
 def dashboard_body(ids: DashboardIds) -> dict[str, Any]:
-    widgets = _ec2(ids) + _alb(ids) + _ollama(ids) + _cloudfront(ids) + _data(ids)
+    widgets = _ec2(ids) + _gpu(ids) + _alb(ids) + _ollama(ids) + _cloudfront(ids) + _data(ids)
     for i, widget in enumerate(widgets):
         widget["x"] = (i % 2) * WIDTH
         widget["y"] = (i // 2) * HEIGHT

@@ -168,3 +168,16 @@ def metric_filters(latency_threshold_seconds: int) -> list[MetricFilterSpec]:
             unit="Seconds",
         ),
     ]
+
+
+# The boot script's own failure line (ollama_infra/userdata/ollama-boot.sh, its EXIT trap):
+#   2026-05-01T10:00:00Z ollama-boot: ERROR: boot failed (exit 1); see /var/log/...
+BOOT_FAILURES = "BootFailures"
+BOOT_FAILED_TEXT = "ollama-boot: ERROR: boot failed"
+
+
+def bootstrap_filters() -> list[MetricFilterSpec]:
+    """The filter on the bootstrap log group: one count per failed boot (the rollout alarm)."""
+    return [
+        MetricFilterSpec("boot-failures", BOOT_FAILURES, f'"{BOOT_FAILED_TEXT}"', default_value="0")
+    ]

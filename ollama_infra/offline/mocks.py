@@ -143,6 +143,10 @@ class OfflineMocks(pulumi.runtime.Mocks):
             rid = f"{prefix}{_hex(seed, 17)}"
         else:
             rid = pname
+        if args.typ == "aws:cognito/userPool:UserPool":
+            rid = f"{region}_{_hex(seed, 9)}"  # Cognito pool ids: <region>_<9 characters>
+        elif args.typ == "aws:cognito/userPoolClient:UserPoolClient":
+            rid = _hex(seed, 26)
         state: dict[str, Any] = dict(inputs)
         state.setdefault("name", pname)
         template = _ARN.get(args.typ)
@@ -220,6 +224,15 @@ class OfflineMocks(pulumi.runtime.Mocks):
             return {"latestVersion": 1, "defaultVersion": 1}
         if typ == "aws:sns/topic:Topic":
             return {"name": pname}
+        if typ == "aws:cognito/userPool:UserPool":
+            pool_id = f"{region}_{_hex(seed, 9)}"
+            return {
+                "arn": f"arn:{self.partition}:cognito-idp:{region}:{self.account_id}:userpool/{pool_id}",
+                "endpoint": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
+            }
+        if typ == "aws:cognito/userPoolClient:UserPoolClient":
+            # A stand-in for the generated secret, unique per client (tests look for leaks).
+            return {"clientSecret": f"mock-client-secret-{_hex(seed, 24)}"}
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> Any:

@@ -28,8 +28,21 @@ from botocore.exceptions import (
 )
 
 from ollama_infra import naming
-from ollama_infra.config import PROJECT_ROOT, REGION_RE, load_stack_values
-from ollama_infra.ops.common import EXIT_AWS, EXIT_USAGE, OpsError
+from ollama_infra.config import PROJECT_ROOT, REGION_RE, StackFileMissing, load_stack_values
+from ollama_infra.ops.common import (
+    EXIT_AWS,
+    EXIT_CERTIFICATE,
+    EXIT_CONFLICT,
+    EXIT_CREDENTIALS,
+    EXIT_LOCKED,
+    EXIT_NO_STACK_FILE,
+    EXIT_NOT_FOUND,
+    EXIT_PERMISSION,
+    EXIT_QUOTA,
+    EXIT_THROTTLED,
+    EXIT_USAGE,
+    OpsError,
+)
 
 ClientFactory = Callable[[str, str], Any]
 
@@ -57,15 +70,6 @@ def client(service: str, region: str) -> Any:
 
 
 # --- the error table (Property 16) ---------------------------------------------------------
-
-EXIT_CREDENTIALS = 20
-EXIT_PERMISSION = 21
-EXIT_THROTTLED = 22
-EXIT_QUOTA = 23
-EXIT_LOCKED = 24
-EXIT_CERTIFICATE = 25
-EXIT_NOT_FOUND = 26
-EXIT_CONFLICT = 27
 
 
 @dataclass(frozen=True)
@@ -269,14 +273,27 @@ def check_region(region: str) -> str:
     return region
 
 
+def check_bucket_name(bucket: str, flag: str) -> str:
+    """An S3 bucket name argument, checked before any AWS call (S3 would only say 'invalid')."""
+    ip_like = re.match(r"^\d+\.\d+\.\d+\.\d+$", bucket)
+    if not naming.BUCKET_RE.match(bucket) or ".." in bucket or ip_like:
+        raise OpsError(
+            f"{flag} {bucket!r} is not a valid S3 bucket name",
+            "use 3-63 lowercase letters, digits, '-' and '.', starting and ending with a "
+            "letter or digit (a bucket name, not an s3:// URL or ARN)",
+            EXIT_USAGE,
+        )
+    return bucket
+
+
 def stack_region(stack: str, override: str | None = None, root: Path = PROJECT_ROOT) -> str:
     """--region if given, else the stack file's aws:region."""
     if override:
         return check_region(override)
     try:
         values = load_stack_values(stack, root)
-    except FileNotFoundError as exc:
-        raise OpsError(str(exc), "pass --region or create the stack file", EXIT_USAGE) from exc
+    except StackFileMissing as exc:
+        raise OpsError(exc.message, f"pass --region, or {exc.fix}", EXIT_NO_STACK_FILE) from exc
     region = values.get("aws:region")
     if not isinstance(region, str) or not region:
         raise OpsError(

@@ -170,7 +170,9 @@ def run_dynamodb(args: argparse.Namespace) -> int:
     if args.wait_seconds < 0:
         raise OpsError("--wait-seconds must be >= 0", "pass a number of seconds", EXIT_USAGE)
     check_label(args.label)
-    envs.guard(args.stack, args.force_cross_env)
+    if args.export_bucket:
+        aws.check_bucket_name(args.export_bucket, "--export-bucket")
+    envs.guard(args)
     target = aws.resolve_target(args.stack, args.region)
     table = target.names.table
     if args.dry_run:
@@ -275,7 +277,9 @@ def sync_missing(target: aws.Target, doc: dict[str, Any], dest_region: str | Non
 def run_s3(args: argparse.Namespace) -> int:
     if args.dest_region:
         aws.check_region(args.dest_region)
-    envs.guard(args.stack, args.force_cross_env)
+    if args.dest_bucket:
+        aws.check_bucket_name(args.dest_bucket, "--dest-bucket")
+    envs.guard(args)
     target = aws.resolve_target(args.stack, args.region)
     doc = s3_status(target, args.dest_bucket, args.dest_region)
     if args.sync and doc.get("destination") and doc["missing"]:
@@ -306,7 +310,7 @@ def run_s3(args: argparse.Namespace) -> int:
 
 def state_bucket(explicit: str | None) -> str:
     if explicit:
-        return explicit
+        return aws.check_bucket_name(explicit, "--bucket")
     url = os.environ.get("PULUMI_BACKEND_URL", "")
     match = re.match(r"^s3://([^/?]+)", url)
     if match:

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-from ollama_infra.config import ConfigError
-from ollama_infra.ops.common import EXIT_USAGE, OpsError, eprint
+from ollama_infra.config import ConfigError, StackFileError, StackFileMissing
+from ollama_infra.ops.common import (
+    EXIT_INTERRUPTED,
+    EXIT_NO_STACK_FILE,
+    EXIT_PIPE_CLOSED,
+    EXIT_USAGE,
+    OpsError,
+    eprint,
+    exit_code_help,
+)
 
 # Subcommand modules, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "plan",
     "cost",
     "deploy",
+    "rollout",
     "health",
     "destroy",
     "envs",
@@ -30,6 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dr",
     "ami",
     "models",
+    "users",
     "state",
 )
 
@@ -38,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ollama-ops",
         description="Plan, deploy and operate the Ollama + Open WebUI stacks on AWS.",
+        epilog=exit_code_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
@@ -45,20 +58,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _pipe_closed() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as Unix tools do.
+
+    Later writes (and the flush at exit) go to /dev/null instead of raising again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE_CLOSED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows up here at the latest
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
     except ConfigError as exc:
         eprint(f"error: {exc}")
         return EXIT_USAGE
+    except StackFileError as exc:
+        eprint(f"error: {exc.message}\n  fix: {exc.fix}")
+        return EXIT_NO_STACK_FILE if isinstance(exc, StackFileMissing) else EXIT_USAGE
     except OpsError as exc:
         eprint(exc.render())
         return exc.exit_code
     except KeyboardInterrupt:
         eprint("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -4,18 +4,71 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
-from ollama_infra.config import ENVIRONMENTS
+from ollama_infra.config import ENVIRONMENTS, PROJECT_ROOT
 
-# Exit codes shared by every subcommand (documented in docs/runbooks/troubleshooting.md).
+# The one exit-code table: every command exits with these codes for these causes.
+# `ollama-ops --help` prints it and docs/runbooks/troubleshooting.md repeats it (a test
+# keeps both in step). Define no exit code anywhere else.
 EXIT_OK = 0
 EXIT_FAILURE = 1
-EXIT_USAGE = 2  # bad arguments or invalid stack configuration
-EXIT_POLICY = 3  # a mandatory policy was violated
-EXIT_AWS = 4  # an AWS call failed (unmapped error; mapped ones use ops.aws exit codes)
-EXIT_REFUSED = 5  # not confirmed, production without --production, or cross-environment
-EXIT_UNHEALTHY = 6  # the deployment finished but the post-deploy health checks failed
+EXIT_USAGE = 2
+EXIT_POLICY = 3
+EXIT_AWS = 4
+EXIT_REFUSED = 5
+EXIT_UNHEALTHY = 6
+EXIT_PYTHON = 10
+EXIT_PULUMI_MISSING = 11
+EXIT_PULUMI_OLD = 12
+EXIT_NO_STACK_FILE = 15
+EXIT_NOT_SELECTED = 16
+EXIT_CREDENTIALS = 20
+EXIT_PERMISSION = 21
+EXIT_THROTTLED = 22
+EXIT_QUOTA = 23
+EXIT_LOCKED = 24
+EXIT_CERTIFICATE = 25
+EXIT_NOT_FOUND = 26
+EXIT_CONFLICT = 27
+EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a Unix tool whose reader left
+
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "success"),
+    (EXIT_FAILURE, "failure (see the message)"),
+    (EXIT_USAGE, "bad arguments, or an invalid stack file or configuration (all problems listed)"),
+    (EXIT_POLICY, "a mandatory policy was violated (`ollama-ops plan`)"),
+    (EXIT_AWS, "an AWS call failed with an error not listed below"),
+    (EXIT_REFUSED, "refused: not confirmed, or production without `--production`"),
+    (EXIT_UNHEALTHY, "deployed, but the post-deployment health checks failed"),
+    (EXIT_PYTHON, "Python is older than 3.11"),
+    (EXIT_PULUMI_MISSING, "the Pulumi CLI is not on PATH"),
+    (EXIT_PULUMI_OLD, "the Pulumi CLI is older than the pinned SDK"),
+    (EXIT_NO_STACK_FILE, "no stack file `Pulumi.<stack>.yaml` (or no such `--config-dir`)"),
+    (EXIT_NOT_SELECTED, "`--stack` is not the selected stack (see `ollama-ops env --help`)"),
+    (EXIT_CREDENTIALS, "AWS credentials expired or missing"),
+    (EXIT_PERMISSION, "missing IAM permission"),
+    (EXIT_THROTTLED, "throttled by AWS even after retries"),
+    (EXIT_QUOTA, "service quota reached"),
+    (EXIT_LOCKED, "the Pulumi stack is locked"),
+    (EXIT_CERTIFICATE, "certificate in the wrong region for CloudFront"),
+    (EXIT_NOT_FOUND, "a resource the command needs does not exist"),
+    (EXIT_CONFLICT, "the target already exists (restores never overwrite)"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+    (
+        EXIT_PIPE_CLOSED,
+        "the reader of the output went away (e.g. `head` closed the pipe); nothing failed",
+    ),
+)
+
+
+def exit_code_help() -> str:
+    """The exit-code table as `ollama-ops --help` prints it."""
+    lines = ["exit codes (the same cause gives the same code in every command):"]
+    lines += [f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES]
+    return "\n".join(lines)
 
 
 class OpsError(Exception):
@@ -53,6 +106,16 @@ def add_region(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_config_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config-dir",
+        metavar="DIR",
+        type=Path,
+        default=PROJECT_ROOT,
+        help="directory holding Pulumi.<stack>.yaml (default: the project root)",
+    )
+
+
 def add_yes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation (for automation)"
@@ -74,7 +137,7 @@ def add_production(parser: argparse.ArgumentParser) -> None:
 
 
 def require_production_flag(stack: str, allowed: bool, action: str) -> None:
-    """Destructive actions never touch production without the explicit extra flag."""
+    """Changes never touch production without the explicit extra flag (see envs.guard)."""
     if stack == "production" and not allowed:
         raise OpsError(
             f"refusing to {action} on the production stack without --production",

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from ollama_infra.config import CONFIG_NAMESPACE, PROJECT_ROOT, SECTIONS, load_stack_values
+from ollama_infra.config import CONFIG_NAMESPACE, SECTIONS, load_stack_values
 from ollama_infra.config import parse_config as validate_config
 from ollama_infra.cost import prices, refresh
 from ollama_infra.cost.estimate import Estimate, diff, estimate, money, render_text
@@ -32,6 +32,7 @@ from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     add_command,
+    add_config_dir,
     add_dry_run,
     add_stack,
     fail,
@@ -53,13 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    p.add_argument(
-        "--config-dir",
-        metavar="DIR",
-        type=Path,
-        default=PROJECT_ROOT,
-        help="directory holding Pulumi.<stack>.yaml (default: the project root)",
-    )
+    add_config_dir(p)
     p.set_defaults(func=run)
     csub = p.add_subparsers(dest="cost_command", metavar="ACTION", required=False)
     r = csub.add_parser("refresh", help="rewrite the price file from the AWS Price List API")

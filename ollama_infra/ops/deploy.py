@@ -4,12 +4,14 @@ Prerequisites are checked in a fixed order before anything else runs, each with 
 message and exit code, so a missing tool or permission is reported before any change:
 
   10 Python too old           11 Pulumi CLI not on PATH    12 Pulumi CLI older than pinned
-  13 no valid AWS credentials 14 missing IAM permissions   15 no stack file
-  16 the stack is not the selected one
+  20 no valid AWS credentials 21 missing IAM permissions   15 no stack file
+  16 the stack is not the selected one (these are the codes of `ollama-ops --help`)
 
 Then the stack config is validated offline (exit 2 on errors), ``pulumi preview`` shows
 the changes, you confirm (``--yes`` in automation; production also needs ``--production``),
-``pulumi up`` applies them and the post-deployment health checks run (exit 6 if unhealthy).
+``pulumi up`` applies them, the instance refresh it started (a changed launch template) is
+followed with its progress and, when it rolled back, the reason (exit 6 unless it
+succeeded), and the post-deployment health checks run (exit 6 if unhealthy).
 """
 
 from __future__ import annotations
@@ -17,31 +19,36 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from ollama_infra.config import SECTIONS, StackConfig, load_stack_values, parse_config
-from ollama_infra.ops import aws, health, pulumi_cli
+from ollama_infra.config import (
+    StackConfig,
+    StackFileMissing,
+    load_stack_values,
+    parse_config,
+    placeholder_values,
+)
+from ollama_infra.ops import aws, envs, health, pulumi_cli, rollout
 from ollama_infra.ops.common import (
+    EXIT_NO_STACK_FILE,
     EXIT_OK,
+    EXIT_PERMISSION,
+    EXIT_PULUMI_MISSING,
+    EXIT_PULUMI_OLD,
+    EXIT_PYTHON,
+    EXIT_UNHEALTHY,
     EXIT_USAGE,
     OpsError,
     add_command,
     confirm,
     eprint,
-    require_production_flag,
 )
 from ollama_infra.ops.envs import add_change_args
 
 MIN_PYTHON = (3, 11)
-EXIT_PYTHON = 10
-EXIT_PULUMI_MISSING = 11
-EXIT_PULUMI_OLD = 12
-EXIT_NO_CREDENTIALS = 13
-EXIT_NO_PERMISSION = 14
-EXIT_NO_STACK_FILE = 15
-EXIT_NOT_SELECTED = 16
 
 # Actions the first deployment needs (one or more per service the stack creates).
 REQUIRED_ACTIONS: tuple[str, ...] = (
@@ -117,11 +124,8 @@ def check_pulumi() -> tuple[int, int, int]:
 
 
 def check_credentials(region: str) -> dict[str, Any]:
-    try:
+    with aws.aws_errors("checking AWS credentials (sts:GetCallerIdentity)"):
         return dict(aws.client("sts", region).get_caller_identity())
-    except (ClientError, BotoCoreError) as exc:
-        mapped = aws.to_ops_error(exc, "checking AWS credentials (sts:GetCallerIdentity)")
-        raise OpsError(mapped.message, mapped.remedy, EXIT_NO_CREDENTIALS) from exc
 
 
 def principal_arn(caller_arn: str) -> str | None:
@@ -168,56 +172,33 @@ def check_permissions(region: str, caller_arn: str, actions: tuple[str, ...]) ->
             f"{principal} is not allowed: {', '.join(sorted(denied))}",
             "grant these actions (see docs/runbooks/deployment.md, 'Permissions') or use "
             "a deployment role that has them",
-            EXIT_NO_PERMISSION,
+            EXIT_PERMISSION,
         )
     return denied
 
 
-def check_stack(stack: str, force_cross_env: bool) -> dict[str, Any]:
+def check_stack(args: argparse.Namespace) -> dict[str, Any]:
     try:
-        values = load_stack_values(stack)
-    except FileNotFoundError as exc:
+        values = load_stack_values(args.stack)
+    except StackFileMissing as exc:
         raise OpsError(
-            str(exc),
-            f"create Pulumi.{stack}.yaml (see docs/runbooks/deployment.md)",
+            exc.message,
+            f"create Pulumi.{args.stack}.yaml (see docs/runbooks/deployment.md)",
             EXIT_NO_STACK_FILE,
         ) from exc
-    selected = pulumi_cli.selected_stack()
-    if selected is None:
-        raise OpsError(
-            "no Pulumi stack is selected",
-            f"run `ollama-ops env switch --stack {stack}` (or `pulumi stack init {stack}`)",
-            EXIT_NOT_SELECTED,
-        )
-    if selected != stack and not force_cross_env:
-        raise OpsError(
-            f"--stack {stack} is not the selected stack '{selected}'",
-            f"run `ollama-ops env switch --stack {stack}`, or add --force-cross-env",
-            EXIT_NOT_SELECTED,
-        )
+    envs.guard(args, require_selected=True)
     return values
 
 
 def check_own_resources(cfg: StackConfig, account: str) -> None:
     """Refuse config that points at another account's resources or at the example values the
-    repository's stack files ship with: AWS would reject them halfway through ``pulumi up``."""
-    problems = []
-    for section in SECTIONS:
-        model = getattr(cfg, section)
-        for key in type(model).model_fields:
-            value = getattr(model, key)
-            if key.endswith("_arn") and isinstance(value, str) and value.startswith("arn:"):
-                owner = value.split(":")[4]
-                if owner and owner != account:
-                    problems.append(f"ollama:{section}.{key} is in account {owner}, not {account}")
-    origin = getattr(cfg.edge, "origin_domain_name", None)
-    if origin and (origin == "example.com" or origin.endswith(".example.com")):
-        problems.append(f"ollama:edge.origin_domain_name is the example {origin}")
+    repository's stack files ship with: AWS would reject them halfway through ``pulumi up``.
+    The same detection makes the offline plan warn about them (config.placeholder_values)."""
+    problems = placeholder_values(cfg, account)
     if problems:
         raise OpsError(
-            "; ".join(problems),
-            f"put your own certificate, key and DNS name in Pulumi.{cfg.stack}.yaml "
-            "(see docs/environments.md)",
+            "; ".join(f"{p.key} {p.rule}" for p in problems),
+            problems[0].fix,
             EXIT_USAGE,
         )
 
@@ -226,10 +207,10 @@ def prerequisites(args: argparse.Namespace, region: str) -> dict[str, Any]:
     """Every prerequisite, in order; returns the stack values. Changes nothing."""
     check_python()
     version = check_pulumi()
+    values = check_stack(args)  # needs no AWS: before the credentials are used
     identity = check_credentials(region)
     if not args.skip_permission_check:
         check_permissions(region, str(identity.get("Arn", "")), REQUIRED_ACTIONS)
-    values = check_stack(args.stack, args.force_cross_env)
     print(
         f"prerequisites ok: Pulumi {'.'.join(map(str, version))}, account "
         f"{identity.get('Account')}, stack {args.stack} in {region}"
@@ -253,6 +234,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--skip-health", action="store_true", help="do not run the post-deployment health checks"
     )
+    p.add_argument(
+        "--rollout-timeout",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="how long to follow the instance refresh after pulumi up (0: report it once)",
+    )
     health.add_health_args(p)
     p.add_argument("--json", action="store_true", help="print the health report as JSON")
     p.set_defaults(func=run)
@@ -260,8 +248,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     health.timing_from(args)  # validate arguments before any call
-    if not args.dry_run:
-        require_production_flag(args.stack, args.production, "deploy")
+    if args.rollout_timeout < 0:
+        raise OpsError(
+            f"--rollout-timeout {args.rollout_timeout} is negative",
+            "give seconds to follow the instance refresh (0 reports it once)",
+            EXIT_USAGE,
+        )
+    envs.require_production(args, "deploy")
     region = aws.stack_region(args.stack, args.region)
     values = prerequisites(args, region)
     cfg = parse_config(args.stack, values)  # offline validation before Pulumi runs
@@ -277,11 +270,16 @@ def run(args: argparse.Namespace) -> int:
         print("dry run: preview only, nothing was changed")
         return EXIT_OK
     confirm(f"Apply the changes above to stack '{stack}' in {cfg.region}?", yes=args.yes)
+    started = datetime.now(UTC)
     pulumi_cli.run(
         ["up", "--stack", stack, "--yes", "--non-interactive"], f"pulumi up ({stack})", stream=True
     )
+    target = aws.resolve_target(stack, region)
+    interval = max(1.0, min(30.0, float(args.rollout_timeout)))
+    if rollout.follow(target, started, args.rollout_timeout, interval) != EXIT_OK:
+        eprint(f"deployed, but the instance refresh did not complete on stack '{stack}'")
+        return EXIT_UNHEALTHY
     if args.skip_health:
         print("deployed; health checks skipped (--skip-health)")
         return EXIT_OK
-    target = aws.resolve_target(stack, region)
     return health.check_stack(args, target, pulumi_cli.stack_outputs(stack))

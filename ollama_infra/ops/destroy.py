@@ -27,7 +27,6 @@ from ollama_infra.ops.common import (
     OpsError,
     add_command,
     confirm,
-    require_production_flag,
 )
 
 
@@ -109,8 +108,7 @@ def protected_resources(target: aws.Target) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     stack = args.stack
-    require_production_flag(stack, args.production, "destroy")
-    envs.guard(stack, args.force_cross_env)
+    envs.guard(args, "destroy")
     target = aws.resolve_target(stack, args.region)
     if args.dry_run:
         pulumi_cli.run(

@@ -18,9 +18,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ollama_infra.config import CRON_RE
+from ollama_infra.config.fields import check_cron, check_timezone
 from ollama_infra.ops import aws, envs
 from ollama_infra.ops.common import (
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
@@ -73,7 +74,7 @@ def _refuse_production(stack: str) -> None:
 
 def _target(args: argparse.Namespace) -> aws.Target:
     _refuse_production(args.stack)
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args, f"run `dev {args.dev_command}`")
     return aws.resolve_target(args.stack, args.region)
 
 
@@ -87,7 +88,7 @@ def describe_group(target: aws.Target) -> dict[str, Any]:
         raise OpsError(
             f"Auto Scaling group {name} not found in {target.region}",
             "is the stack deployed? check --stack and --region",
-            aws.EXIT_NOT_FOUND,
+            EXIT_NOT_FOUND,
         )
     return dict(groups[0])
 
@@ -153,7 +154,7 @@ def run_startup(args: argparse.Namespace) -> int:
         raise OpsError(
             f"no recorded capacity in {name}: nothing to restore",
             "deploy the stack (`ollama-ops deploy`) to apply its configured capacity",
-            aws.EXIT_NOT_FOUND,
+            EXIT_NOT_FOUND,
         )
     if not 0 <= saved["min"] <= saved["desired"] <= saved["max"]:
         raise OpsError(
@@ -183,13 +184,18 @@ def schedule_names(env: str) -> tuple[str, str]:
 
 
 def run_schedule(args: argparse.Namespace) -> int:
-    for flag, value in (("--down-cron", args.down_cron), ("--up-cron", args.up_cron)):
-        if not CRON_RE.match(value.strip()):
-            raise OpsError(
-                f"{flag} {value!r} is not a 5-field cron expression",
-                "use e.g. '0 19 * * 1-5'",
-                EXIT_USAGE,
-            )
+    # The same checks as compute.schedule_* in the stack file (config.fields).
+    checks = (
+        ("--down-cron", args.down_cron, check_cron),
+        ("--up-cron", args.up_cron, check_cron),
+        ("--timezone", args.timezone, check_timezone),
+    )
+    for flag, value, check in checks:
+        try:
+            check(value.strip())
+        except ValueError as exc:
+            rule, _, fix = str(exc).rpartition("; ")
+            raise OpsError(f"{flag}: {rule}", fix, EXIT_USAGE) from None
     target = _target(args)
     asg = target.names.asg
     down, up = schedule_names(target.stack)

@@ -28,8 +28,8 @@ from botocore.exceptions import ClientError
 from ollama_infra import naming
 from ollama_infra.config import (
     ACM_ARN_RE,
-    PROJECT_ROOT,
     REGION_RE,
+    StackFileMissing,
     load_stack_values,
     parse_config,
     stack_file,
@@ -37,15 +37,16 @@ from ollama_infra.config import (
 from ollama_infra.ops import aws, backup, envs, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_FAILURE,
+    EXIT_NO_STACK_FILE,
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
     add_command,
+    add_config_dir,
     add_dry_run,
     add_production,
     add_yes,
     confirm,
-    require_production_flag,
 )
 
 
@@ -61,13 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="ACM certificate in the DR region for the ALB (needed when the stack has one)",
     )
     d.add_argument("--ami-id", help="baked AMI to copy (default: compute.ami_id of the stack)")
-    d.add_argument(
-        "--config-dir",
-        type=Path,
-        default=PROJECT_ROOT,
-        metavar="DIR",
-        help="directory of the Pulumi.<stack>.yaml files (default: the project root)",
-    )
+    add_config_dir(d)
     add_yes(d)
     add_dry_run(d)
     add_production(d)
@@ -222,13 +217,12 @@ def copy_ami(target: aws.Target, ami: str, dr_region: str, wait: float = 1800.0)
 def run(args: argparse.Namespace) -> int:
     try:
         values = load_stack_values(args.stack, args.config_dir)
-    except FileNotFoundError as exc:
-        raise OpsError(str(exc), "pick an existing stack", EXIT_USAGE) from exc
+    except StackFileMissing as exc:
+        message = exc.message
+        raise OpsError(message, "pick an existing stack", EXIT_NO_STACK_FILE) from exc
     source_region = aws.stack_region(args.stack, root=args.config_dir)
     dr_stack = validate_args(args, source_region, values)
-    if not args.dry_run:
-        require_production_flag(args.stack, args.production, "deploy a production DR stack")
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args, "deploy a production DR stack")
     cfg = parse_config(args.stack, values)
     ami = args.ami_id or cfg.compute.ami_id
     new_values = dr_values(values, args.target_region, cfg.env, args.certificate_arn, ami)

@@ -1,9 +1,11 @@
 """``ollama-ops env``: which stack is selected, switching it, and the cross-environment guard.
 
-Every command that takes ``--stack`` compares it with the selected Pulumi stack
-($PULUMI_STACK, else ``pulumi stack --show-name``) and refuses a mismatch unless
-``--force-cross-env`` is given: typing ``--stack production`` while ``dev`` is selected
-is far more often a slip than an intent.
+Every command that acts on the AWS resources of ``--stack`` compares it with the selected
+Pulumi stack ($PULUMI_STACK, else ``pulumi stack --show-name``) and refuses a mismatch
+(exit 16) unless ``--force-cross-env`` is given: typing ``--stack production`` while
+``dev`` is selected is far more often a slip than an intent. Commands that change a stack
+also need ``--production`` to change production (exit 5 without it; dry runs excepted).
+The offline ``plan`` reads only the stack file and is not guarded.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import argparse
 import json
 import os
 
-from ollama_infra.config import known_stacks, load_stack_values, parse_config
+from ollama_infra.config import StackFileMissing, known_stacks, load_stack_values, parse_config
 from ollama_infra.ops import pulumi_cli
 from ollama_infra.ops.common import (
     ENVIRONMENTS,
+    EXIT_NO_STACK_FILE,
+    EXIT_NOT_SELECTED,
     EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_USAGE,
     OpsError,
     add_command,
     add_dry_run,
@@ -27,6 +29,7 @@ from ollama_infra.ops.common import (
     add_stack,
     add_yes,
     eprint,
+    require_production_flag,
 )
 
 
@@ -49,18 +52,44 @@ def add_change_args(parser: argparse.ArgumentParser) -> None:
     add_production(parser)
 
 
-def guard(stack: str, force: bool) -> None:
-    """Refuse to act on ``stack`` when another stack is selected (unless forced)."""
+def require_production(args: argparse.Namespace, change: str) -> None:
+    """Changing production needs --production; a dry run changes nothing and does not."""
+    if not getattr(args, "dry_run", False):
+        require_production_flag(args.stack, getattr(args, "production", False), change)
+
+
+def guard(
+    args: argparse.Namespace, change: str | None = None, *, require_selected: bool = False
+) -> None:
+    """The one check before a command acts on the AWS resources of ``args.stack``.
+
+    ``change`` (what the command does, e.g. "add a model") marks a command that writes to
+    the stack: production then needs --production. Every guarded command refuses a
+    ``--stack`` other than the selected stack unless --force-cross-env is given;
+    ``require_selected`` also refuses when no stack is selected at all (deploy).
+    Needs no AWS: it runs before any credential is used.
+    """
+    stack = args.stack
+    if change is not None:
+        require_production(args, change)
     selected = pulumi_cli.selected_stack()
-    if selected is None or selected == stack:
+    if selected is None:
+        if require_selected:
+            raise OpsError(
+                "no Pulumi stack is selected",
+                f"run `ollama-ops env switch --stack {stack}` (or `pulumi stack init {stack}`)",
+                EXIT_NOT_SELECTED,
+            )
         return
-    if force:
+    if selected == stack:
+        return
+    if args.force_cross_env:
         eprint(f"warning: acting on '{stack}' while '{selected}' is selected (--force-cross-env)")
         return
     raise OpsError(
         f"--stack {stack} differs from the selected stack '{selected}'",
         f"run `ollama-ops env switch --stack {stack}` first, or add --force-cross-env",
-        EXIT_REFUSED,
+        EXIT_NOT_SELECTED,
     )
 
 
@@ -117,8 +146,9 @@ def run_switch(args: argparse.Namespace) -> int:
     stack = args.stack
     try:
         values = load_stack_values(stack)
-    except FileNotFoundError as exc:
-        raise OpsError(str(exc), f"create Pulumi.{stack}.yaml first", EXIT_USAGE) from exc
+    except StackFileMissing as exc:
+        message = exc.message
+        raise OpsError(message, f"create Pulumi.{stack}.yaml first", EXIT_NO_STACK_FILE) from exc
     parse_config(stack, values)  # refuse to select a stack whose config is invalid
     env_stack = os.environ.get("PULUMI_STACK")
     pulumi_cli.run(["stack", "select", stack], f"`pulumi stack select {stack}`")

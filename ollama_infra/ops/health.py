@@ -275,6 +275,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     timing_from(args)
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args)
     target = aws.resolve_target(args.stack, args.region)
     return check_stack(args, target, pulumi_cli.stack_outputs(args.stack))

@@ -2,7 +2,11 @@
 
   list    the models the stack's instances pull at boot (table ollama-data-table-<env>)
   add     add or update a model, optionally pinned to a digest (--model, --digest)
-  remove  remove a model (asks for confirmation unless --yes)
+  remove  remove a model
+
+add and remove change the stack: they ask for confirmation unless --yes, production
+also needs --production, and like every command they refuse a --stack other than the
+selected stack unless --force-cross-env (see `ollama-ops env --help`).
 
 Model names are validated before any AWS call: they end up in shell commands and URLs
 on the instances. Running instances pick up catalog changes on their next boot (an
@@ -17,16 +21,13 @@ import json
 from botocore.exceptions import ClientError
 
 from ollama_infra import catalog
-from ollama_infra.ops import aws
+from ollama_infra.ops import aws, envs
 from ollama_infra.ops.common import (
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
     add_command,
-    add_dry_run,
     add_region,
-    add_stack,
-    add_yes,
     confirm,
 )
 
@@ -36,28 +37,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 
     ls = msub.add_parser("list", help="list the catalog of a stack")
-    add_stack(ls)
+    envs.add_stack_args(ls)
     add_region(ls)
     ls.add_argument("--json", action="store_true", help="print the entries as JSON")
     ls.set_defaults(func=run_list)
 
     add = msub.add_parser("add", help="add (or update) a model in the catalog")
-    add_stack(add)
-    add_region(add)
+    envs.add_change_args(add)
     add.add_argument("--model", required=True, help="Ollama model, e.g. llama3.2:1b")
     add.add_argument("--digest", help="pin to this digest (sha256:<64 hex>)")
     add.add_argument(
         "--disabled", action="store_true", help="add the entry disabled (instances skip it)"
     )
-    add_dry_run(add)
     add.set_defaults(func=run_add)
 
     rm = msub.add_parser("remove", help="remove a model from the catalog")
-    add_stack(rm)
-    add_region(rm)
+    envs.add_change_args(rm)
     rm.add_argument("--model", required=True, help="Ollama model to remove, e.g. llama3.2:1b")
-    add_yes(rm)
-    add_dry_run(rm)
     rm.set_defaults(func=run_remove)
 
 
@@ -92,6 +88,7 @@ def _describe(entry: catalog.CatalogEntry) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    envs.guard(args)
     target, table = _table(args)
     with aws.aws_errors(f"reading the model catalog {table}"):
         entries = catalog.list_entries(target.client("dynamodb"), table, args.stack)
@@ -112,6 +109,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     _validated(args)
+    envs.guard(args, "add a model")
     target, table = _table(args)
     with aws.aws_errors("reading the caller identity (sts:GetCallerIdentity)"):
         who = str(target.client("sts").get_caller_identity()["Arn"])
@@ -125,6 +123,10 @@ def run_add(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"dry run: would {verb} {_describe(entry)} in {table}")
         return EXIT_OK
+    confirm(
+        f"{verb.capitalize()} {_describe(entry)} in the {args.stack} catalog ({table})?",
+        yes=args.yes,
+    )
     with aws.aws_errors(f"writing to the model catalog {table}"):
         catalog.put_entry(dynamodb, table, entry)
     print(f"{done} {_describe(entry)} in {table}")
@@ -134,6 +136,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     name, _ = _validated(args)
+    envs.guard(args, "remove a model")
     target, table = _table(args)
     dynamodb = target.client("dynamodb")
     with aws.aws_errors(f"reading the model catalog {table}"):

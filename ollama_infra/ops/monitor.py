@@ -231,7 +231,7 @@ def validate(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     validate(args)
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args)
     target = aws.resolve_target(args.stack, args.region)
     view = args.monitor_command
     live = sys.stdout.isatty() and not args.json and not args.once

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from ollama_infra.config import PROJECT_ROOT, load_stack_values, parse_config
+from ollama_infra.config import load_stack_values, parse_config, stack_file
 from ollama_infra.cost.estimate import Estimate, estimate, render_text
 from ollama_infra.cost.prices import UnknownRegion
 from ollama_infra.offline.evaluate import SECRET_MASK, Evaluation, evaluate
@@ -23,10 +24,12 @@ from ollama_infra.ops.common import (
     EXIT_POLICY,
     EXIT_USAGE,
     add_command,
+    add_config_dir,
     add_stack,
     eprint,
     fail,
 )
+from ollama_infra.ops.plan_text import key_fields, plain_numbers, print_summary
 from ollama_infra.policy.evaluate import PolicyReport, evaluate_policies
 
 BANNER = (
@@ -43,13 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_stack(p)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument("--output", metavar="PATH", help="also write the JSON document to PATH")
-    p.add_argument(
-        "--config-dir",
-        metavar="DIR",
-        type=Path,
-        default=PROJECT_ROOT,
-        help="directory holding Pulumi.<stack>.yaml (default: the project root)",
-    )
+    add_config_dir(p)
     p.set_defaults(func=run)
 
 
@@ -80,13 +77,30 @@ def plan_document(
     return doc
 
 
+def check_output_path(path: Path) -> None:
+    """--output must name a file in an existing, writable folder: checked before evaluating."""
+    folder = path.parent
+    if path.is_dir():
+        fail(f"--output {path} is a folder", "name a file, e.g. build/plan.json", EXIT_USAGE)
+    if not folder.is_dir():
+        fail(
+            f"--output {path}: the folder {folder} does not exist",
+            f"create it first (`mkdir -p {folder}`) or name a file in an existing folder",
+            EXIT_USAGE,
+        )
+    if not os.access(folder, os.W_OK):
+        fail(
+            f"--output {path}: the folder {folder} is not writable", "pick another path", EXIT_USAGE
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    try:
-        values = load_stack_values(args.stack, args.config_dir)
-    except (FileNotFoundError, ValueError) as exc:
-        fail(str(exc), "create the stack file or pick an existing stack", EXIT_USAGE)
-    cfg = parse_config(args.stack, values)  # fail fast, before any resource is declared
+    if args.output:
+        check_output_path(Path(args.output))
+    values = load_stack_values(args.stack, args.config_dir)
+    source = str(stack_file(args.stack, args.config_dir).resolve())
+    cfg = parse_config(args.stack, values, source)  # fail fast, before any resource is declared
     ev = evaluate(args.stack, values)
     report = evaluate_policies(ev, values)
     try:
@@ -101,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2, sort_keys=True, default=str)
         sys.stdout.write("\n")
     else:
-        print_text(doc, time.monotonic() - started)
+        print_text(doc, time.monotonic() - started, source)
     if not report.passed:
         eprint(
             f"error: {len(report.mandatory_violations)} mandatory policy violation(s) in stack "
@@ -113,12 +127,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _short(value: Any, width: int = 110) -> str:
-    text = json.dumps(value, sort_keys=True, default=str)
+    text = json.dumps(plain_numbers(value), sort_keys=True, default=str)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def print_text(doc: dict[str, Any], seconds: float) -> None:
+def print_text(doc: dict[str, Any], seconds: float, source: str | None = None) -> None:
     print(doc["notice"])
+    if source:
+        print(f"stack file: {source}")
+    print()
+    print_summary(doc)
     print()
     print(f"{doc['resource_count']} resources in {doc['region']}:")
     for r in doc["resources"]:
@@ -126,6 +144,8 @@ def print_text(doc: dict[str, Any], seconds: float) -> None:
         print(f"  + {r['type']}  {r['name']}")
         if r["physical_name"]:
             print(f"      name:   {r['physical_name']}")
+        for line in key_fields(inputs):  # never truncated: what a reviewer checks
+            print(f"      key:    {line}")
         print(f"      inputs: {_short(inputs)}")
         if r["tags"] is not None:
             print(f"      tags:   {_short(r['tags'])}")

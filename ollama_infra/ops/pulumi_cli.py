@@ -18,7 +18,7 @@ from typing import Any
 
 from ollama_infra.config import PROJECT_ROOT
 from ollama_infra.ops.aws import classify
-from ollama_infra.ops.common import EXIT_FAILURE, OpsError
+from ollama_infra.ops.common import EXIT_FAILURE, EXIT_PULUMI_MISSING, OpsError
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def run(args: Sequence[str], action: str, *, stream: bool = False) -> Result:
         raise OpsError(
             "the Pulumi CLI is not on PATH",
             "install it (https://www.pulumi.com/docs/install/) and re-run",
-            EXIT_FAILURE,
+            EXIT_PULUMI_MISSING,
         ) from exc
     if result.returncode != 0:
         raise failure(result, action)

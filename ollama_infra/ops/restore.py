@@ -25,6 +25,8 @@ from typing import Any
 
 from ollama_infra.ops import aws, backup, envs, pulumi_cli
 from ollama_infra.ops.common import (
+    EXIT_CONFLICT,
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
     OpsError,
@@ -183,9 +185,7 @@ def run_dynamodb(args: argparse.Namespace) -> int:
         check_table_name(args.target_table, "--target-table")
         if args.switch:
             check_switchable(args.stack, args.target_table, "--target-table")
-    if args.switch:
-        require_production_flag(args.stack, args.production, "switch the active table")
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args, "switch the active table" if args.switch else None)
     target = aws.resolve_target(args.stack, args.region)
     source = target.names.table
     new = (
@@ -197,7 +197,7 @@ def run_dynamodb(args: argparse.Namespace) -> int:
             raise OpsError(
                 f"table {new} already exists; restores always go to a new table",
                 "pick another --target-table",
-                aws.EXIT_CONFLICT,
+                EXIT_CONFLICT,
             )
     origin = args.backup_arn or (when.isoformat() if when else "latest restorable time")
     if args.dry_run:
@@ -233,8 +233,7 @@ def run_dynamodb(args: argparse.Namespace) -> int:
 def run_switch(args: argparse.Namespace) -> int:
     check_table_name(args.table, "--table")
     check_switchable(args.stack, args.table, "--table")
-    require_production_flag(args.stack, args.production, "switch the active table")
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args, "switch the active table")
     target = aws.resolve_target(args.stack, args.region)
     with aws.aws_errors(f"checking table {args.table}"):
         status = _table_status(target.client("dynamodb"), args.table)
@@ -242,7 +241,7 @@ def run_switch(args: argparse.Namespace) -> int:
         raise OpsError(
             f"table {args.table} is {status or 'missing'}; only an ACTIVE table can be made active",
             "check the name (and --region)",
-            aws.EXIT_NOT_FOUND,
+            EXIT_NOT_FOUND,
         )
     if args.dry_run:
         print(f"dry run: would set {target.names.active_table_parameter} = {args.table}")
@@ -277,9 +276,7 @@ def plan_object_restores(
     if key is not None:
         by_key = {k: v for k, v in by_key.items() if k == key}
         if not by_key:
-            raise OpsError(
-                f"s3://{bucket}/{key} has no versions", "check --key", aws.EXIT_NOT_FOUND
-            )
+            raise OpsError(f"s3://{bucket}/{key} has no versions", "check --key", EXIT_NOT_FOUND)
     plan: list[tuple[str, str]] = []
     for obj_key, events in sorted(by_key.items()):
         current = next((e for e in events if e.get("IsLatest")), None)
@@ -289,7 +286,7 @@ def plan_object_restores(
                 raise OpsError(
                     f"s3://{bucket}/{obj_key} has no object version {version_id}",
                     "list versions with `aws s3api list-object-versions`",
-                    aws.EXIT_NOT_FOUND,
+                    EXIT_NOT_FOUND,
                 )
         else:
             assert before is not None
@@ -307,8 +304,7 @@ def run_s3(args: argparse.Namespace) -> int:
     if args.version_id and not args.key:
         raise OpsError("--version-id needs --key", "name the object with --key", EXIT_USAGE)
     before = parse_time(args.before, "--before") if args.before else None
-    require_production_flag(args.stack, args.production or args.dry_run, "restore objects")
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args, "restore objects")
     target = aws.resolve_target(args.stack, args.region)
     bucket = target.names.storage_bucket
     s3 = target.client("s3")
@@ -345,23 +341,18 @@ def run_s3(args: argparse.Namespace) -> int:
 # --- state ---------------------------------------------------------------------------------
 
 
-def _load_checkpoint(args: argparse.Namespace, target: aws.Target) -> str:
-    if args.file is not None:
-        try:
-            text = args.file.read_text()
-        except OSError as exc:
-            raise OpsError(f"--file {args.file}: {exc}", "check the path", EXIT_USAGE) from exc
-    else:
-        match = re.match(r"^s3://([^/]+)/(.+)$", args.s3_uri)
-        if not match:
-            raise OpsError(
-                f"--s3-uri {args.s3_uri!r} is not s3://bucket/key",
-                "e.g. s3://my-state-bucket/state-backups/dev/20260101T000000Z.json",
-                EXIT_USAGE,
-            )
-        with aws.aws_errors(f"downloading {args.s3_uri}"):
-            body = target.client("s3").get_object(Bucket=match.group(1), Key=match.group(2))
-            text = body["Body"].read().decode()
+def _s3_location(uri: str) -> tuple[str, str]:
+    match = re.match(r"^s3://([^/]+)/(.+)$", uri)
+    if not match:
+        raise OpsError(
+            f"--s3-uri {uri!r} is not s3://bucket/key",
+            "e.g. s3://my-state-bucket/state-backups/dev/20260101T000000Z.json",
+            EXIT_USAGE,
+        )
+    return aws.check_bucket_name(match.group(1), "--s3-uri bucket"), match.group(2)
+
+
+def _checked_checkpoint(text: str) -> str:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -377,11 +368,26 @@ def _load_checkpoint(args: argparse.Namespace, target: aws.Target) -> str:
     return text
 
 
+def _local_checkpoint(path: Path) -> str:
+    try:
+        return _checked_checkpoint(path.read_text())
+    except OSError as exc:
+        raise OpsError(
+            f"--file {path}: {exc.strerror or exc}", "check the path", EXIT_USAGE
+        ) from exc
+
+
 def run_state(args: argparse.Namespace) -> int:
-    require_production_flag(args.stack, args.production, "import state")
-    envs.guard(args.stack, args.force_cross_env)
+    envs.guard(args, "import state")
+    # Everything that needs no AWS is checked before the credentials are used.
+    text = _local_checkpoint(args.file) if args.file is not None else None
+    location = _s3_location(args.s3_uri) if args.s3_uri else None
     target = aws.resolve_target(args.stack, args.region)
-    text = _load_checkpoint(args, target)
+    if text is None:
+        assert location is not None
+        with aws.aws_errors(f"downloading {args.s3_uri}"):
+            body = target.client("s3").get_object(Bucket=location[0], Key=location[1])
+            text = _checked_checkpoint(body["Body"].read().decode())
     if args.dry_run:
         print(f"dry run: checkpoint is valid; would import it into stack {args.stack}")
         return EXIT_OK

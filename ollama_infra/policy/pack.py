@@ -11,6 +11,7 @@ from __future__ import annotations
 from pulumi_policy import Policy
 
 from ollama_infra.policy import (
+    rules_auth,
     rules_compute,
     rules_data,
     rules_identity,
@@ -28,6 +29,7 @@ MODULES = (
     rules_compute,
     rules_network,
     rules_identity,
+    rules_auth,
     rules_data,
     rules_secrets,
     rules_tags,

@@ -91,3 +91,67 @@ def launch_template_no_public_ip(args: Any, report: Report) -> None:
                 "set associate_public_ip_address='false'; instances live in private subnets "
                 "behind the ALB and NAT",
             )
+
+
+# ---------------------------------------------------------------------------- production guardrails
+
+GROUP = "aws:autoscaling/group:Group"
+BUDGET = "aws:budgets/budget:Budget"
+
+
+def _production_groups(args: Any) -> list[Any]:
+    return [
+        r
+        for r in args.resources
+        if r.resource_type == GROUP and str(r.props.get("name", "")).endswith("-production")
+    ]
+
+
+@policy(
+    "production-budget",
+    "A production stack has a monthly cost budget with a forecast notification to SNS.",
+    GROUP,
+    BUDGET,
+    stack=True,
+)
+def production_budget(args: Any, report: Report) -> None:
+    for group in _production_groups(args):
+        budgets = [r for r in args.resources if r.resource_type == BUDGET]
+        good = [
+            b
+            for b in budgets
+            if number(b.props.get("limitAmount")) is not None
+            and any(
+                n.get("notificationType") == "FORECASTED"
+                and as_list(n.get("subscriberSnsTopicArns"))
+                for n in as_list(b.props.get("notifications"))
+            )
+        ]
+        if not good:
+            flag(
+                report,
+                group,
+                "the production stack has no AWS Budgets budget with a limit and a forecast "
+                "notification to the alerts topic",
+                "keep the stack's budget (observability.budget_limit_usd, or the estimate) and "
+                "its FORECASTED notification",
+            )
+
+
+@policy(
+    "production-refresh-rollback",
+    "Production instance refreshes roll back automatically on the stack's health alarms.",
+    GROUP,
+    stack=True,
+)
+def production_refresh_rollback(args: Any, report: Report) -> None:
+    for group in _production_groups(args):
+        prefs = get(group.props, "instanceRefresh", "preferences", default={}) or {}
+        alarms = as_list(get(prefs, "alarmSpecification", "alarms", default=[]))
+        if not truthy(prefs.get("autoRollback")) or not alarms:
+            flag(
+                report,
+                group,
+                "its instance refresh does not roll back on the stack's health alarms",
+                "set compute.refresh_auto_rollback: true (the alarms come from the program)",
+            )

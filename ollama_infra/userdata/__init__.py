@@ -62,6 +62,38 @@ WEBUI_FIRST_USER_SETTINGS: dict[str, tuple[str, str]] = {
         "the admin's account settings; then update the secret to match",
     ),
 }
+# With auth.mode oidc: what the boot adds to Open WebUI's env file (ollama-webui-oidc.sh).
+# Open WebUI v0.9.6 (config.py, internal/config.py): settings stored under ``oauth.`` take the
+# environment's value at every start while ENABLE_OAUTH_PERSISTENT_CONFIG is false;
+# ENABLE_LOGIN_FORM is an ordinary PersistentConfig setting and ENABLE_PASSWORD_AUTH a plain
+# environment variable. Variable -> (where the stack sets it, who wins after the first start).
+_EVERY_START = "the stack: read from the environment at every start"
+WEBUI_OIDC_SETTINGS: dict[str, tuple[str, str]] = {
+    "ENABLE_OAUTH_PERSISTENT_CONFIG": (
+        "fixed: `false` (Open WebUI's default, stated)",
+        "plain env",
+    ),
+    "ENABLE_PASSWORD_AUTH": ("fixed: `false` (no local passwords)", "plain env: the stack"),
+    "ENABLE_LOGIN_FORM": (
+        "fixed: `false`",
+        "first start only (PersistentConfig); password sign-in stays refused either way",
+    ),
+    "ENABLE_OAUTH_SIGNUP": ("fixed: `true` (accounts are created at first sign-in)", _EVERY_START),
+    "OAUTH_PROVIDER_NAME": ("`Cognito` or `SSO` (provider)", _EVERY_START),
+    "OPENID_PROVIDER_URL": ("the issuer's discovery URL (parameter `webui/oidc`)", _EVERY_START),
+    "OAUTH_CLIENT_ID": ("the app client (parameter `webui/oidc`)", _EVERY_START),
+    "OAUTH_CLIENT_SECRET": ("Secrets Manager, read at boot", _EVERY_START),
+    "OAUTH_SCOPES": ("fixed: `openid email profile`", _EVERY_START),
+    "OPENID_REDIRECT_URI": ("`<public URL>/oauth/oidc/callback`", _EVERY_START),
+    "OAUTH_ALLOWED_DOMAINS": ("`auth.allowed_email_domains` (empty: `*`)", _EVERY_START),
+    "ENABLE_OAUTH_ROLE_MANAGEMENT": ("fixed: `true`", _EVERY_START),
+    "OAUTH_ROLES_CLAIM": ("`auth.groups_claim`", _EVERY_START),
+    "OAUTH_ALLOWED_ROLES": ("`auth.user_group`,`auth.admin_group`", _EVERY_START),
+    "OAUTH_ADMIN_ROLES": ("`auth.admin_group`", _EVERY_START),
+}
+OIDC_SCRIPT = "ollama-webui-oidc.sh"
+OIDC_CALLBACK_PATH = "/oauth/oidc/callback"
+_BOOT_MAIN = '\nmain "$@"\n'
 _HEREDOC_ENDS = ("BOOT_ENV", "SCRIPTS")
 
 
@@ -90,6 +122,7 @@ class BootSettings:
     webui_image: str
     enable_signup: bool
     cloudwatch_agent_version: str = versions.CLOUDWATCH_AGENT_VERSION
+    oidc: bool = False
 
     @classmethod
     def from_config(
@@ -99,6 +132,7 @@ class BootSettings:
         ollama: OllamaConfig,
         webui: WebUIConfig,
         gpu: bool,
+        oidc: bool = False,
     ) -> BootSettings:
         return cls(
             names=names,
@@ -117,6 +151,7 @@ class BootSettings:
             gpu=gpu,
             webui_image=webui_image(webui),
             enable_signup=webui.enable_signup,
+            oidc=oidc,
         )
 
     def boot_env(self) -> str:
@@ -141,6 +176,8 @@ class BootSettings:
             "CLOUDWATCH_AGENT_VERSION": self.cloudwatch_agent_version,
             "OLLAMA_UNIT": cwagent.ollama_unit(self.install_method),
         }
+        if self.oidc:  # local stacks keep exactly the settings they had
+            values["SIGN_IN_MODE"] = "oidc"
         return "\n".join(f"{key}={shlex.quote(value)}" for key, value in values.items())
 
 
@@ -150,7 +187,20 @@ def webui_image(webui: WebUIConfig) -> str:
     return f"{ref}@{webui.digest}" if webui.digest else ref
 
 
-def boot_files(names: StackNames, install_method: str) -> dict[str, tuple[bytes, int]]:
+def boot_script(oidc: bool = False) -> bytes:
+    """ollama-boot.sh; for oidc stacks with ollama-webui-oidc.sh inserted before ``main``."""
+    text = (TEMPLATE_DIR / "ollama-boot.sh").read_text()
+    if not oidc:
+        return text.encode()
+    if not text.endswith(_BOOT_MAIN) or text.count(_BOOT_MAIN) != 1:
+        raise UserDataError("ollama-boot.sh must end with one 'main \"$@\"' line")
+    fragment = (TEMPLATE_DIR / OIDC_SCRIPT).read_text()
+    return (text[: -len(_BOOT_MAIN)] + "\n" + fragment + _BOOT_MAIN).encode()
+
+
+def boot_files(
+    names: StackNames, install_method: str, oidc: bool = False
+) -> dict[str, tuple[bytes, int]]:
     """Files the bootstrap unpacks, by path relative to /: (content, mode).
 
     The two scripts, plus the journald forwarders and their logrotate rules that the
@@ -160,17 +210,18 @@ def boot_files(names: StackNames, install_method: str) -> dict[str, tuple[bytes,
     files = {
         f"usr/local/sbin/{name}": ((TEMPLATE_DIR / name).read_bytes(), 0o755) for name in SCRIPTS
     }
+    files["usr/local/sbin/ollama-boot.sh"] = (boot_script(oidc), 0o755)
     for unit, text in sorted(cwagent.journald_forwarders(names, install_method).items()):
         files[f"etc/systemd/system/{unit}"] = (text.encode(), 0o644)
     files["etc/logrotate.d/ollama-logs"] = (cwagent.logrotate_config(names).encode(), 0o644)
     return files
 
 
-def scripts_archive(names: StackNames, install_method: str) -> bytes:
+def scripts_archive(names: StackNames, install_method: str, oidc: bool = False) -> bytes:
     """The boot files as a reproducible tar.gz (fixed mtime, owner and mode)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for path, (data, mode) in boot_files(names, install_method).items():
+        for path, (data, mode) in boot_files(names, install_method, oidc).items():
             info = tarfile.TarInfo(path)
             info.size = len(data)
             info.mode = mode
@@ -192,7 +243,9 @@ def render_user_data(settings: BootSettings) -> str:
     values = {
         "ENV": settings.env,
         "BOOT_ENV": boot_env,
-        "SCRIPTS": _base64_lines(scripts_archive(settings.names, settings.install_method)),
+        "SCRIPTS": _base64_lines(
+            scripts_archive(settings.names, settings.install_method, settings.oidc)
+        ),
     }
     for line in boot_env.splitlines():
         if line.strip() in _HEREDOC_ENDS:

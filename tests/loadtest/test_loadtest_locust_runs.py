@@ -29,8 +29,9 @@ DELAY_S, INTERVAL_S, TOKENS = 0.5, 0.05, 10
 def test_reported_ttft_and_decode_rate_match_the_fake_servers_ground_truth(
     users: int, tmp_path: Path
 ) -> None:
-    """With first-token delay D and token interval I, median TTFT is within max(5 ms, 2 %) of D
-    and the median decode rate within 2 % of 1/I, at 1 and at 50 concurrent streams."""
+    """With first-token delay D and token interval I, median TTFT is within max(5 ms, 2 %) of
+    what the server really did (and no more than the machine's load above D), and the median
+    decode rate within 2 % of 1/I, at 1 and at 50 concurrent streams."""
     with fake_ollama_process(DELAY_S, INTERVAL_S, TOKENS) as url:
         run = run_locust(url, tmp_path, *FAST, users=users, run_time="6s")
         truth = fake_truth(url)
@@ -41,8 +42,12 @@ def test_reported_ttft_and_decode_rate_match_the_fake_servers_ground_truth(
     assert s["run"]["warmup_requests_excluded"] == users  # one warm-up per user, not counted
     assert s["latency_ms"]["ttft_ms"]["count"] >= (4 if users == 1 else 200)
     tolerance_ms = max(5.0, 0.02 * DELAY_S * 1000)
+    # A busy machine (the suite runs on parallel workers) can only make the server late, never
+    # early: the absolute figures get room above D; the harness's own error (client figure vs
+    # what the server really did) keeps the tight tolerance.
+    late_ms = 5 * tolerance_ms
     ttft = s["latency_ms"]["ttft_ms"]["p50"]
-    assert abs(ttft - DELAY_S * 1000) <= tolerance_ms, ttft
+    assert DELAY_S * 1000 - tolerance_ms <= ttft <= DELAY_S * 1000 + late_ms, ttft
     decode = s["server_rates"]["decode_tokens_per_s"]["p50"]
     assert abs(decode - 1 / INTERVAL_S) <= 0.02 / INTERVAL_S, decode
     client_rate = 1000 / s["latency_ms"]["tpot_ms"]["p50"]  # user-perceived rate agrees too
@@ -50,7 +55,7 @@ def test_reported_ttft_and_decode_rate_match_the_fake_servers_ground_truth(
     # The fake's own log: it really kept the delay, and the client's figure matches what the
     # server really did (the harness's own error, apart from the machine's load on the server).
     server_ms = statistics.median(truth) * 1000
-    assert abs(server_ms - DELAY_S * 1000) <= tolerance_ms, server_ms
+    assert DELAY_S * 1000 - tolerance_ms <= server_ms <= DELAY_S * 1000 + late_ms, server_ms
     assert abs(ttft - server_ms) <= tolerance_ms, (ttft, server_ms)
 
 

@@ -142,6 +142,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsRecorder]:
     monkeypatch.delenv("PULUMI_STACK", raising=False)
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     recorder = AwsRecorder()
+    # moto has no instance refresh APIs: this fake answer says "no refresh" unless a test
+    # gives its own (deploy follows the refresh pulumi up started).
+    recorder.respond("autoscaling", "DescribeInstanceRefreshes", {"InstanceRefreshes": []})
     with mock_aws():
         previous = aws.set_client_factory(recorder.factory)
         _ACTIVE.append(recorder)

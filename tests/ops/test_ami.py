@@ -14,7 +14,7 @@ from ops_support import (
     setup_client,
 )
 
-from ollama_infra.ops import aws
+from ollama_infra.ops import common
 from ollama_infra.ops.common import EXIT_REFUSED, EXIT_USAGE
 
 # Fixtures (test doubles) shared by the ops tests.
@@ -94,9 +94,9 @@ def test_cleanup_keeps_an_image_that_is_in_use(aws_env: AwsRecorder, pulumi: Fak
 @pytest.mark.parametrize(
     ("operation", "code", "exit_code", "text"),
     [
-        ("DeregisterImage", "UnauthorizedOperation", aws.EXIT_PERMISSION, "lacks a permission"),
-        ("DeleteSnapshot", "UnauthorizedOperation", aws.EXIT_PERMISSION, "lacks a permission"),
-        ("DeregisterImage", "RequestLimitExceeded", aws.EXIT_THROTTLED, "throttled"),
+        ("DeregisterImage", "UnauthorizedOperation", common.EXIT_PERMISSION, "lacks a permission"),
+        ("DeleteSnapshot", "UnauthorizedOperation", common.EXIT_PERMISSION, "lacks a permission"),
+        ("DeregisterImage", "RequestLimitExceeded", common.EXIT_THROTTLED, "throttled"),
     ],
 )
 def test_a_denied_deletion_stops_before_anything_is_deleted(

@@ -23,7 +23,7 @@ from ops_support import (
 )
 
 from ollama_infra import naming
-from ollama_infra.ops import aws, restore
+from ollama_infra.ops import common, restore
 from ollama_infra.ops.common import EXIT_FAILURE, EXIT_REFUSED, EXIT_USAGE
 
 NAMES = naming.StackNames("dev", ACCOUNT)
@@ -131,7 +131,7 @@ def test_restore_refuses_an_existing_target(
     make_table(TABLE, CATALOG)
     make_table("taken", [])
     code = cli("restore", "dynamodb", "--stack", "dev", "--latest", "--target-table", "taken")
-    assert code == aws.EXIT_CONFLICT
+    assert code == common.EXIT_CONFLICT
     assert "restores always go to a new table" in capsys.readouterr().err
     assert table_items("taken") == []
     assert not any(op.startswith("dynamodb:Restore") for op in aws_env.operations())
@@ -192,7 +192,7 @@ def test_restore_wait_maps_an_aws_error_like_any_call(
 ) -> None:
     argv, slept = slow_restore
     aws_env.inject("dynamodb", "DescribeTable", "AccessDeniedException")
-    assert cli(*argv) == aws.EXIT_PERMISSION
+    assert cli(*argv) == common.EXIT_PERMISSION
     err = capsys.readouterr().err
     assert f"restoring {TABLE} into {RESTORED}: the AWS identity lacks a permission" in err
     assert "when calling the DescribeTable operation" in err
@@ -238,7 +238,7 @@ def test_switch_command_points_back_to_the_original(
     assert _active_table() == TABLE
     missing = "ollama-data-table-restored-missing-dev"
     assert cli("restore", "switch", "--stack", "dev", "--table", missing, "--yes") == (
-        aws.EXIT_NOT_FOUND
+        common.EXIT_NOT_FOUND
     )
     assert _active_table() == TABLE
 
@@ -268,7 +268,7 @@ def test_backup_access_denied_is_clear_and_creates_nothing(
 ) -> None:
     make_table(TABLE, CATALOG)
     aws_env.inject("dynamodb", "CreateBackup", "AccessDeniedException")
-    assert cli("backup", "dynamodb", "--stack", "dev") == aws.EXIT_PERMISSION
+    assert cli("backup", "dynamodb", "--stack", "dev") == common.EXIT_PERMISSION
     err = capsys.readouterr().err
     assert f"backing up table {TABLE}" in err and "lacks a permission" in err
     assert _backup_arns() == []
@@ -280,7 +280,7 @@ def test_restore_throttled_is_clear_and_creates_nothing(
     make_table(TABLE, CATALOG)
     aws_env.inject("dynamodb", "RestoreTableToPointInTime", "ThrottlingException")
     assert cli("restore", "dynamodb", "--stack", "dev", "--latest", "--switch", "--yes") == (
-        aws.EXIT_THROTTLED
+        common.EXIT_THROTTLED
     )
     assert "throttled" in capsys.readouterr().err
     tables = setup_client("dynamodb").list_tables()["TableNames"]
@@ -417,7 +417,7 @@ def test_s3_restore_unknown_version(
     _versioned_bucket(bucket)
     setup_client("s3").put_object(Bucket=bucket, Key="k", Body=b"1")
     code = cli("restore", "s3", "--stack", "dev", "--key", "k", "--version-id", "nope", "--yes")
-    assert code == aws.EXIT_NOT_FOUND
+    assert code == common.EXIT_NOT_FOUND
     assert "no object version nope" in capsys.readouterr().err
 
 
@@ -473,7 +473,7 @@ def test_s3_backup_checks_the_dest_region_before_any_call(
 def test_s3_backup_of_a_missing_bucket_is_not_found(
     aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli("backup", "s3", "--stack", "dev") == aws.EXIT_NOT_FOUND
+    assert cli("backup", "s3", "--stack", "dev") == common.EXIT_NOT_FOUND
     err = capsys.readouterr().err
     assert f"reading replication of s3://{NAMES.storage_bucket}: a resource" in err
     assert "NoSuchBucket" in err
@@ -519,7 +519,7 @@ def test_state_backup_export_failure_uploads_nothing(
     pulumi.results[("stack", "export", "--stack", "staging")] = Result(
         255, "", "error: the stack is currently locked by 1 lock(s)"
     )
-    assert cli("backup", "state", "--bucket", "state-bucket") == aws.EXIT_LOCKED
+    assert cli("backup", "state", "--bucket", "state-bucket") == common.EXIT_LOCKED
     assert "locked" in capsys.readouterr().err
     listing = setup_client("s3").list_objects_v2(Bucket="state-bucket")
     assert listing["KeyCount"] == 0

@@ -21,7 +21,8 @@ from ops_support import (
 )
 
 from ollama_infra import naming
-from ollama_infra.ops import aws, deploy
+from ollama_infra.config import StackFileMissing
+from ollama_infra.ops import common, deploy
 from ollama_infra.ops.common import EXIT_REFUSED, EXIT_UNHEALTHY, EXIT_USAGE
 from ollama_infra.ops.pulumi_cli import Result
 
@@ -115,7 +116,7 @@ def _denied(recorder: AwsRecorder, **_: Any) -> None:
 
 def _no_stack_file(monkeypatch: pytest.MonkeyPatch, **_: Any) -> None:
     def missing(stack: str, *_: Any) -> dict[str, Any]:
-        raise FileNotFoundError(f"no stack file Pulumi.{stack}.yaml; known stacks: none")
+        raise StackFileMissing(f"no stack file Pulumi.{stack}.yaml; known stacks: none", "x")
 
     monkeypatch.setattr(deploy, "load_stack_values", missing)
 
@@ -129,15 +130,15 @@ def _other_selected(fake: FakePulumi, **_: Any) -> None:
 
 
 PREREQUISITES = [
-    (_python_too_old, deploy.EXIT_PYTHON, "is too old"),
-    (_no_pulumi, deploy.EXIT_PULUMI_MISSING, "Pulumi CLI is not on PATH"),
-    (_old_pulumi, deploy.EXIT_PULUMI_OLD, "older than the pinned"),
-    (_expired, deploy.EXIT_NO_CREDENTIALS, "credentials have expired"),
-    (_invalid_credentials, deploy.EXIT_NO_CREDENTIALS, "no valid AWS credentials"),
-    (_denied, deploy.EXIT_NO_PERMISSION, "not allowed: ec2:CreateVpc, iam:PassRole"),
-    (_no_stack_file, deploy.EXIT_NO_STACK_FILE, "no stack file"),
-    (_nothing_selected, deploy.EXIT_NOT_SELECTED, "no Pulumi stack is selected"),
-    (_other_selected, deploy.EXIT_NOT_SELECTED, "not the selected stack 'staging'"),
+    (_python_too_old, common.EXIT_PYTHON, "is too old"),
+    (_no_pulumi, common.EXIT_PULUMI_MISSING, "Pulumi CLI is not on PATH"),
+    (_old_pulumi, common.EXIT_PULUMI_OLD, "older than the pinned"),
+    (_expired, common.EXIT_CREDENTIALS, "credentials have expired"),
+    (_invalid_credentials, common.EXIT_CREDENTIALS, "no valid AWS credentials"),
+    (_denied, common.EXIT_PERMISSION, "not allowed: ec2:CreateVpc, iam:PassRole"),
+    (_no_stack_file, common.EXIT_NO_STACK_FILE, "no stack file"),
+    (_nothing_selected, common.EXIT_NOT_SELECTED, "no Pulumi stack is selected"),
+    (_other_selected, common.EXIT_NOT_SELECTED, "differs from the selected stack 'staging'"),
 ]
 
 
@@ -290,29 +291,29 @@ def test_firing_alarm_and_missing_targets_are_unhealthy(
 # --- Property 16 ---------------------------------------------------------------------------
 
 PULUMI_FAILURES = [
-    ("error: the stack is currently locked by 1 lock(s)", aws.EXIT_LOCKED, "pulumi cancel"),
+    ("error: the stack is currently locked by 1 lock(s)", common.EXIT_LOCKED, "pulumi cancel"),
     (
         "error: ExpiredToken: The security token included in the request is expired",
-        aws.EXIT_CREDENTIALS,
+        common.EXIT_CREDENTIALS,
         "aws sso login",
     ),
     (
         "AccessDenied: User: arn:aws:iam::1:user/x is not authorized to perform: ec2:CreateVpc",
-        aws.EXIT_PERMISSION,
+        common.EXIT_PERMISSION,
         "'Permissions'",
     ),
     (
         "VcpuLimitExceeded: You have requested more vCPU capacity than your current vCPU limit",
-        aws.EXIT_QUOTA,
+        common.EXIT_QUOTA,
         "Service Quotas",
     ),
     (
         "InvalidViewerCertificate: The specified SSL certificate doesn't exist, isn't in "
         "us-east-1 region",
-        aws.EXIT_CERTIFICATE,
+        common.EXIT_CERTIFICATE,
         "us-east-1",
     ),
-    ("Throttling: Rate exceeded", aws.EXIT_THROTTLED, "wait a minute"),
+    ("Throttling: Rate exceeded", common.EXIT_THROTTLED, "wait a minute"),
 ]
 
 
@@ -362,7 +363,7 @@ def test_property_16_unmapped_failure_still_points_somewhere(
                 "11111111-2222-3333-4444-555555555555",
                 "origin_domain_name": "origin.ollama.example.com",
             },
-            "ollama:edge.origin_domain_name is the example origin.ollama.example.com",
+            "ollama:edge.origin_domain_name is a placeholder under example.com",
         ),
     ],
 )

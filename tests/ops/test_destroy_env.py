@@ -9,7 +9,7 @@ import pytest
 from ops_support import ACCOUNT, AwsRecorder, FakePulumi, answer, cli, make_table, setup_client
 
 from ollama_infra import naming
-from ollama_infra.ops import pulumi_cli
+from ollama_infra.ops import common, pulumi_cli
 from ollama_infra.ops.common import EXIT_REFUSED, EXIT_USAGE
 
 # Fixtures (test doubles) shared by the ops tests.
@@ -257,7 +257,7 @@ def test_cross_env_commands_are_refused(
     argv: list[str],
 ) -> None:
     pulumi.selected = "dev"
-    assert cli(*argv) == EXIT_REFUSED
+    assert cli(*argv) == common.EXIT_NOT_SELECTED
     err = capsys.readouterr().err
     assert "differs from the selected stack 'dev'" in err and "--force-cross-env" in err
     assert aws_env.calls == []

@@ -17,7 +17,7 @@ from ops_support import (
 )
 
 from ollama_infra import naming
-from ollama_infra.ops import aws
+from ollama_infra.ops import common
 from ollama_infra.ops.common import EXIT_REFUSED
 
 NAMES = naming.StackNames("dev", "123456789012")
@@ -65,7 +65,7 @@ def test_startup_without_record_fails_clearly(
     aws_env: AwsRecorder, pulumi: FakePulumi, capsys: pytest.CaptureFixture[str]
 ) -> None:
     make_asg(ASG, 0, 1, 0)
-    assert cli("dev", "startup", "--stack", "dev", "--yes") == aws.EXIT_NOT_FOUND
+    assert cli("dev", "startup", "--stack", "dev", "--yes") == common.EXIT_NOT_FOUND
     assert "no recorded capacity" in capsys.readouterr().err
     assert asg_capacity(ASG) == (0, 1, 0)
 
@@ -107,16 +107,22 @@ def test_shutdown_declined_at_the_prompt(
 @pytest.mark.parametrize(
     ("service", "operation", "code", "exit_code", "text"),
     [
-        ("ssm", "PutParameter", "AccessDeniedException", aws.EXIT_PERMISSION, "lacks a permission"),
-        ("ssm", "PutParameter", "ThrottlingException", aws.EXIT_THROTTLED, "throttled"),
+        (
+            "ssm",
+            "PutParameter",
+            "AccessDeniedException",
+            common.EXIT_PERMISSION,
+            "lacks a permission",
+        ),
+        ("ssm", "PutParameter", "ThrottlingException", common.EXIT_THROTTLED, "throttled"),
         (
             "autoscaling",
             "UpdateAutoScalingGroup",
             "AccessDenied",
-            aws.EXIT_PERMISSION,
+            common.EXIT_PERMISSION,
             "permission",
         ),
-        ("autoscaling", "UpdateAutoScalingGroup", "Throttling", aws.EXIT_THROTTLED, "throttled"),
+        ("autoscaling", "UpdateAutoScalingGroup", "Throttling", common.EXIT_THROTTLED, "throttled"),
     ],
 )
 def test_faults_leave_the_capacity_unchanged(
@@ -175,7 +181,7 @@ def test_cross_env_guard(
 ) -> None:
     make_asg(naming.StackNames("staging", "123456789012").asg, 1, 1, 1)
     pulumi.selected = "dev"
-    assert cli("dev", "shutdown", "--stack", "staging", "--yes") == EXIT_REFUSED
+    assert cli("dev", "shutdown", "--stack", "staging", "--yes") == common.EXIT_NOT_SELECTED
     assert "differs from the selected stack 'dev'" in capsys.readouterr().err
     assert aws_env.calls == []
     assert cli("dev", "shutdown", "--stack", "staging", "--yes", "--force-cross-env") == 0

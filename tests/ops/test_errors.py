@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from ops_support import AwsRecorder, FakePulumi, cli
 
-from ollama_infra.ops import aws, pulumi_cli
+from ollama_infra.ops import aws, common, pulumi_cli
 from ollama_infra.ops.cli import build_parser
 from ollama_infra.ops.common import (
     EXIT_AWS,
@@ -74,7 +74,7 @@ def _client_error(code: str, message: str = "boom") -> ClientError:
 
 def test_client_error_becomes_ops_error_naming_the_action() -> None:
     err = aws.to_ops_error(_client_error("AccessDeniedException"), "backing up table t")
-    assert err.exit_code == aws.EXIT_PERMISSION
+    assert err.exit_code == common.EXIT_PERMISSION
     rendered = err.render()
     assert rendered.startswith("error: backing up table t: the AWS identity lacks a permission")
     assert "AccessDeniedException" in rendered and "\n  fix: grant the action" in rendered
@@ -83,7 +83,7 @@ def test_client_error_becomes_ops_error_naming_the_action() -> None:
 def test_unmapped_and_transport_errors() -> None:
     assert aws.to_ops_error(_client_error("Weird"), "x").exit_code == EXIT_AWS
     no_creds = aws.to_ops_error(NoCredentialsError(), "x")
-    assert no_creds.exit_code == aws.EXIT_CREDENTIALS
+    assert no_creds.exit_code == common.EXIT_CREDENTIALS
     offline = aws.to_ops_error(EndpointConnectionError(endpoint_url="https://x"), "x")
     assert offline.exit_code == EXIT_AWS and "network" in offline.remedy
 
@@ -91,7 +91,7 @@ def test_unmapped_and_transport_errors() -> None:
 def test_aws_errors_context_manager_translates() -> None:
     with pytest.raises(OpsError) as info, aws.aws_errors("listing AMIs"):
         raise _client_error("RequestLimitExceeded")
-    assert info.value.exit_code == aws.EXIT_THROTTLED
+    assert info.value.exit_code == common.EXIT_THROTTLED
     assert info.value.message.startswith("listing AMIs: ")
 
 
@@ -184,7 +184,7 @@ def test_a_failed_pulumi_command_raises_its_mapped_failure() -> None:
             pulumi_cli.run(["up", "--stack", "dev"], "pulumi up (dev)", stream=True)
     finally:
         pulumi_cli.set_runner(previous)
-    assert info.value.exit_code == aws.EXIT_LOCKED
+    assert info.value.exit_code == common.EXIT_LOCKED
     assert info.value.message.startswith("pulumi up (dev) failed: the Pulumi stack is locked")
 
 
@@ -205,6 +205,8 @@ VALID_ARGS: dict[str, list[str]] = {
     "backup state": ["--bucket", "ollama-pulumi-state-x"],
     "models add": ["--model", "llama3.2:1b"],
     "models remove": ["--model", "llama3.2:1b"],
+    "users add": ["--email", "ada@example.com"],
+    "users remove": ["--email", "ada@example.com"],
 }
 # Commands that take no --stack or need none.
 NO_STACK = ("ami cleanup", "state bootstrap", "backup state", "cost refresh")

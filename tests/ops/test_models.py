@@ -14,9 +14,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from ops_support import FakePulumi
 
 from ollama_infra import catalog
-from ollama_infra.ops import aws, common
+from ollama_infra.ops import aws, common, pulumi_cli
 from ollama_infra.ops.cli import main
 
 REGION = "us-east-1"
@@ -52,6 +53,16 @@ class Recorder:
 
     def writes(self) -> list[str]:
         return [c for c in self.calls if c.split(":")[1].startswith(("Put", "Delete", "Update"))]
+
+
+@pytest.fixture(autouse=True)
+def selected_dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePulumi]:
+    """The fake Pulumi CLI (test double) with dev selected: the stack guard asks it."""
+    monkeypatch.delenv("PULUMI_STACK", raising=False)
+    fake = FakePulumi()
+    previous = pulumi_cli.set_runner(fake)
+    yield fake
+    pulumi_cli.set_runner(previous)
 
 
 @pytest.fixture
@@ -105,7 +116,7 @@ def test_list_empty_catalog_mentions_the_fallback(
 def test_add_writes_the_documented_item(
     moto_aws: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["models", "add", "--stack", "dev", "--model", "llama3.2:1b"]) == 0
+    assert main(["models", "add", "--stack", "dev", "--model", "llama3.2:1b", "--yes"]) == 0
     (item,) = items()
     assert item["environment"] == {"S": "dev"}
     assert item["model"] == {"S": "llama3.2:1b"}
@@ -120,10 +131,25 @@ def test_add_with_digest_pins_it_and_a_second_add_updates(
     moto_aws: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (
-        main(["models", "add", "--stack", "dev", "--model", "qwen2.5:7b", "--digest", DIGEST]) == 0
+        main(
+            [
+                "models",
+                "add",
+                "--stack",
+                "dev",
+                "--model",
+                "qwen2.5:7b",
+                "--digest",
+                DIGEST,
+                "--yes",
+            ]
+        )
+        == 0
     )
     assert items()[0]["digest"] == {"S": DIGEST}
-    assert main(["models", "add", "--stack", "dev", "--model", f"qwen2.5:7b@{DIGEST}"]) == 0
+    assert (
+        main(["models", "add", "--stack", "dev", "--model", f"qwen2.5:7b@{DIGEST}", "--yes"]) == 0
+    )
     assert len(items()) == 1
     assert "updated qwen2.5:7b" in capsys.readouterr().out
 
@@ -229,8 +255,8 @@ def test_remove_with_yes_dry_run_and_missing_model(
 
 def test_aws_errors_are_explained(moto_aws: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
     moto_aws.faults["dynamodb:PutItem"] = "AccessDeniedException"
-    assert main(["models", "add", "--stack", "dev", "--model", "llama3.2:1b"]) == (
-        aws.EXIT_PERMISSION
+    assert main(["models", "add", "--stack", "dev", "--model", "llama3.2:1b", "--yes"]) == (
+        common.EXIT_PERMISSION
     )
     err = capsys.readouterr().err
     assert "writing to the model catalog ollama-data-table-dev" in err and "fix:" in err
@@ -240,7 +266,8 @@ def test_aws_errors_are_explained(moto_aws: Recorder, capsys: pytest.CaptureFixt
 def test_missing_table_names_the_stack_and_region(
     moto_aws: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["models", "list", "--stack", "staging"]) == aws.EXIT_NOT_FOUND
+    argv = ["models", "list", "--stack", "staging", "--force-cross-env"]
+    assert main(argv) == common.EXIT_NOT_FOUND
     err = capsys.readouterr().err
     assert "ollama-data-table-staging" in err and "--region" in err
 
@@ -271,7 +298,7 @@ def test_models_follow_the_active_table_after_a_restore_switch(
     boto3.client("ssm", region_name=REGION).put_parameter(
         Name="/ollama/dev/data/active-table", Value=restored, Type="String"
     )
-    assert main(["models", "add", "--stack", "dev", "--model", "phi3"]) == 0
+    assert main(["models", "add", "--stack", "dev", "--model", "phi3", "--yes"]) == 0
     assert items() == []
     (item,) = dynamodb.scan(TableName=restored)["Items"]
     assert item["model"] == {"S": "phi3"}

@@ -138,3 +138,49 @@ def launch_template(**changes: Any) -> ResourceRecord:
     }
     inputs.update(changes)
     return rec(LAUNCH_TEMPLATE, "ollama-compute-lt", **inputs)
+
+
+# ---------------------------------------------------------------------------- single sign-on
+
+USER_POOL = "aws:cognito/userPool:UserPool"
+POOL_CLIENT = "aws:cognito/userPoolClient:UserPoolClient"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+PARAMETER = "aws:ssm/parameter:Parameter"
+PUBLIC_HOST = "chat.example.com"
+OIDC_SECRET_ARN = (
+    f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ollama/production/oidc-client-AbCdEf"
+)
+
+
+def user_pool(tags: dict[str, str] = PROD_TAGS, **changes: Any) -> ResourceRecord:
+    inputs = {"name": "ollama-users-production", "mfaConfiguration": "ON", "tags": tags}
+    return rec(USER_POOL, "ollama-auth-pool", **{**inputs, **changes})
+
+
+def pool_client(**changes: Any) -> ResourceRecord:
+    inputs = {
+        "name": "ollama-webui-production",
+        "allowedOauthFlows": ["code"],
+        "callbackUrls": [f"https://{PUBLIC_HOST}/oauth/oidc/callback"],
+        "logoutUrls": [f"https://{PUBLIC_HOST}"],
+    }
+    return rec(POOL_CLIENT, "ollama-auth-client", **{**inputs, **changes})
+
+
+def public_distribution() -> ResourceRecord:
+    record = rec(DISTRIBUTION, "ollama-edge-cdn-distribution", aliases=[PUBLIC_HOST])
+    record.state["domainName"] = "d111111abcdef8.cloudfront.net"
+    return record
+
+
+def oidc_parameter(**settings: Any) -> ResourceRecord:
+    value = {"client_id": "abc", "client_secret_arn": OIDC_SECRET_ARN, **settings}
+    value = {k: v for k, v in value.items() if v is not None}
+    return rec(
+        PARAMETER,
+        "ollama-auth-oidc",
+        name="/ollama/production/webui/oidc",
+        type="String",
+        value=json.dumps(value),
+        tags=PROD_TAGS,
+    )

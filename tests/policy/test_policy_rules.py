@@ -26,8 +26,12 @@ from policy_records import (
     bucket_set,
     good_bucket,
     launch_template,
+    oidc_parameter,
     plan,
+    pool_client,
+    public_distribution,
     rec,
+    user_pool,
 )
 
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
@@ -295,6 +299,41 @@ def p(*records: ResourceRecord | list[ResourceRecord], **kw: Any) -> Evaluation:
     for r in records:
         flat.extend(r if isinstance(r, list) else [r])
     return plan(*flat, **kw)
+
+
+def _asg(autoRollback: bool = True, alarms: list[str] | None = None) -> ResourceRecord:
+    """The production group as the plan records it (only the refresh preferences matter)."""
+    prefs = {
+        "autoRollback": autoRollback,
+        "alarmSpecification": {
+            "alarms": ["ollama-boot-failures-production"] if alarms is None else alarms
+        },
+    }
+    return rec(
+        "aws:autoscaling/group:Group",
+        "ollama-compute-asg",
+        name="ollama-asg-production",
+        instanceRefresh={"strategy": "Rolling", "preferences": prefs},
+    )
+
+
+def _budget(kinds: tuple[str, ...] = ("ACTUAL", "FORECASTED")) -> ResourceRecord:
+    return rec(
+        "aws:budgets/budget:Budget",
+        "ollama-monitoring-budget",
+        name="ollama-budget-production",
+        limitAmount="4450.00",
+        notifications=[
+            {
+                "notificationType": kind,
+                "comparisonOperator": "GREATER_THAN",
+                "threshold": 100.0,
+                "thresholdType": "PERCENTAGE",
+                "subscriberSnsTopicArns": ["arn:aws:sns:us-east-1:123456789012:ollama-alerts"],
+            }
+            for kind in kinds
+        ],
+    )
 
 
 CASES: list[Case] = [
@@ -1144,6 +1183,78 @@ CASES: list[Case] = [
         "ollama-production",
         "ARN",
     ),
+    # single sign-on
+    Case(
+        "cognito-mfa-in-production",
+        "off",
+        lambda: p(user_pool(), user_pool(DEV_TAGS, mfaConfiguration="OFF")),
+        lambda: p(user_pool(mfaConfiguration="OFF")),
+        "ollama-auth-pool",
+        "auth.mfa",
+    ),
+    Case(
+        "cognito-mfa-in-production",
+        "unset",
+        lambda: p(user_pool(mfaConfiguration="OPTIONAL")),
+        lambda: p(user_pool(mfaConfiguration=None)),
+        "ollama-auth-pool",
+        "auth.mfa",
+    ),
+    Case(
+        "cognito-no-implicit-flow",
+        "implicit",
+        lambda: p(pool_client()),
+        lambda: p(pool_client(allowedOauthFlows=["code", "implicit"])),
+        "ollama-auth-client",
+        "code flow",
+    ),
+    Case(
+        "cognito-callbacks-on-stack-domain",
+        "foreign-host",
+        lambda: p(public_distribution(), pool_client()),
+        lambda: p(
+            public_distribution(),
+            pool_client(callbackUrls=["https://evil.example.net/oauth/oidc/callback"]),
+        ),
+        "ollama-auth-client",
+        "/oauth/oidc/callback",
+    ),
+    Case(
+        "cognito-callbacks-on-stack-domain",
+        "plain-http",
+        lambda: p(public_distribution(), pool_client()),
+        lambda: p(public_distribution(), pool_client(logoutUrls=["http://chat.example.com"])),
+        "ollama-auth-client",
+        "public URL",
+    ),
+    Case(
+        "oidc-client-secret-not-plain",
+        "secret-in-parameter",
+        lambda: p(oidc_parameter()),
+        lambda: p(oidc_parameter(client_secret="fake-client-secret-value")),
+        "ollama-auth-oidc",
+        "client_secret_arn",
+    ),
+    Case(
+        "oidc-client-secret-not-plain",
+        "no-arn",
+        lambda: p(oidc_parameter()),
+        lambda: p(oidc_parameter(client_secret_arn="fake-client-secret-value")),
+        "ollama-auth-oidc",
+        "Secrets Manager",
+    ),
+    Case(
+        "oidc-client-secret-not-plain",
+        "user-data",
+        lambda: p(
+            launch_template(userData=b64('#!/bin/bash\nenv_line OAUTH_CLIENT_SECRET "$secret"\n'))
+        ),
+        lambda: p(
+            launch_template(userData=b64("#!/bin/bash\nOAUTH_CLIENT_SECRET=fake-value-123\n"))
+        ),
+        "ollama-compute-lt",
+        "Secrets Manager at boot",
+    ),
     Case(
         "required-tags",
         "missing",
@@ -1174,6 +1285,39 @@ CASES: list[Case] = [
                 "tags": {"Project": "ollama", "Environment": "production", "ManagedBy": "pulumi"}
             }
         },
+    ),
+    # production guardrails (issue: rollouts and budgets)
+    Case(
+        "production-budget",
+        "missing",
+        lambda: p(_asg(), _budget()),
+        lambda: p(_asg()),
+        "ollama-compute-asg",
+        "FORECASTED",
+    ),
+    Case(
+        "production-budget",
+        "actual-only",
+        lambda: p(_asg(), _budget()),
+        lambda: p(_asg(), _budget(kinds=("ACTUAL",))),
+        "ollama-compute-asg",
+        "FORECASTED",
+    ),
+    Case(
+        "production-refresh-rollback",
+        "off",
+        lambda: p(_asg()),
+        lambda: p(_asg(autoRollback=False)),
+        "ollama-compute-asg",
+        "refresh_auto_rollback",
+    ),
+    Case(
+        "production-refresh-rollback",
+        "no-alarms",
+        lambda: p(_asg()),
+        lambda: p(_asg(alarms=[])),
+        "ollama-compute-asg",
+        "refresh_auto_rollback",
     ),
 ]
 

@@ -8,10 +8,12 @@ run per example serves every rule and the security properties.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
 from harness import STACKS, evaluated, override, replace_record, run_program, stack_values
+from oidc_stack import oidc_values
 
 from ollama_infra.offline.evaluate import Evaluation
 from ollama_infra.policy.evaluate import PolicyReport, evaluate_policies, resource_args
@@ -32,13 +34,53 @@ def test_stack_passes_every_mandatory_rule(stack: str) -> None:
     assert report.passed, _messages(report)
 
 
+@functools.cache
+def oidc_report(stack: str) -> PolicyReport:
+    """The pack on a stack file switched to single sign-on (no shipped stack uses it)."""
+    values = oidc_values(stack)
+    return evaluate_policies(run_program(stack, values), values)
+
+
 def test_every_rule_checks_something_in_some_stack() -> None:
-    """A rule whose type token matches nothing in any stack is either dead or misspelt."""
+    """A rule whose type token matches nothing in any stack is either dead or misspelt.
+    The single sign-on rules are found in the oidc test config of production."""
     checked = {r.name: 0 for r in RULES}
-    for stack in STACKS:
-        for result in report_for(stack).results:
+    for report in [*(report_for(stack) for stack in STACKS), oidc_report("production")]:
+        for result in report.results:
             checked[result.rule.name] += result.checked
     assert [name for name, n in checked.items() if n == 0] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_oidc_stack_passes_every_mandatory_rule(stack: str) -> None:
+    report = oidc_report(stack)
+    assert report.passed, _messages(report)
+
+
+@pytest.mark.parametrize(
+    ("type_token", "changes", "name"),
+    [
+        ("aws:cognito/userPool:UserPool", {"mfaConfiguration": "OFF"}, "cognito-mfa-in-production"),
+        (
+            "aws:cognito/userPoolClient:UserPoolClient",
+            {"allowedOauthFlows": ["implicit"]},
+            "cognito-no-implicit-flow",
+        ),
+        (
+            "aws:cognito/userPoolClient:UserPoolClient",
+            {"callbackUrls": ["https://attacker.example.net/oauth/oidc/callback"]},
+            "cognito-callbacks-on-stack-domain",
+        ),
+    ],
+)
+def test_broken_real_identity_records_are_caught(
+    type_token: str, changes: dict[str, Any], name: str
+) -> None:
+    values = oidc_values("production")
+    ev = run_program("production", values)
+    broken = replace_record(ev, _first(ev, type_token), **changes)
+    report = evaluate_policies(broken, values)
+    assert name in {v.policy for v in report.mandatory_violations}, _messages(report)
 
 
 def _first(ev: Evaluation, type_token: str) -> str:
