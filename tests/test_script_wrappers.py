@@ -376,7 +376,7 @@ def fake_cli(tmp_path: Path) -> FakeRepo:
     for name in SH_WRAPPERS:
         shutil.copy(SCRIPTS / name, root / "scripts" / name)
     repo = FakeRepo(root, {}, tmp_path / "argv", tmp_path / "path-argv")
-    _recorder(root / ".venv" / "bin" / "ollama-ops", repo.record)
+    _recorder(root / wrappers.REPO_VENV / "bin" / "ollama-ops", repo.record)
     _recorder(tmp_path / "bin" / "ollama-ops", repo.path_record)
     repo.env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     return repo
@@ -434,7 +434,7 @@ def test_sh_wrapper_without_a_repository_venv_uses_ollama_ops_on_path(
     fake_cli: FakeRepo,
 ) -> None:
     """A repository without .venv (ollama-ops installed in another virtualenv, or in CI)."""
-    shutil.rmtree(fake_cli.root / ".venv")
+    shutil.rmtree(fake_cli.root / wrappers.REPO_VENV)
     done = fake_cli.run("backup-dynamodb.sh", ["-e", "dev", "-n"])
     assert done.returncode == 0, done.stderr
     assert fake_cli.path_record.read_text().split() == [
@@ -447,7 +447,7 @@ def test_sh_wrapper_without_a_repository_venv_uses_ollama_ops_on_path(
 
 
 def test_sh_wrapper_without_any_ollama_ops_says_how_to_install_it(fake_cli: FakeRepo) -> None:
-    shutil.rmtree(fake_cli.root / ".venv")
+    shutil.rmtree(fake_cli.root / wrappers.REPO_VENV)
     fake_cli.env["PATH"] = "/usr/bin:/bin"  # bash and coreutils, no ollama-ops
     done = fake_cli.run("backup-dynamodb.sh", ["-e", "dev"])
     assert done.returncode == 127
