@@ -159,6 +159,17 @@ def number(value: Any) -> float | None:
         return None
 
 
+def of_type(args: Any, type_token: str) -> list[Any]:
+    """A stack policy's resources of one type."""
+    return [r for r in args.resources if r.resource_type == type_token]
+
+
+def by_prop(args: Any, type_token: str, prop: str) -> dict[str, Any]:
+    """A stack policy's resources of one type, by the text of one of their properties (an id,
+    ARN or name another resource refers to)."""
+    return {str(r.props.get(prop)): r for r in of_type(args, type_token)}
+
+
 def flag(report: Report, res: ResourceLike, problem: str, fix: str) -> None:
     """Report ``res`` in the message format of every rule: the resource, what is wrong, the fix.
 

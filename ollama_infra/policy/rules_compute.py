@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ollama_infra.policy.common import Report, as_list, flag, get, number, policy, truthy
+from ollama_infra.policy.common import Report, as_list, flag, get, number, of_type, policy, truthy
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -100,11 +100,7 @@ BUDGET = "aws:budgets/budget:Budget"
 
 
 def _production_groups(args: Any) -> list[Any]:
-    return [
-        r
-        for r in args.resources
-        if r.resource_type == GROUP and str(r.props.get("name", "")).endswith("-production")
-    ]
+    return [r for r in of_type(args, GROUP) if str(r.props.get("name", "")).endswith("-production")]
 
 
 @policy(
@@ -116,7 +112,7 @@ def _production_groups(args: Any) -> list[Any]:
 )
 def production_budget(args: Any, report: Report) -> None:
     for group in _production_groups(args):
-        budgets = [r for r in args.resources if r.resource_type == BUDGET]
+        budgets = of_type(args, BUDGET)
         good = [
             b
             for b in budgets

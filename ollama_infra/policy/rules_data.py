@@ -7,10 +7,12 @@ from typing import Any
 from ollama_infra.policy.common import (
     Report,
     as_list,
+    by_prop,
     environment,
     flag,
     get,
     number,
+    of_type,
     outside_dev,
     policy,
     strings,
@@ -366,11 +368,9 @@ def rds_enhanced_monitoring(args: Any, report: Report) -> None:
     checkov=("CKV2_AWS_30",),
 )
 def rds_query_logging(args: Any, report: Report) -> None:
-    groups = {
-        str(r.props.get("name")): r for r in args.resources if r.resource_type == PARAMETER_GROUP
-    }
-    for db in args.resources:
-        if db.resource_type != DB_INSTANCE or db.props.get("engine") != "postgres":
+    groups = by_prop(args, PARAMETER_GROUP, "name")
+    for db in of_type(args, DB_INSTANCE):
+        if db.props.get("engine") != "postgres":
             continue
         group = groups.get(str(db.props.get("parameterGroupName")))
         names = (

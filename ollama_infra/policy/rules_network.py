@@ -16,10 +16,12 @@ from ollama_infra.policy.common import (
     Report,
     ResourceLike,
     as_list,
+    by_prop,
     environment,
     flag,
     get,
     number,
+    of_type,
     outside_dev,
     policy,
     strings,
@@ -140,9 +142,7 @@ def _sg_name(sg: ResourceLike) -> str:
 def sg_no_world_ingress(args: Any, report: Report) -> None:
     config = args.get_config() if hasattr(args, "get_config") else {}
     allowed = {int(p) for p in config.get("public_alb_ports", DEFAULT_PUBLIC_ALB_PORTS)}
-    groups = {
-        str(sg.props.get("id")): sg for sg in args.resources if sg.resource_type == SECURITY_GROUP
-    }
+    groups = by_prop(args, SECURITY_GROUP, "id")
     for res in args.resources:
         for cidr, lo, hi, sg_ref in world_ingress(res):
             sg = res if res.resource_type == SECURITY_GROUP else groups.get(str(sg_ref))
@@ -258,14 +258,13 @@ def _redirects_to_https(action: Any) -> bool:
     trivy=("AVD-AWS-0054",),
 )
 def alb_https_redirect(args: Any, report: Report) -> None:
-    listeners = [r for r in args.resources if r.resource_type == LISTENER]
+    listeners = of_type(args, LISTENER)
     https_lbs = {
         str(r.props.get("loadBalancerArn")) for r in listeners if r.props.get("protocol") == "HTTPS"
     }
     rules_by_listener: dict[str, list[ResourceLike]] = {}
-    for rule in args.resources:
-        if rule.resource_type == LISTENER_RULE:
-            rules_by_listener.setdefault(str(rule.props.get("listenerArn")), []).append(rule)
+    for rule in of_type(args, LISTENER_RULE):
+        rules_by_listener.setdefault(str(rule.props.get("listenerArn")), []).append(rule)
     for listener in listeners:
         p = listener.props
         if p.get("protocol") != "HTTP" or str(p.get("loadBalancerArn")) not in https_lbs:
@@ -467,12 +466,8 @@ WAF_REDACTED = ("authorization", "cookie")
     checkov=("CKV2_AWS_31",),
 )
 def waf_logging(args: Any, report: Report) -> None:
-    configs = {
-        str(r.props.get("resourceArn")): r for r in args.resources if r.resource_type == WAF_LOGGING
-    }
-    for acl in args.resources:
-        if acl.resource_type != WEB_ACL:
-            continue
+    configs = by_prop(args, WAF_LOGGING, "resourceArn")
+    for acl in of_type(args, WEB_ACL):
         config = configs.get(str(acl.props.get("arn")))
         if config is None:
             flag(
