@@ -13,7 +13,7 @@ from typing import Any
 
 from ollama_infra.config import CostConfig, StackConfig
 from ollama_infra.cost.prices import PriceBook, default_book
-from ollama_infra.cost.rules import NO_CHARGE, RULES, Context, Line, component
+from ollama_infra.cost.rules import NO_CHARGE, RULES, Context, Line
 from ollama_infra.cost.schedule import HOURS_PER_MONTH
 from ollama_infra.offline.evaluate import Evaluation
 
@@ -93,17 +93,14 @@ def estimate(ev: Evaluation, cfg: StackConfig, book: PriceBook | None = None) ->
             lines += rule(record, ctx)
         elif record.type not in NO_CHARGE:
             lines.append(
-                Line(
-                    component(record),
-                    record.name,
-                    record.type,
-                    "unclassified type",
-                    1,
-                    "resource",
-                    None,
+                Line.of(
+                    record,
                     ctx.region_of(record),
-                    None,
-                    "not priced: no price rule and no no-charge reason for this type "
+                    "unclassified type",
+                    quantity=1,
+                    unit="resource",
+                    unit_price=None,
+                    note="not priced: no price rule and no no-charge reason for this type "
                     "(add one to ollama_infra/cost/rules.py)",
                     unclassified=True,
                 )

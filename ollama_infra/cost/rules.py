@@ -36,6 +36,11 @@ class Line:
     scale: dict[str, float] | None = None
     unclassified: bool = False
 
+    @classmethod
+    def of(cls, record: ResourceRecord, region: str, item: str, **rest: Any) -> Line:
+        """A line of ``record`` (its component, logical name and type), in ``region``."""
+        return cls(component(record), record.name, record.type, item, region=region, **rest)
+
     @property
     def priced(self) -> bool:
         return self.unit_price is not None
@@ -104,63 +109,52 @@ class Context:
         if isinstance(found, MissingPrice):
             unit = self.book.catalog.get(key, {}).get("unit", "")
             reason = f"not priced: the price file has no {key} price for {region}"
-            return Line(
-                component(record),
-                record.name,
-                record.type,
-                item,
-                quantity,
-                unit,
-                None,
+            return Line.of(
+                record,
                 region,
-                key,
-                "; ".join(x for x in (note, reason) if x),
-                None,
+                item,
+                quantity=quantity,
+                unit=unit,
+                unit_price=None,
+                price_key=key,
+                note="; ".join(x for x in (note, reason) if x),
             )
         scaled = None if scale is None else {k: v * found.usd for k, v in scale.items()}
-        return Line(
-            component(record),
-            record.name,
-            record.type,
-            item,
-            quantity,
-            found.unit,
-            found.usd,
+        return Line.of(
+            record,
             region,
-            key,
-            note,
-            scaled,
+            item,
+            quantity=quantity,
+            unit=found.unit,
+            unit_price=found.usd,
+            price_key=key,
+            note=note,
+            scale=scaled,
         )
 
     def free(
         self, record: ResourceRecord, item: str, quantity: float, unit: str, note: str
     ) -> Line:
         """A line that costs nothing, with the reason shown (a free tier, never a silent zero)."""
-        return Line(
-            component(record),
-            record.name,
-            record.type,
-            item,
-            quantity,
-            unit,
-            0.0,
+        return Line.of(
+            record,
             self.region_of(record),
-            None,
-            note,
+            item,
+            quantity=quantity,
+            unit=unit,
+            unit_price=0.0,
+            note=note,
         )
 
     def unpriced(self, record: ResourceRecord, item: str, reason: str) -> Line:
-        return Line(
-            component(record),
-            record.name,
-            record.type,
-            item,
-            1,
-            "resource",
-            None,
+        return Line.of(
+            record,
             self.region_of(record),
-            None,
-            f"not priced: {reason}",
+            item,
+            quantity=1,
+            unit="resource",
+            unit_price=None,
+            note=f"not priced: {reason}",
         )
 
 
