@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+from edge_paths import all_spellings, ollama_routes, webui_routes
 from harness import STACKS, config_for, evaluated, override, replace_record, run_program
 from harness import stack_values as values_of
 
@@ -58,7 +61,11 @@ def rules_of(ev: Evaluation, listener: ResourceRecord) -> list[dict[str, Any]]:
 
 def _matches(condition: dict[str, Any], path: str, headers: dict[str, str]) -> bool:
     if "pathPattern" in condition:
-        return any(fnmatch.fnmatchcase(path, p) for p in condition["pathPattern"]["values"])
+        # Value patterns: case-sensitive, * and ? wildcards; regex values: searched.
+        spec = condition["pathPattern"]
+        return any(fnmatch.fnmatchcase(path, p) for p in spec.get("values") or []) or any(
+            re.search(r, path) for r in spec.get("regexValues") or []
+        )
     if "httpHeader" in condition:
         spec = condition["httpHeader"]
         given = {k.lower(): v for k, v in headers.items()}.get(spec["httpHeaderName"].lower())
@@ -159,7 +166,10 @@ MODEL_MANAGEMENT = (
     "/api/copy",
     "/api/delete",
     "/api/blobs",
+    "/api/unload",
 )
+# Model management only Open WebUI serves (routers/ollama.py, main.py).
+WEBUI_MODEL_MANAGEMENT = ("/ollama/models/download", "/ollama/models/upload", "/api/models/unload")
 
 # Requests every listener must refuse, including trailing slashes, blob digests and the
 # same endpoints through Open WebUI's /ollama proxy.
@@ -170,6 +180,7 @@ BLOCKED_REQUESTS: tuple[str, ...] = (
         for path in MODEL_MANAGEMENT
         for suffix in ("", "/")
     ),
+    *(f"{path}{suffix}" for path in WEBUI_MODEL_MANAGEMENT for suffix in ("", "/", "/0")),
     "/api/blobs/sha256:0123abcd",
     "/ollama/api/pull/0",
 )
@@ -228,6 +239,47 @@ def blocked_path_violations(ev: Evaluation) -> list[str]:
             decision = route(ev, listener, path, headers)
             if (decision.kind, decision.status) != ("fixed-response", "403"):
                 out.append(f"{listener.name}: {path} -> {decision.kind} {decision.status or ''}")
+    return out
+
+
+def disguised_path_violations(ev: Evaluation) -> list[str]:
+    """Every spelling of a management path that Open WebUI or Ollama would route gets a fixed
+    403 on every listener that forwards, whether the ALB matches the raw path or a decoded one
+    (AWS does not document which)."""
+    out = []
+    for listener in ev.of_type(LISTENER):
+        if not forwards(ev, listener):
+            continue
+        headers = header_values(ev, listener)
+        for form in all_spellings():
+            if not (webui_routes(form) or ollama_routes(form)):
+                continue
+            for seen in {form, unquote(form)}:
+                decision = route(ev, listener, seen, headers)
+                if (decision.kind, decision.status) != ("fixed-response", "403"):
+                    out.append(f"{listener.name}: {seen} -> {decision.kind}")
+    return out
+
+
+# ALB value patterns: at most 128 characters of these (no %); regexes at most 128 characters.
+ALB_PATTERN = re.compile(r"[A-Za-z0-9_\-.$/~\"'@:+&*?]{1,128}")
+
+
+def rule_pattern_violations(ev: Evaluation) -> list[str]:
+    out = []
+    for rule in ev.of_type(RULE):
+        for condition in inputs(rule)["conditions"]:
+            spec = condition.get("pathPattern") or {}
+            out += [
+                f"{rule.name}: path pattern {v!r} is not a valid ALB value pattern"
+                for v in spec.get("values") or []
+                if not ALB_PATTERN.fullmatch(v)
+            ]
+            out += [
+                f"{rule.name}: regex {r!r} is longer than 128 characters"
+                for r in spec.get("regexValues") or []
+                if len(r) > 128
+            ]
     return out
 
 
@@ -311,6 +363,52 @@ def test_blocked_path_check_catches_a_forward_before_the_block() -> None:
         replace_record(ev, block.name, conditions=[{"pathPattern": {"values": ["/nothing"]}}])
     )
     assert any("/api/blobs -> forward" in p for p in problems), problems
+
+
+def test_the_route_models_follow_the_upstream_sources() -> None:
+    """Open WebUI decodes once and routes exact case; Ollama routes the decoded path."""
+    assert webui_routes("/ollama/api/%70ull")
+    assert webui_routes("/ollama%2Fapi%2Fpull/0")
+    assert webui_routes("/ollama/models/%75pload")
+    assert not webui_routes("/OLLAMA/api/pull")
+    assert not webui_routes("//ollama/api/pull")
+    assert not webui_routes("/ollama/api/%2570ull")
+    assert ollama_routes("/api/%62lobs/sha256:1")
+    assert not ollama_routes("/API/pull")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_spelling_of_a_management_path_gets_through_the_alb(stack: str) -> None:
+    """Issue 21 item 5: escapes, %2F, // and dot segments of every management path."""
+    ev = evaluated(stack)
+    assert len([f for f in all_spellings() if webui_routes(f) or ollama_routes(f)]) > 200
+    assert disguised_path_violations(ev) == []
+    assert rule_pattern_violations(ev) == []
+
+
+def test_disguised_path_check_catches_literal_only_rules() -> None:
+    """Without the regex rule (the rules before issue 21), escaped spellings get through."""
+    ev = evaluated("production")
+    regex_rules = [
+        r
+        for r in ev.of_type(RULE)
+        if any("regexValues" in c.get("pathPattern", {}) for c in inputs(r)["conditions"])
+    ]
+    assert regex_rules
+    broken = ev
+    for rule in regex_rules:
+        broken = replace_record(
+            broken, rule.name, conditions=[{"pathPattern": {"regexValues": ["^/nothing$"]}}]
+        )
+    problems = disguised_path_violations(broken)
+    assert any("/ollama/api/%70ull -> forward" in p for p in problems), problems[:5]
+    assert any("/ollama%2Fapi/pull -> forward" in p for p in problems)
+    assert any("/api/models/%75nload -> forward" in p for p in problems)
+    rule = regex_rules[0]
+    bad = [{"pathPattern": {"values": ["/ollama/api/%70ull"], "regexValues": ["x" * 129]}}]
+    problems = rule_pattern_violations(replace_record(ev, rule.name, conditions=bad))
+    assert any("not a valid ALB value pattern" in p for p in problems), problems
+    assert any("longer than 128" in p for p in problems)
 
 
 @pytest.mark.parametrize("stack", STACKS)

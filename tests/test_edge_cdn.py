@@ -8,6 +8,7 @@ import subprocess
 from typing import Any
 
 import pytest
+from edge_paths import all_spellings, ollama_routes, webui_routes
 from harness import STACKS, config_for, evaluated, replace_record
 from test_edge import (
     CF_CERT,
@@ -324,23 +325,28 @@ def test_waf_can_be_enabled_in_dev_with_its_rate_limit() -> None:
 # ---------------------------------------------------------------- the CloudFront Function
 
 
-def _run_function(uris: list[str]) -> list[int]:
+def _run_function(uris: list[str], code: str | None = None) -> list[int]:
+    """Run the function's code under node for each URI; the status it answers (200: passed on)."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed; the CloudFront Function cannot be executed")
     script = (
-        block_function_code()
-        + "\nvar uris = JSON.parse(process.argv[1]);\n"
+        (code if code is not None else block_function_code())
+        + "\nvar uris = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n"
         + "console.log(JSON.stringify(uris.map(function (u) {\n"
         + "  var r = handler({ request: { uri: u, method: 'GET' } });\n"
         + "  return r.statusCode || 200;\n"
         + "})));\n"
     )
     done = subprocess.run(
-        [node, "-e", script, json.dumps(uris)], capture_output=True, text=True, timeout=30
+        [node, "-e", script], input=json.dumps(uris), capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def _passed(uris: list[str], code: str | None = None) -> list[str]:
+    return [u for u, status in zip(uris, _run_function(uris, code), strict=True) if status != 403]
 
 
 BLOCKED_URIS = [
@@ -352,17 +358,30 @@ BLOCKED_URIS = [
     "/api/blobs/sha256:abc",
     "/ollama/api/pull",
     "/ollama/api/delete/1",
+    "/ollama/api/unload",
+    "/ollama/models/upload",
+    "/ollama/models/download/0",
+    "/api/models/unload",
     "/api/%70ull",
     "//api//pull",
     "/API/Pull",
     "/ollama%2Fapi%2Fpush",
+    "/ollama/./api/pull",
+    "/x/../ollama/api/pull",
+    "/ollama\\api\\pull",
+    "/ollama/api/%2570ull",
 ]
 ALLOWED_URIS = [
     "/",
     "/api/chat",
     "/ollama/api/generate",
     "/ollama/api/tags",
+    "/ollama/v1/chat/completions",
     "/api/v1/chats/new",
+    "/api/models",
+    "/api/chat/completions",
+    "/api/v1/files/0f1e/content/100%25%20done.txt",
+    "/api/v1/files/0f1e/content/%E2%82%AC.txt",
     "/_app/immutable/start.js",
     "/c/8e1f",
 ]
@@ -374,6 +393,52 @@ def test_cloudfront_function_refuses_model_management_even_when_encoded() -> Non
     assert blocked == [403] * len(BLOCKED_URIS), dict(zip(BLOCKED_URIS, blocked, strict=True))
     assert allowed == [200] * len(ALLOWED_URIS), dict(zip(ALLOWED_URIS, allowed, strict=True))
     assert _run_function(["/api/%E0%A4%A"]) == [400]  # malformed escapes are refused
+
+
+def test_cloudfront_function_refuses_every_spelling() -> None:
+    """Issue 21 item 5: every spelling of every management path (case, each character
+    escaped, %2F, //, /./, /x/../, backslash, trailing slash, double escapes) gets a 403:
+    a superset of the spellings Open WebUI and Ollama would route."""
+    forms = all_spellings()
+    routed = [f for f in forms if webui_routes(f) or ollama_routes(f)]
+    assert len(forms) > 700 and len(routed) > 200
+    assert _passed(forms) == []
+
+
+def test_function_spelling_check_catches_a_function_without_normalisation() -> None:
+    """The function before issue 21 (no unload, no Open WebUI paths, no dot segments) and
+    one that skips decoding both let routed spellings through."""
+    forms = all_spellings()
+    raw = block_function_code().replace(
+        "path = normalised(decoded(request.uri));", "path = request.uri;"
+    )
+    assert raw != block_function_code()
+    passed = _passed(forms, raw)
+    assert "/ollama/api/%70ull" in passed and "/ollama%2Fapi/pull" in passed
+    assert [f for f in passed if webui_routes(f)]
+    passed = _passed(forms, PRE_ISSUE_21_FUNCTION)
+    assert "/ollama/api/unload" in passed and "/ollama/models/upload/1" in passed
+    assert "/ollama/./api/pull" in passed
+
+
+# The deployed function before issue 21, kept as the broken input of the test above.
+PRE_ISSUE_21_FUNCTION = r"""
+var BLOCKED = /^\/(ollama\/)?api\/(pull|push|create|copy|delete|blobs)/i;
+function handler(event) {
+  var request = event.request;
+  var path;
+  try {
+    path = decodeURIComponent(request.uri);
+  } catch (e) {
+    return { statusCode: 400, statusDescription: "Bad Request" };
+  }
+  path = path.replace(/\/{2,}/g, "/");
+  if (BLOCKED.test(path)) {
+    return { statusCode: 403, statusDescription: "Forbidden" };
+  }
+  return request;
+}
+"""
 
 
 def test_the_deployed_function_is_the_tested_code() -> None:

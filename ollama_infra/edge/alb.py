@@ -1,8 +1,10 @@
 """The Application Load Balancer: listeners, rules, target groups and the edge secrets.
 
 Request routing, in rule order, on every listener that can forward:
-1. model-management paths (``/api/pull`` ... ``/api/blobs*``, and the same under Open WebUI's
-   ``/ollama`` proxy) -> fixed 403, before anything can forward;
+1. model-management paths (``/api/pull`` ... ``/api/unload*``, the same under Open WebUI's
+   ``/ollama`` proxy, and Open WebUI's own model upload/download/unload) -> fixed 403, before
+   anything can forward; then one regex rule -> fixed 403 for percent-escapes, ``//`` and dot
+   segments where they could spell one of those paths (Open WebUI decodes escapes);
 2. a forward that requires a secret header: the origin header CloudFront adds (web
    listener) or the shared API key (API listener);
 3. default action -> fixed 403.
@@ -16,6 +18,7 @@ operators and clients read them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +36,9 @@ SERVICE = "edge"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ORIGIN_HEADER = "X-Origin-Verify"
 API_KEY_HEADER = "X-Ollama-Api-Key"
-# Ollama's model-management endpoints: never reachable through the edge. Open WebUI proxies
-# the Ollama API under /ollama, so the same paths are blocked there too.
+# Ollama's model-management endpoints (server/routes.go): never reachable through the edge.
+# Open WebUI proxies them under /ollama (routers/ollama.py) with the same names, and adds
+# ``/api/unload`` there; admin keys pass its check, so the edge refuses them for everyone.
 MODEL_MANAGEMENT_PATHS: tuple[str, ...] = (
     "/api/pull",
     "/api/push",
@@ -42,8 +46,16 @@ MODEL_MANAGEMENT_PATHS: tuple[str, ...] = (
     "/api/copy",
     "/api/delete",
     "/api/blobs",
+    "/api/unload",
 )
 PROXY_PREFIX = "/ollama"
+# Model management that only Open WebUI serves: the proxy's model file download/upload
+# (routers/ollama.py) and its unified unload (main.py), admin-only upstream.
+WEBUI_MODEL_MANAGEMENT_PATHS: tuple[str, ...] = (
+    "/ollama/models/download",
+    "/ollama/models/upload",
+    "/api/models/unload",
+)
 # The Ollama endpoints the API listener serves (inference and read-only model listing).
 # An allow-list, so that encoded or unexpected paths fall through to the default 403.
 API_ALLOWED_PATHS: tuple[str, ...] = (
@@ -64,12 +76,42 @@ FORWARD_PRIORITY = 100
 DENIED_BODY = "Forbidden"
 
 
+def blocked_paths() -> list[str]:
+    """Every model-management path the edge refuses: direct, through the proxy, Open WebUI's."""
+    return [
+        *(f"{prefix}{path}" for prefix in ("", PROXY_PREFIX) for path in MODEL_MANAGEMENT_PATHS),
+        *WEBUI_MODEL_MANAGEMENT_PATHS,
+    ]
+
+
 def blocked_path_patterns() -> list[str]:
-    """ALB path patterns for every model-management path, direct and through the proxy.
+    """ALB path patterns for every blocked path, as the request spells it.
 
     The trailing ``*`` also covers ``/api/pull/`` and Open WebUI's ``/ollama/api/pull/{idx}``.
     """
-    return [f"{prefix}{path}*" for prefix in ("", PROXY_PREFIX) for path in MODEL_MANAGEMENT_PATHS]
+    return [f"{path}*" for path in blocked_paths()]
+
+
+def disguised_path_regex() -> str:
+    """One ALB regex for the spellings the literal patterns cannot see.
+
+    Open WebUI's server decodes percent-escapes once before routing, so ``/ollama/api/%70ull``
+    and ``/ollama%2Fapi%2Fpull`` reach pull. ALB value patterns cannot hold ``%``, so a
+    regex refuses an escape, an empty segment (``//``) or a dot segment in any path segment
+    that could still spell a blocked path: the first one, or the one after a literal prefix
+    of a blocked path (``/ollama/``, ``/ollama/api/``, ``/api/models/`` ...). Paths of Open
+    WebUI's own API (``/api/v1/...``) keep their escapes. Full-match or search semantics
+    give the same result (anchored at the start, any tail).
+    """
+    prefixes = sorted(
+        {
+            "/".join(segments[:depth]) + "/"
+            for segments in (p.strip("/").split("/") for p in blocked_paths())
+            for depth in range(1, len(segments))
+        }
+    )
+    alternatives = "|".join(re.escape(p) for p in prefixes)
+    return f"^/({alternatives})?([^/]*%|/|\\.\\.?(/|$)).*"
 
 
 def chunks(values: Sequence[str], size: int) -> list[list[str]]:
@@ -295,12 +337,17 @@ class AlbComponent(pulumi.ComponentResource):
         )
 
     def _block_rules(self, role: str, listener: aws.lb.Listener) -> None:
-        for i, patterns in enumerate(chunks(blocked_path_patterns(), MAX_RULE_VALUES)):
+        conditions: list[list[aws.lb.ListenerRuleConditionArgsDict]] = [
+            [{"path_pattern": {"values": patterns}}]
+            for patterns in chunks(blocked_path_patterns(), MAX_RULE_VALUES)
+        ]
+        conditions.append([{"path_pattern": {"regex_values": [disguised_path_regex()]}}])
+        for i, condition in enumerate(conditions):
             aws.lb.ListenerRule(
                 f"{self._name}-{role}-block-{i + 1}",
                 listener_arn=listener.arn,
                 priority=BLOCK_PRIORITY + i,
-                conditions=[{"path_pattern": {"values": patterns}}],
+                conditions=condition,
                 actions=[fixed_403()],
                 tags=self._args.ctx.tags(SERVICE),
                 opts=pulumi.ResourceOptions(parent=self),

@@ -10,14 +10,17 @@
   AllViewer), which is also what websockets need. With an HTTPS origin the Host header is
   the one value not forwarded (AllViewerExceptHostHeader): CloudFront would otherwise check
   the ALB certificate against the viewer's hostname, which it cannot cover.
-- A viewer-request CloudFront Function answers 403 to Ollama's model-management paths, after
-  decoding percent-escapes, so encoded variants cannot slip past the ALB's literal patterns.
+- A viewer-request CloudFront Function answers 403 to the model-management paths (Ollama's,
+  through Open WebUI's proxy, and Open WebUI's own), matched on a normalised copy of the path
+  (escapes decoded, duplicate slashes and dot segments resolved, any case), so no spelling
+  that Open WebUI or Ollama would route reaches the ALB.
 - CLOUDFRONT-scope WAF and CloudFront certificates live in us-east-1: the web ACL uses the
   explicit ``ollama-us-east-1`` provider, which observability reuses for the billing alarm.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +29,7 @@ import pulumi_aws as aws
 
 from ollama_infra.config import EdgeConfig
 from ollama_infra.context import StackContext
-from ollama_infra.edge.alb import MODEL_MANAGEMENT_PATHS, PROXY_PREFIX
+from ollama_infra.edge.alb import blocked_paths
 from ollama_infra.edge.log_bucket import CLOUDFRONT_PREFIX
 
 SERVICE = "edge"
@@ -48,25 +51,65 @@ ALL_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
 
 
 def block_function_code() -> str:
-    """CloudFront Function (cloudfront-js-2.0) that refuses the model-management paths."""
-    names = "|".join(p.removeprefix("/api/") for p in MODEL_MANAGEMENT_PATHS)
-    proxy = PROXY_PREFIX.strip("/")
-    return f"""// Refuse Ollama's model-management endpoints, direct or through Open WebUI's proxy.
-var BLOCKED = /^\\/({proxy}\\/)?api\\/({names})/i;
+    """CloudFront Function (cloudfront-js-2.0) that refuses the model-management paths.
+
+    It matches a normalised copy of the path (escapes decoded until stable, backslashes as
+    slashes, empty and dot segments resolved, any case): a superset of every spelling that
+    Open WebUI (decodes once, exact case) or Ollama could route to a blocked endpoint. The
+    request itself goes on unchanged.
+    """
+    alternatives = "|".join(re.escape(p.lstrip("/")).replace("/", "\\/") for p in blocked_paths())
+    return f"""// Refuse model management: Ollama's endpoints, direct or through Open WebUI's proxy,
+// and Open WebUI's own, in any spelling that could reach them.
+var BLOCKED = /^\\/({alternatives})/i;
 
 function deny(code, text) {{
   return {{ statusCode: code, statusDescription: text }};
+}}
+
+// Decode escapes until the path stops changing; only the first decode may fail.
+function decoded(uri) {{
+  var path = decodeURIComponent(uri);
+  for (var i = 0; i < 3 && path.indexOf("%") >= 0; i++) {{
+    var next;
+    try {{
+      next = decodeURIComponent(path);
+    }} catch (e) {{
+      break;
+    }}
+    if (next === path) {{
+      break;
+    }}
+    path = next;
+  }}
+  return path;
+}}
+
+// Backslashes as slashes, empty and "." segments dropped, ".." removing its parent.
+function normalised(path) {{
+  var parts = path.replace(/\\\\/g, "/").split("/");
+  var kept = [];
+  for (var i = 0; i < parts.length; i++) {{
+    if (parts[i] === "" || parts[i] === ".") {{
+      continue;
+    }}
+    if (parts[i] === "..") {{
+      kept.pop();
+      continue;
+    }}
+    kept.push(parts[i]);
+  }}
+  return "/" + kept.join("/");
 }}
 
 function handler(event) {{
   var request = event.request;
   var path;
   try {{
-    path = decodeURIComponent(request.uri);
+    path = normalised(decoded(request.uri));
   }} catch (e) {{
     return deny(400, "Bad Request");
   }}
-  path = path.replace(/\\/{{2,}}/g, "/");
   if (BLOCKED.test(path)) {{
     return deny(403, "Forbidden");
   }}
