@@ -32,6 +32,7 @@ from upstream_register import (
 
 from ollama_infra import cwagent, versions
 from ollama_infra.edge import regions
+from ollama_infra.edge.alb import PROXY_PREFIX, blocked_paths
 from ollama_infra.naming import StackNames
 from ollama_infra.observability import filters
 from ollama_infra.security import CLOUDFRONT_PREFIX_LIST
@@ -265,6 +266,26 @@ def test_a_filter_without_a_registered_line_is_caught() -> None:
     f = CloudWatchFilter(old, "$load_seconds")
     lines = [s.line for s in samples(TEXT).values() if s.expect != "none"]
     assert not [line for line in lines if f.published(line, True) is not None]
+
+
+# ------------------------------------------------------------------ edge paths
+
+
+def unregistered_blocked_paths(paths: list[str], text: str) -> set[str]:
+    """Blocked paths whose route (or its twin with or without the /ollama prefix) has no row."""
+    routes = names(text, "ollama_route", "webui_route")
+    twin = {p: p.removeprefix(PROXY_PREFIX) if p.startswith(PROXY_PREFIX) else PROXY_PREFIX + p
+            for p in paths}  # fmt: skip
+    return {p for p in paths if p not in routes and twin[p] not in routes}
+
+
+def test_every_blocked_path_is_a_registered_route() -> None:
+    assert unregistered_blocked_paths(blocked_paths(), TEXT) == set()
+
+
+def test_an_unregistered_blocked_path_is_caught() -> None:
+    paths = [*blocked_paths(), "/api/show", "/ollama/api/experimental"]
+    assert unregistered_blocked_paths(paths, TEXT) == {"/api/show", "/ollama/api/experimental"}
 
 
 # ------------------------------------------------------------------ pins
