@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from edge_paths import all_spellings, ollama_routes, webui_routes
-from harness import STACKS, config_for, evaluated, replace_record
+from harness import STACKS, config_for, evaluated, override, replace_record, run_program
 from test_edge import (
     CF_CERT,
     DIST,
@@ -241,6 +241,35 @@ def test_public_url_parameter_and_monitoring_subscription(stack: str) -> None:
     assert status["realtimeMetricsSubscriptionStatus"] == "Enabled"
 
 
+def cors_origins_of(ev: Evaluation) -> str:
+    params = {inputs(r)["name"]: inputs(r) for r in ev.of_type("aws:ssm/parameter:Parameter")}
+    (name,) = [n for n in params if n.endswith("/webui/cors-origins")]
+    return str(params[name]["value"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cors_origins_without_aliases_are_the_distribution_url(stack: str) -> None:
+    ev = evaluated(stack)
+    assert cors_origins_of(ev) == ev.outputs["ollama_url"]
+
+
+def test_cors_origins_list_every_alias() -> None:
+    """Issue 21 item 6: socket.io refuses origins outside CORS_ALLOW_ORIGIN, so every alias
+    (not only the first, the public URL) is an origin; wildcards cannot be one."""
+    values = override(
+        staging_variant_values(),
+        "edge",
+        domain_aliases=["chat.example.com", "ai.example.org", "*.example.net"],
+    )
+    ev = run_program("staging", values)
+    assert ev.outputs["ollama_url"] == "https://chat.example.com"
+    origins = cors_origins_of(ev)
+    assert origins == "https://chat.example.com;https://ai.example.org"
+    # Open WebUI splits on ";" without stripping: no spaces, no empty entries.
+    assert all(o and o == o.strip() for o in origins.split(";"))
+    assert cors_origins_of(staging_variant()) == "https://chat.example.com"
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_origin_header_secret_is_stored_but_never_exported(stack: str) -> None:
     ev = evaluated(stack)
@@ -454,7 +483,7 @@ def test_the_deployed_function_is_the_tested_code() -> None:
 def test_cdn_invariants_in_an_opt_in_region() -> None:
     """ap-southeast-3 cannot receive CloudFront standard logs: no logging there, and the check
     accepts that (found by hypothesis with a generated dev config in that region)."""
-    from harness import run_program, stack_values
+    from harness import stack_values
 
     values = stack_values("dev")
     values["aws:region"] = "ap-southeast-3"

@@ -477,11 +477,25 @@ def test_shared_state_configuration() -> None:
     assert env["S3_BUCKET_NAME"] == "ollama-storage-dev-123456789012"
     assert env["S3_KEY_PREFIX"] == "open-webui/"
     assert env["S3_REGION_NAME"] == "us-east-1"
+    # No webui/cors-origins parameter (a stack deployed before it existed): the public URL.
     assert env["WEBUI_URL"] == env["CORS_ALLOW_ORIGIN"] == "https://chat.example.com"
     assert env["WEBUI_SESSION_COOKIE_SECURE"] == "true"
     assert env["ENABLE_SIGNUP"] == "false"
     assert env["OLLAMA_BASE_URL"] == "http://host.docker.internal:11434"
     assert not any(k.startswith("S3_ACCESS") or k.startswith("S3_SECRET") for k in env)
+
+
+def test_every_public_origin_reaches_cors_allow_origin(box: Sandbox) -> None:
+    """Issue 21 item 6: the edge's webui/cors-origins list (every alias) becomes
+    CORS_ALLOW_ORIGIN; WEBUI_URL stays the one public URL."""
+    seed_aws(box)
+    origins = "https://chat.example.com;https://ai.example.org"
+    box.put_parameter("/ollama/dev/webui/cors-origins", origins)
+    result = boot(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = env_file(box)
+    assert env["CORS_ALLOW_ORIGIN"] == origins
+    assert env["WEBUI_URL"] == "https://chat.example.com"
 
 
 def test_single_instance_mode_without_shared_state(box: Sandbox) -> None:

@@ -130,7 +130,9 @@ class EdgeConfig(Model):
         None, "ACM certificate ARN in us-east-1 for CloudFront aliases (needs domain_aliases)."
     )
     domain_aliases: list[WildcardDnsName] = field(
-        [], "Alternate domain names (CNAMEs) for CloudFront."
+        [],
+        "Alternate domain names (CNAMEs) for CloudFront. The first is the public URL; every "
+        "one without a wildcard is an origin Open WebUI accepts (CORS_ALLOW_ORIGIN, websockets).",
     )
     alb_idle_timeout_seconds: int = field(
         900,

@@ -261,8 +261,18 @@ class CdnComponent(pulumi.ComponentResource):
             name=parameter_name,
             type="String",
             value=self.url,
-            description="Public URL of Open WebUI (WEBUI_URL, CORS origin)",
+            description="Public URL of Open WebUI (WEBUI_URL)",
             tags=ctx.tags(SERVICE, ctx.name("public-url")),
+            opts=child,
+        )
+        cors_name = ctx.names.parameter("webui/cors-origins")
+        self.cors_origins_parameter = aws.ssm.Parameter(
+            f"{name}-cors-origins",
+            name=cors_name,
+            type="String",
+            value=cors_origins(cfg.domain_aliases, self.url),
+            description="Origins Open WebUI accepts (CORS_ALLOW_ORIGIN, websockets): every alias",
+            tags=ctx.tags(SERVICE, ctx.name("cors-origins")),
             opts=child,
         )
 
@@ -365,6 +375,16 @@ class CdnComponent(pulumi.ComponentResource):
             ],
             opts=opts,
         )
+
+
+def cors_origins(aliases: Sequence[str], url: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Every public origin, ``;``-separated as Open WebUI splits ``CORS_ALLOW_ORIGIN`` (no
+    spaces: it does not strip them): each alias, or the distribution's own URL when there is
+    none. Wildcard aliases cannot be listed: Open WebUI and socket.io compare origins exactly."""
+    exact = [alias for alias in aliases if not alias.startswith("*.")]
+    if exact:
+        return pulumi.Output.from_input(";".join(f"https://{alias}" for alias in exact))
+    return pulumi.Output.from_input(url)
 
 
 def waf_log_group_name(ctx: StackContext) -> str:

@@ -198,6 +198,14 @@ env_line() { # env_line KEY VALUE: one env-file line; values may not span lines
 
 uri() { printf '%s' "$1" | jq -sRr @uri; }
 
+# cors_origins URL: CORS gets every public origin, ;-separated (webui/cors-origins: each of
+# edge.domain_aliases), or URL alone where that parameter does not exist. Open WebUI refuses
+# socket.io connections from any other origin.
+cors_origins() {
+  optional_param webui/cors-origins
+  CORS=${PARAM:-$1}
+}
+
 webui_env() {
   local secret admin email password db host port name user pw redis auth scheme storage url
   secret=$(get_secret "${SECRET_PREFIX}webui-secret-key")
@@ -254,7 +262,8 @@ webui_env() {
   optional_param webui/public-url
   if [[ -n $PARAM ]]; then
     env_line WEBUI_URL "$PARAM"
-    env_line CORS_ALLOW_ORIGIN "$PARAM"
+    cors_origins "$PARAM"
+    env_line CORS_ALLOW_ORIGIN "$CORS"
   else
     log "webui/public-url parameter absent: WEBUI_URL and CORS_ALLOW_ORIGIN left unset" >&2
   fi
