@@ -451,6 +451,38 @@ def test_load_balancer_settings(stack: str) -> None:
     assert lb["securityGroups"] == [ev.outputs["ollama_alb_security_group_id"]]
 
 
+# Open WebUI endpoints that fail when the shared database or Redis does (main.py).
+SHARED_STATE_ENDPOINTS = ("/ready", "/health/db")
+
+
+def fleet_flap_violations(ev: Evaluation) -> list[str]:
+    """Issue 21 item 7: the Open WebUI target group checks liveness only. Every instance
+    shares one database and one Redis, so a check on them fails on all targets at once when
+    either blips; the ASG (ELB health type) would then replace the whole fleet, and the new
+    instances could not pass their own /ready boot gate until the database is back."""
+    out = []
+    for tg in ev.of_type(TG):
+        spec = inputs(tg)
+        if int(spec["port"]) == 8080 and spec["healthCheck"]["path"] != "/health":
+            out.append(f"{tg.name}: health check {spec['healthCheck']['path']}, not /health")
+        if spec["healthCheck"]["path"] in SHARED_STATE_ENDPOINTS:
+            out.append(f"{tg.name}: health check depends on the shared database or Redis")
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_target_group_health_check_depends_on_shared_state(stack: str) -> None:
+    assert fleet_flap_violations(evaluated(stack)) == []
+
+
+def test_fleet_flap_check_catches_a_readiness_health_check() -> None:
+    ev = evaluated("production")
+    tg = next(r for r in ev.of_type(TG) if int(inputs(r)["port"]) == 8080)
+    check = {**inputs(tg)["healthCheck"], "path": "/ready"}
+    problems = fleet_flap_violations(replace_record(ev, tg.name, healthCheck=check))
+    assert any("depends on the shared database" in p for p in problems), problems
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_target_groups(stack: str) -> None:
     ev = evaluated(stack)

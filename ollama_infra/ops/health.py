@@ -1,6 +1,7 @@
 """``ollama-ops health``: the post-deployment checks, also run at the end of ``deploy``.
 
-A deployment is healthy when Open WebUI answers ``/health`` through the public URL, the
+A deployment is healthy when Open WebUI answers ``/ready`` through the public URL (startup
+finished, its database and Redis answer: ``/health`` would pass with both down), the
 Ollama API answers ``/api/tags`` through the authenticated path (Open WebUI's ``/ollama``
 proxy with an API key) and lists the configured models, every target in the Open WebUI
 target group is healthy, and none of the stack's alarms is in ALARM. ``GET /`` proves
@@ -70,13 +71,15 @@ def _get(session: requests.Session, url: str, timing: Timing, **kwargs: Any) -> 
 
 
 def webui_health(session: requests.Session, base_url: str, timing: Timing) -> Check:
-    url = base_url.rstrip("/") + "/health"
+    url = base_url.rstrip("/") + "/ready"
     try:
         resp = _get(session, url, timing)
     except requests.RequestException as exc:
         return Check("webui", "failed", f"GET {url}: {exc.__class__.__name__}: {exc}")
     if resp.status_code != 200:
-        return Check("webui", "failed", f"GET {url} returned HTTP {resp.status_code}")
+        return Check(
+            "webui", "failed", f"GET {url} returned HTTP {resp.status_code}{_detail(resp)}"
+        )
     try:
         body = resp.json()
     except ValueError:
@@ -84,6 +87,16 @@ def webui_health(session: requests.Session, base_url: str, timing: Timing) -> Ch
     if not isinstance(body, dict) or body.get("status") is not True:
         return Check("webui", "failed", f"GET {url} returned {body!r}, expected status true")
     return Check("webui", "ok", f"{url} healthy")
+
+
+def _detail(resp: requests.Response) -> str:
+    """Open WebUI's reason for a 503 from /ready ("Database not ready", "Redis not ready")."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return f" ({detail})" if isinstance(detail, str) else ""
 
 
 def ollama_tags(

@@ -312,7 +312,8 @@ class WebUIState:
 
 @pytest.fixture
 def webui() -> Iterator[tuple[str, WebUIState]]:
-    """A fake Open WebUI: /health and the authenticated /ollama/api/tags proxy path."""
+    """A fake Open WebUI (test double): /health (always live), /ready (``health_status`` and
+    ``health_body``) and the authenticated /ollama/api/tags proxy path."""
     state = WebUIState()
 
     class Handler(BaseHTTPRequestHandler):
@@ -330,6 +331,8 @@ def webui() -> Iterator[tuple[str, WebUIState]]:
         def do_GET(self) -> None:
             state.requests.append(self.path)
             if self.path == "/health":
+                self._send(200, {"status": True})  # liveness: true even with the database down
+            elif self.path == "/ready":
                 self._send(state.health_status, state.health_body)
             elif self.path == "/ollama/api/tags":
                 if self.headers.get("Authorization") != f"Bearer {state.api_key}":

@@ -227,7 +227,7 @@ def test_deploy_previews_applies_and_checks_health(
     out = capsys.readouterr().out
     assert "HEALTHY" in out and "llama3.2:1b" in out and "dashboards:name=ollama-dev" in out
     assert "/" not in state.requests  # never health-check `/`
-    assert {"/health", "/ollama/api/tags"} <= set(state.requests)
+    assert {"/ready", "/ollama/api/tags"} <= set(state.requests)
     assert recorder.mutations() == []  # deploy itself changes AWS only through Pulumi
 
 
@@ -259,6 +259,11 @@ def test_production_deploy_needs_the_production_flag(
     ("breakage", "detail"),
     [
         ({"health_status": 500}, "HTTP 500"),
+        # Live but not ready (issue 21 item 7): /health would still say true here.
+        (
+            {"health_status": 503, "health_body": {"detail": "Database not ready"}},
+            "HTTP 503 (Database not ready)",
+        ),
         ({"health_body": {"status": False}}, "expected status true"),
         ({"models": ["other:7b"]}, "models not served yet: llama3.2:1b"),
         ({"api_key": "rotated"}, "API key rejected"),
