@@ -22,6 +22,15 @@ import requests
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 # Ollama's model-management endpoints, blocked at the edge for everyone (docs/SECURITY.md).
 MODEL_MANAGEMENT = ("/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete")
+# Open WebUI's own model management and spellings it decodes into pull (docs/api-access.md).
+WEBUI_MODEL_MANAGEMENT = (
+    "/ollama/api/unload",
+    "/ollama/models/upload",
+    "/ollama/models/download",
+    "/api/models/unload",
+    "/ollama/api/%70ull",
+    "/ollama%2Fapi/pull",
+)
 TIMEOUT = 30
 
 
@@ -62,17 +71,17 @@ def ollama_api_problems(base_url: str, api_key: str, expected_models: Iterable[s
 def model_management_problems(base_url: str, api_key: str) -> list[str]:
     """Model-management endpoints answer 403 at the edge, even with a valid key."""
     problems = []
-    for prefix in ("", "/ollama"):
-        for path in MODEL_MANAGEMENT:
-            resp = requests.post(
-                f"{base_url.rstrip('/')}{prefix}{path}",
-                json={"model": "smoke-test/does-not-exist:0"},
-                headers={"Authorization": f"Bearer {api_key}"},
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            )
-            if resp.status_code != 403:
-                problems.append(f"POST {prefix}{path} returned {resp.status_code}, expected 403")
+    paths = [f"{prefix}{path}" for prefix in ("", "/ollama") for path in MODEL_MANAGEMENT]
+    for path in [*paths, *WEBUI_MODEL_MANAGEMENT]:
+        resp = requests.post(
+            f"{base_url.rstrip('/')}{path}",
+            json={"model": "smoke-test/does-not-exist:0"},
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
+        if resp.status_code != 403:
+            problems.append(f"POST {path} returned {resp.status_code}, expected 403")
     return problems
 
 
