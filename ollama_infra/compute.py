@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from ollama_infra import cwagent
+from ollama_infra import cwagent, release
 from ollama_infra.config import ComputeConfig, OllamaConfig, WebUIConfig
 from ollama_infra.context import StackContext
 from ollama_infra.observability import alarms
@@ -61,6 +61,9 @@ class ComputeArgs:
     """Both needed for target tracking on requests per target (compute.requests_per_target)."""
     oidc: bool = False
     """Single sign-on (auth.mode oidc): the boot wires Open WebUI to the OIDC provider."""
+    shared_database: bool = False
+    """Open WebUI on every instance uses one database (data.database_enabled): a release
+    change must never run two versions against it (``_refresh``)."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """IAM grants the instances need at boot; the group is created after them (and after
     the default-models parameter the boot reads)."""
@@ -85,8 +88,14 @@ class ComputeComponent(pulumi.ComponentResource):
                 ctx.names, ctx.region, args.ollama, args.webui, gpu=cfg.gpu_enabled, oidc=args.oidc
             )
         )
+        self.release = release.Release.from_config(args.ollama, args.webui)
+        deployed, recorded = self._deployed_release()
+        self.upgrade = (
+            args.shared_database and deployed and release.is_upgrade(self.release, recorded)
+        )
         self.launch_template = self._launch_template()
         self.group = self._group()
+        self.release_record = self._release_record()
         topic = args.alert_topic_arn or ctx.arn("sns", ctx.names.alerts_topic)
         if cfg.scaling_metric == "gpu":
             self._gpu_tracking()
@@ -349,6 +358,41 @@ class ComputeComponent(pulumi.ComponentResource):
             ),
         )
 
+    def _deployed_release(self) -> tuple[bool, release.Release | None]:
+        """Whether the stack is deployed already, and the release its last deployment
+        recorded (None: no record, or one that does not parse).
+
+        Read at deploy time through GetParametersByPath, which answers an empty list for a
+        new stack where GetParameter would fail the deployment. Every deployed stack holds
+        parameters under /ollama/<env>/ (the default models, the agent config), so a stack
+        with parameters but no record was deployed before the record existed: its running
+        release is unknown and counts as a change. Values are not decrypted (only the
+        names and the plain record are used).
+        """
+        names = self._args.ctx.names
+        found = aws.ssm.get_parameters_by_path(
+            path=names.parameter_path, recursive=True, with_decryption=False
+        )
+        wanted = release.record_name(names)
+        for name, value in zip(found.names, found.values, strict=False):
+            if name == wanted:
+                return True, release.Release.parse(value)
+        return bool(found.names), None
+
+    def _release_record(self) -> aws.ssm.Parameter:
+        """What this deployment runs, for the next one to compare against."""
+        ctx = self._args.ctx
+        return aws.ssm.Parameter(
+            f"{self._name}-release",
+            name=release.record_name(ctx.names),
+            type="String",
+            description="Open WebUI image and Ollama release of the last deployment (JSON); "
+            "a change on a stack with a shared database replaces every instance at once",
+            value=self.release.to_json(),
+            tags=ctx.tags(SERVICE, ctx.name("release")),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.group]),
+        )
+
     def _refresh(self, single: bool) -> aws.autoscaling.GroupInstanceRefreshArgs:
         """Rolling refresh on every template change, watched by the rollback alarms.
 
@@ -356,19 +400,31 @@ class ComputeComponent(pulumi.ComponentResource):
         in the template (not an SSM parameter): both hold here (``_template_version``,
         ``_image_id``). Checkpoints pause the refresh so the alarms see the first new
         instances serve before the rest are replaced.
+
+        A release change (``self.upgrade``) on a stack whose Open WebUI shares a database
+        must never run two versions against it: a minimum of 0 % replaces every instance in
+        one batch and a maximum of 100 % terminates before it launches, so no old instance is
+        left in service beside a new one. Checkpoints would split that batch, and a rollback
+        would start the old version again on a schema the new one migrated (besides running
+        both side by side if it kept instances), so neither is set for that refresh.
         """
         ctx, cfg = self._args.ctx, self._args.compute
-        checkpoints = cfg.checkpoints(ctx.env == "production")
+        if self.upgrade:
+            lowest, highest, rollback, checkpoints = 0, 100, False, []
+        else:
+            # One instance: start the new one before stopping the old (no downtime).
+            # Several: replace half at a time so capacity never doubles.
+            lowest, highest = (100, 200) if single else (50, 100)
+            rollback = cfg.refresh_auto_rollback
+            checkpoints = cfg.checkpoints(ctx.env == "production")
         return aws.autoscaling.GroupInstanceRefreshArgs(
             strategy="Rolling",
             preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                # One instance: start the new one before stopping the old (no downtime).
-                # Several: replace half at a time so capacity never doubles.
-                min_healthy_percentage=100 if single else 50,
-                max_healthy_percentage=200 if single else 100,
+                min_healthy_percentage=lowest,
+                max_healthy_percentage=highest,
                 instance_warmup=str(cfg.health_check_grace_period_seconds),
                 skip_matching=True,
-                auto_rollback=cfg.refresh_auto_rollback,
+                auto_rollback=rollback,
                 alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
                     alarms=self.rollback_alarm_names()
                 ),

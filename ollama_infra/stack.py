@@ -294,6 +294,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             alb_arn_suffix=alb.alb_arn_suffix,
             target_group_arn_suffix=alb.webui_target_group_arn_suffix,
             oidc=cfg.oidc,
+            shared_database=cfg.data.database_enabled,
             depends_on=[*instance_identity.grants, *([sso.parameter] if sso else [])],
         ),
     )

@@ -127,12 +127,20 @@ class _Collector(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def evaluate(stack: str, values: dict[str, Any]) -> Evaluation:
-    """Run the program for ``stack`` with config ``values`` (full keys, e.g. ``ollama:network``)."""
+def evaluate(
+    stack: str, values: dict[str, Any], parameters: dict[str, str] | None = None
+) -> Evaluation:
+    """Run the program for ``stack`` with config ``values`` (full keys, e.g. ``ollama:network``).
+
+    ``parameters``: SSM parameters the account already holds (a deployed stack's release
+    record); none by default, as for a first deployment.
+    """
     from ollama_infra.stack import run  # imported late: it imports pulumi_aws (slow)
 
     region = values.get("aws:region") if isinstance(values.get("aws:region"), str) else "us-east-1"
-    mocks = OfflineMocks(region=str(region), account_id=EXAMPLE_ACCOUNT_ID)
+    mocks = OfflineMocks(
+        region=str(region), account_id=EXAMPLE_ACCOUNT_ID, parameters=dict(parameters or {})
+    )
     collector = _Collector()
     logger = logging.getLogger(f"ollama.offline.{stack}")
     logger.propagate = False

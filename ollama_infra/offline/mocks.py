@@ -121,6 +121,9 @@ class OfflineMocks(pulumi.runtime.Mocks):
     # provider id -> region of explicit providers, so resources created through one get
     # that region in their ARNs (DR bucket, backup copy vault, us-east-1 alarms).
     provider_regions: dict[str, str] = field(default_factory=dict)
+    # SSM parameters that exist before the program runs (name -> value): a deployed stack's
+    # release record. Empty by default: the plan shows a stack deployed for the first time.
+    parameters: dict[str, str] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
@@ -281,6 +284,25 @@ class OfflineMocks(pulumi.runtime.Mocks):
                 "version": 1,
                 "id": inputs.get("name"),
                 "arn": f"arn:{self.partition}:ssm:{region}::parameter{inputs.get('name')}",
+            }
+        if tok == "aws:ssm/getParametersByPath:getParametersByPath":
+            folder = str(inputs.get("path", "")).rstrip("/") + "/"
+            deep = bool(inputs.get("recursive"))
+            found = sorted(
+                (name, value)
+                for name, value in self.parameters.items()
+                if name.startswith(folder) and (deep or "/" not in name[len(folder) :])
+            )
+            return {
+                "id": inputs.get("path"),
+                "path": inputs.get("path"),
+                "names": [name for name, _ in found],
+                "values": [value for _, value in found],
+                "types": ["String" for _ in found],
+                "arns": [
+                    f"arn:{self.partition}:ssm:{region}:{self.account_id}:parameter{name}"
+                    for name, _ in found
+                ],
             }
         if tok == "aws:ec2/getAmi:getAmi":
             return {"id": EXAMPLE_AMI_ID, "imageId": EXAMPLE_AMI_ID, "architecture": "x86_64"}

@@ -12,6 +12,12 @@ the changes, you confirm (``--yes`` in automation; production also needs ``--pro
 ``pulumi up`` applies them, the instance refresh it started (a changed launch template) is
 followed with its progress and, when it rolled back, the reason (exit 6 unless it
 succeeded), and the post-deployment health checks run (exit 6 if unhealthy).
+
+A release change (Open WebUI image or Ollama version) on a stack whose Open WebUI shares a
+database, with instances running, is deployed by the upgrade procedure instead of a rolling
+refresh: stop every instance, ``pulumi up`` with one instance, wait for its health, scale
+back (docs/data.md; the waits use --rollout-timeout). Refused (exit 5) while an instance
+refresh is in progress.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from ollama_infra.config import (
     parse_config,
     placeholder_values,
 )
-from ollama_infra.ops import aws, envs, health, pulumi_cli, rollout
+from ollama_infra.ops import aws, envs, health, pulumi_cli, rollout, upgrade
 from ollama_infra.ops.common import (
     EXIT_NO_STACK_FILE,
     EXIT_OK,
@@ -261,20 +267,36 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         check_own_resources(cfg, str(aws.account_id(region)))
     stack = args.stack
+    target = aws.resolve_target(stack, region)
+    release_change = upgrade.detect(target, cfg)  # refuses a change during a refresh
+    if release_change is not None:
+        print("release change on a shared database:\n  " + "\n  ".join(release_change.describe()))
     pulumi_cli.run(
         ["preview", "--stack", stack, "--diff", "--non-interactive"],
         f"pulumi preview ({stack})",
         stream=True,
     )
     if args.dry_run:
+        if release_change is not None:
+            print(f"dry run: deploy would run the {upgrade.STEPS}-step upgrade (docs/data.md)")
         print("dry run: preview only, nothing was changed")
         return EXIT_OK
-    confirm(f"Apply the changes above to stack '{stack}' in {cfg.region}?", yes=args.yes)
+    question = f"Apply the changes above to stack '{stack}' in {cfg.region}?"
+    if release_change is not None:
+        question = (
+            f"Stop every instance of {target.names.asg}, start one on the new release, then "
+            f"scale back (stack '{stack}' in {cfg.region})?"
+        )
+    confirm(question, yes=args.yes)
+    if release_change is not None:
+        code = upgrade.run(args, target, cfg, release_change, float(args.rollout_timeout))
+        if code != EXIT_OK or args.skip_health:
+            return code
+        return health.check_stack(args, target, pulumi_cli.stack_outputs(stack))
     started = datetime.now(UTC)
     pulumi_cli.run(
         ["up", "--stack", stack, "--yes", "--non-interactive"], f"pulumi up ({stack})", stream=True
     )
-    target = aws.resolve_target(stack, region)
     interval = max(1.0, min(30.0, float(args.rollout_timeout)))
     if rollout.follow(target, started, args.rollout_timeout, interval) != EXIT_OK:
         eprint(f"deployed, but the instance refresh did not complete on stack '{stack}'")

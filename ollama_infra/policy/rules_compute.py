@@ -134,6 +134,18 @@ def production_budget(args: Any, report: Report) -> None:
             )
 
 
+def _release_change(prefs: dict[str, Any]) -> bool:
+    """The refresh of a release change under a shared database (compute._refresh): every
+    instance in one batch, terminated before any is launched, no checkpoints. It has no
+    automatic rollback on purpose: that would start the old Open WebUI on the schema the
+    new one migrated; the alarms still stop it."""
+    return (
+        number(prefs.get("minHealthyPercentage")) == 0
+        and number(prefs.get("maxHealthyPercentage")) == 100
+        and not as_list(prefs.get("checkpointPercentages"))
+    )
+
+
 @policy(
     "production-refresh-rollback",
     "Production instance refreshes roll back automatically on the stack's health alarms.",
@@ -144,7 +156,7 @@ def production_refresh_rollback(args: Any, report: Report) -> None:
     for group in _production_groups(args):
         prefs = get(group.props, "instanceRefresh", "preferences", default={}) or {}
         alarms = as_list(get(prefs, "alarmSpecification", "alarms", default=[]))
-        if not truthy(prefs.get("autoRollback")) or not alarms:
+        if not alarms or not (truthy(prefs.get("autoRollback")) or _release_change(prefs)):
             flag(
                 report,
                 group,

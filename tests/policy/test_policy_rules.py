@@ -301,13 +301,14 @@ def p(*records: ResourceRecord | list[ResourceRecord], **kw: Any) -> Evaluation:
     return plan(*flat, **kw)
 
 
-def _asg(autoRollback: bool = True, alarms: list[str] | None = None) -> ResourceRecord:
+def _asg(autoRollback: bool = True, alarms: list[str] | None = None, **more: Any) -> ResourceRecord:
     """The production group as the plan records it (only the refresh preferences matter)."""
     prefs = {
         "autoRollback": autoRollback,
         "alarmSpecification": {
             "alarms": ["ollama-boot-failures-production"] if alarms is None else alarms
         },
+        **more,
     }
     return rec(
         "aws:autoscaling/group:Group",
@@ -315,6 +316,9 @@ def _asg(autoRollback: bool = True, alarms: list[str] | None = None) -> Resource
         name="ollama-asg-production",
         instanceRefresh={"strategy": "Rolling", "preferences": prefs},
     )
+
+
+RELEASE_CHANGE = {"minHealthyPercentage": 0.0, "maxHealthyPercentage": 100.0}
 
 
 def _budget(kinds: tuple[str, ...] = ("ACTUAL", "FORECASTED")) -> ResourceRecord:
@@ -1308,6 +1312,32 @@ CASES: list[Case] = [
         "off",
         lambda: p(_asg()),
         lambda: p(_asg(autoRollback=False)),
+        "ollama-compute-asg",
+        "refresh_auto_rollback",
+    ),
+    # A release change under a shared database (min 0, max 100, no checkpoints) has no
+    # rollback on purpose; anything short of that form still needs it.
+    Case(
+        "production-refresh-rollback",
+        "release-change-with-checkpoints",
+        lambda: p(_asg(autoRollback=False, **RELEASE_CHANGE)),
+        lambda: p(_asg(autoRollback=False, **RELEASE_CHANGE, checkpointPercentages=[50.0, 100.0])),
+        "ollama-compute-asg",
+        "refresh_auto_rollback",
+    ),
+    Case(
+        "production-refresh-rollback",
+        "release-change-keeping-half",
+        lambda: p(_asg(autoRollback=False, **RELEASE_CHANGE)),
+        lambda: p(_asg(autoRollback=False, **{**RELEASE_CHANGE, "minHealthyPercentage": 50.0})),
+        "ollama-compute-asg",
+        "refresh_auto_rollback",
+    ),
+    Case(
+        "production-refresh-rollback",
+        "release-change-without-alarms",
+        lambda: p(_asg(autoRollback=False, **RELEASE_CHANGE)),
+        lambda: p(_asg(autoRollback=False, alarms=[], **RELEASE_CHANGE)),
         "ollama-compute-asg",
         "refresh_auto_rollback",
     ),
