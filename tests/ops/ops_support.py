@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -165,12 +165,17 @@ class FakePulumi:
     results: dict[tuple[str, ...], pulumi_cli.Result] = field(default_factory=dict)
     installed: bool = True
     calls: list[list[str]] = field(default_factory=list)
+    # What a command does to the (moto) account besides answering, e.g. what `up` deploys.
+    hooks: dict[tuple[str, ...], Callable[[list[str]], None]] = field(default_factory=dict)
 
     def __call__(self, argv: list[str], **_: Any) -> pulumi_cli.Result:
         if not self.installed:
             raise FileNotFoundError(argv[0])
         args = list(argv[1:])
         self.calls.append(args)
+        for prefix, hook in self.hooks.items():
+            if tuple(args[: len(prefix)]) == prefix:
+                hook(args)
         for prefix, result in self.results.items():
             if tuple(args[: len(prefix)]) == prefix:
                 return result
