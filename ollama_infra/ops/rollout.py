@@ -11,7 +11,9 @@ preferences roll it back by themselves when one of the stack's rollout alarms fi
 (docs/runbooks/deployment.md). Production needs ``--production`` for cancel and rollback.
 A rollback runs old and new instances side by side like the refresh did: on a stack whose
 Open WebUI shares a database, an older Open WebUI may meet a schema the newer one migrated,
-so rollback there also needs ``--allow-webui-downgrade`` (see the runbook first).
+so rollback there also needs ``--allow-webui-downgrade`` (see the runbook first). The
+refresh of a release change there (every instance at once) is never rolled back: cancel it
+and deploy the previous release (docs/data.md).
 """
 
 from __future__ import annotations
@@ -147,6 +149,13 @@ def run_status(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if refresh["Status"] in BAD_ENDINGS else EXIT_OK
 
 
+def is_release_change(refresh: dict[str, Any]) -> bool:
+    """The refresh the program starts for a release change under a shared database
+    (compute._refresh): no instance kept, none launched before another is terminated."""
+    prefs = refresh.get("Preferences") or {}
+    return prefs.get("MinHealthyPercentage") == 0 and prefs.get("MaxHealthyPercentage") == 100
+
+
 def _shares_database(stack: str) -> bool:
     cfg = parse_config(stack, load_stack_values(stack))
     return cfg.data.database_enabled
@@ -162,6 +171,17 @@ def _act(args: argparse.Namespace, action: str) -> int:
             EXIT_REFUSED,
         )
     print("\n".join(describe(refresh)))
+    if action == "rollback" and is_release_change(refresh) and _shares_database(args.stack):
+        raise OpsError(
+            f"instance refresh {refresh['InstanceRefreshId']} replaces every instance at once: "
+            "it rolls out a release change on a stack whose Open WebUI shares a database, and "
+            "rolling it back would start the previous Open WebUI on the schema the new one "
+            "migrated, possibly beside it",
+            f"stop it (`ollama-ops rollout cancel --stack {args.stack}`), restore the "
+            "pre-upgrade snapshot, set the previous version in the stack file and run "
+            f"`ollama-ops deploy --stack {args.stack}` (docs/data.md, 'Upgrading Open WebUI')",
+            EXIT_REFUSED,
+        )
     if args.dry_run:
         print(f"dry run: would {action} instance refresh {refresh['InstanceRefreshId']}")
         return EXIT_OK

@@ -204,3 +204,34 @@ def test_dry_run_shows_the_refresh_and_changes_nothing(
     )
     assert aws_env.mutations() == []
     assert "dry run: would rollback instance refresh r-1" in capsys.readouterr().out
+
+
+RELEASE_CHANGE = {"MinHealthyPercentage": 0, "MaxHealthyPercentage": 100, "AutoRollback": False}
+
+
+def test_release_change_refresh_is_never_rolled_back_under_a_shared_database(
+    pulumi: FakePulumi, aws_env: AwsRecorder, capsys: Any
+) -> None:
+    """The all-at-once refresh of a release change (issue 14): even with
+    --allow-webui-downgrade, a rollback is refused with the commands that undo it safely."""
+    pulumi.selected = "staging"
+    aws_env.respond(
+        "autoscaling",
+        "DescribeInstanceRefreshes",
+        {"InstanceRefreshes": [_refresh("InProgress", Preferences=RELEASE_CHANGE)]},
+    )
+    argv = ("rollout", "rollback", "--stack", "staging", "--yes", "--allow-webui-downgrade")
+    assert cli(*argv) == EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert "ollama-ops rollout cancel --stack staging" in err
+    assert "ollama-ops deploy --stack staging" in err
+    assert aws_env.mutations() == []
+    # The same command on an ordinary rolling refresh still rolls back (the flag given).
+    aws_env.respond(
+        "autoscaling",
+        "DescribeInstanceRefreshes",
+        {"InstanceRefreshes": [_refresh("InProgress", Preferences={"MinHealthyPercentage": 50})]},
+    )
+    aws_env.respond("autoscaling", "RollbackInstanceRefresh", {"InstanceRefreshId": "r-1"})
+    assert cli(*argv) == EXIT_OK
+    assert aws_env.mutations() == ["autoscaling:RollbackInstanceRefresh"]
