@@ -65,6 +65,10 @@ REQUIRED_ACTIONS: tuple[str, ...] = (
     "ec2:CreateLaunchTemplate",
     "ec2:RunInstances",
     "autoscaling:CreateAutoScalingGroup",
+    # A release change under a shared database: the program reads the release record and
+    # deploy holds the group's own launches while it upgrades (ollama_infra.ops.upgrade).
+    "ssm:GetParametersByPath",
+    "autoscaling:SuspendProcesses",
     "elasticloadbalancing:CreateLoadBalancer",
     "elasticloadbalancing:CreateTargetGroup",
     "cloudfront:CreateDistribution",
