@@ -11,6 +11,11 @@ import pytest
 from harness import STACKS, evaluated
 from hypothesis import HealthCheck, settings
 
+# moto's EC2 backend loads its catalogue of public AMIs (each with an EBS snapshot) unless this
+# is "false" when the backend is built. Tests that mock AWS without our aws_env fixture would
+# otherwise leave a backend that lists those snapshots to a later test in the same worker.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
 # Deterministic property tests in CI; a different seed locally with HYPOTHESIS_PROFILE=explore.
 settings.register_profile(
     "ci",
