@@ -197,7 +197,8 @@ def service_role(
     role_name = ctx.name(role, "iam")
     return aws.iam.Role(
         name,
-        name_prefix=naming.prefix(role, ctx.env, "iam_prefix"),  # see ollama_infra/lifecycle.py
+        # see ollama_infra/lifecycle.py
+        name_prefix=naming.prefix(role, ctx.name_suffix, "iam_prefix"),
         description=description,
         assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
         tags=ctx.tags(service, role_name),

@@ -10,13 +10,18 @@ from ollama_infra.config import StackConfig
 
 @dataclass(frozen=True)
 class StackContext:
-    """Environment, region, account and tagging shared by all components."""
+    """Environment, region, account and tagging shared by all components.
+
+    ``env`` is the environment (dev, staging, production: rules, tags, the catalog key);
+    ``suffix`` is what physical names end in: the environment, or a DR stack's suffix.
+    """
 
     env: str
     region: str
     account_id: str
     partition: str
     tagger: naming.Tagger
+    suffix: str = ""
 
     @classmethod
     def from_config(cls, cfg: StackConfig, account_id: str, partition: str = "aws") -> StackContext:
@@ -30,15 +35,21 @@ class StackContext:
             account_id=account_id,
             partition=partition,
             tagger=tagger,
+            suffix=cfg.name_suffix,
         )
+
+    @property
+    def name_suffix(self) -> str:
+        return self.suffix or self.env
 
     @property
     def names(self) -> naming.StackNames:
         """The stack's shared names (table, buckets, secrets, parameters, log groups...)."""
-        return naming.StackNames(self.env, self.account_id)
+        suffix = self.name_suffix
+        return naming.StackNames(suffix, self.account_id, self.env if suffix != self.env else None)
 
     def name(self, role: str, kind: str = "generic") -> str:
-        return naming.name(role, self.env, kind)
+        return naming.name(role, self.name_suffix, kind)
 
     def tags(self, service: str, resource_name: str | None = None) -> dict[str, str]:
         return self.tagger.for_service(service, resource_name)

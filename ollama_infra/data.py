@@ -606,7 +606,7 @@ class DataComponent(pulumi.ComponentResource):
             f"{self._name}-database-params",
             # A new major version needs a new family: the new group must exist before the
             # database switches to it (ollama_infra/lifecycle.py).
-            name_prefix=naming.prefix("webui-db-params", ctx.env),
+            name_prefix=naming.prefix("webui-db-params", ctx.name_suffix),
             family=f"postgres{major}",
             description=f"Open WebUI PostgreSQL {major}: query logging to CloudWatch Logs",
             parameters=[

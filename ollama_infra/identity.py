@@ -142,7 +142,7 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
             _statement(
                 "WriteStackLogs",
                 ["logs:CreateLogStream", "logs:PutLogEvents"],
-                [ctx.arn("logs", f"log-group:/aws/ec2/ollama-*-{ctx.env}:*")],
+                [ctx.arn("logs", f"log-group:/aws/ec2/ollama-*-{ctx.name_suffix}:*")],
             ),
             # The agent resolves ${aws:AutoScalingGroupName} (the ASG dimension of the memory
             # and disk metrics) from the instance's aws:autoscaling:groupName tag.

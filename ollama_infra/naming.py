@@ -79,6 +79,40 @@ def ssm_prefix(env: str) -> str:
     return f"/{PROJECT}/{env}"
 
 
+# Region words as the short region codes abbreviate them (us-west-2 -> usw2, ap-southeast-1
+# -> apse1); any other word keeps its first letter (us-gov-west-1 -> usgw1).
+_REGION_WORDS: dict[str, str] = {
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "central": "c",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+}
+# Environments as DR suffixes spell them: short enough for IAM name prefixes (38 characters).
+_ENV_SHORT: dict[str, str] = {"dev": "dev", "staging": "stg", "production": "prod"}
+
+
+def region_code(region: str) -> str:
+    """A compact region code: ``us-west-2`` -> ``usw2``, ``eu-central-1`` -> ``euc1``."""
+    country, *words, number = region.split("-")
+    return country + "".join(_REGION_WORDS.get(w, w[:1]) for w in words) + number
+
+
+def dr_suffix(env: str, region: str) -> str:
+    """The name suffix of a DR stack: ``production`` in ``us-west-2`` -> ``prod-usw2``.
+
+    It replaces ``<env>`` in every physical name of the DR stack, so its names differ from
+    the primary's (S3 bucket and IAM names are global; the DR copy may share the account)
+    and ``ollama-flow-logs-role-<suffix>-`` stays within the 38-character IAM prefix limit
+    (``production-us-west-2`` would not).
+    """
+    return f"{_ENV_SHORT.get(env, env)}-{region_code(region)}"
+
+
 def _check(value: str, kind: str) -> None:
     limit = NAME_LIMITS[kind]
     if len(value) > limit:
@@ -176,8 +210,15 @@ class StackNames:
     know a name, and IAM policies can be scoped to exact ARNs.
     """
 
-    env: str
+    env: str  # the name suffix: the environment, or a DR stack's suffix (see dr_suffix)
     account_id: str
+    # The environment itself when ``env`` is a DR suffix: the catalog's partition key.
+    environment: str | None = None
+
+    @property
+    def catalog_environment(self) -> str:
+        """The model catalog's partition key: the environment (a DR copy serves its primary's)."""
+        return self.environment or self.env
 
     # compute
     @property

@@ -47,7 +47,17 @@ from ollama_infra.config.stackfile import (
     StackFileMissing,
     known_stacks,
     load_stack_values,
+    set_root,
     stack_file,
+    stacks_root,
+)
+from ollama_infra.config.stackname import (
+    STACK_NAME_HELP,
+    StackName,
+    environment_of,
+    is_known_stack_name,
+    parse_stack_name,
+    stack_names,
 )
 
 __all__ = [
@@ -61,6 +71,7 @@ __all__ = [
     "PROJECT_ROOT",
     "REGION_RE",
     "SECTIONS",
+    "STACK_NAME_HELP",
     "AuthConfig",
     "BackupConfig",
     "ComputeConfig",
@@ -77,13 +88,20 @@ __all__ = [
     "StackConfig",
     "StackFileError",
     "StackFileMissing",
+    "StackName",
     "WebUIConfig",
     "check_model_name",
     "config_from_pulumi",
     "config_warnings",
+    "environment_of",
+    "is_known_stack_name",
     "known_stacks",
     "load_stack_values",
     "parse_config",
+    "parse_stack_name",
     "placeholder_values",
+    "set_root",
     "stack_file",
+    "stack_names",
+    "stacks_root",
 ]

@@ -19,6 +19,7 @@ from ollama_infra import naming, versions
 from ollama_infra.config.fields import ENVIRONMENTS
 from ollama_infra.config.sections import SECTIONS
 from ollama_infra.config.stack import ConfigIssue, StackConfig, issue
+from ollama_infra.config.stackname import parse_stack_name
 
 Rule = Callable[[StackConfig], Iterator[ConfigIssue]]
 RULES: list[Rule] = []
@@ -97,6 +98,44 @@ def stack_name_matches(cfg: StackConfig) -> Iterator[ConfigIssue]:
 
 
 @rule
+def dr_stack_names_its_primary(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """A DR stack says which primary it copies; the name, environment and region agree."""
+    parsed = parse_stack_name(cfg.stack)
+    primary = cfg.environment.primary
+    if not parsed.is_dr:
+        if primary is not None:
+            yield issue(
+                "environment.primary",
+                primary,
+                f"only DR stacks (named <env>-<region>) copy a primary; '{cfg.stack}' is not one",
+                "remove environment.primary, or name the stack <env>-<region> "
+                "(see docs/environments.md)",
+            )
+        return
+    if primary != parsed.env:
+        yield issue(
+            "environment.primary",
+            primary,
+            f"the DR stack '{cfg.stack}' copies the primary stack '{parsed.env}'",
+            f"set environment.primary: {parsed.env}",
+        )
+    if cfg.env != parsed.env:
+        yield issue(
+            "environment.name",
+            cfg.env,
+            f"a DR stack has its primary's environment ('{parsed.env}' for '{cfg.stack}')",
+            f"set environment.name: {parsed.env}",
+        )
+    if cfg.region != parsed.dr_region:
+        yield ConfigIssue(
+            key="aws:region",
+            value=cfg.region,
+            rule=f"the DR stack '{cfg.stack}' is named after its region {parsed.dr_region}",
+            fix=f"set aws:region: {parsed.dr_region}, or name the stack {parsed.env}-{cfg.region}",
+        )
+
+
+@rule
 def production_nat_per_az(cfg: StackConfig) -> Iterator[ConfigIssue]:
     if cfg.is_production and cfg.network.nat_gateway_mode != "per_az":
         yield issue(
@@ -127,14 +166,14 @@ def production_keeps_logs_a_year(cfg: StackConfig) -> Iterator[ConfigIssue]:
 
 @rule
 def names_fit_aws_limits(cfg: StackConfig) -> Iterator[ConfigIssue]:
-    for role, name, kind in naming.all_names(cfg.env, "123456789012"):
+    for role, name, kind in naming.all_names(cfg.name_suffix, "123456789012"):
         limit = naming.NAME_LIMITS[kind]
         if len(name) > limit:
             yield issue(
                 "environment.name",
                 cfg.env,
                 f"the {role} name '{name}' exceeds the AWS limit of {limit} characters",
-                "use a shorter environment name",
+                "use a shorter environment name (a DR stack: a region with a shorter code)",
             )
 
 

@@ -42,7 +42,14 @@ class EnvironmentConfig(Model):
     """Which environment this stack is, and who owns it (tags)."""
 
     name: Literal["dev", "staging", "production"] = field(
-        "dev", "Environment name; must match the stack name (dev, staging or production)."
+        "dev",
+        "Environment name; must match the stack name (dev, staging or production); a DR "
+        "stack `<env>-<region>` has its primary's environment.",
+    )
+    primary: Literal["dev", "staging", "production"] | None = field(
+        None,
+        "DR stacks only (named `<env>-<region>`): the primary stack this stack copies; "
+        "see docs/environments.md.",
     )
     owner: TagValue | None = field(
         None, "Owner tag value (team or person) added to every resource."

@@ -23,6 +23,7 @@ from ollama_infra.config.sections import (
     OllamaConfig,
     WebUIConfig,
 )
+from ollama_infra.config.stackname import parse_stack_name
 
 
 class ConfigIssue(BaseModel):
@@ -80,6 +81,16 @@ class StackConfig:
     @property
     def env(self) -> str:
         return self.environment.name
+
+    @property
+    def name_suffix(self) -> str:
+        """The ``<env>`` of physical names: the environment, or a DR stack's region suffix."""
+        return parse_stack_name(self.stack).suffix
+
+    @property
+    def is_dr(self) -> bool:
+        """A DR copy of a primary stack, named ``<env>-<region>``."""
+        return parse_stack_name(self.stack).is_dr
 
     @property
     def is_production(self) -> bool:

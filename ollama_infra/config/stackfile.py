@@ -54,16 +54,38 @@ def _yaml_fix(problem: str) -> str:
     )
 
 
-def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
-    return root / f"Pulumi.{stack}.yaml"
+_root: Path = PROJECT_ROOT
 
 
-def known_stacks(root: Path = PROJECT_ROOT) -> list[str]:
+def set_root(root: Path | None) -> Path:
+    """Read stack files from ``root`` by default (None: the project root); returns the old one.
+
+    The ops CLI reads every stack file from this folder unless a command's --config-dir
+    says otherwise; tests point it at a temporary folder.
+    """
+    global _root
+    previous = _root
+    _root = root or PROJECT_ROOT
+    return previous
+
+
+def stacks_root(root: Path | None = None) -> Path:
+    """``root`` if given, else the default folder of stack files."""
+    return root or _root
+
+
+def stack_file(stack: str, root: Path | None = None) -> Path:
+    return stacks_root(root) / f"Pulumi.{stack}.yaml"
+
+
+def known_stacks(root: Path | None = None) -> list[str]:
     """The stacks that have a stack file in ``root``, sorted."""
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    folder = stacks_root(root)
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
 
 
-def _missing(stack: str, root: Path) -> StackFileMissing:
+def _missing(stack: str, root: Path | None) -> StackFileMissing:
+    root = stacks_root(root)
     path = stack_file(stack, root)
     if not root.is_dir():
         return StackFileMissing(
@@ -78,7 +100,7 @@ def _missing(stack: str, root: Path) -> StackFileMissing:
     )
 
 
-def load_stack_values(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
+def load_stack_values(stack: str, root: Path | None = None) -> dict[str, Any]:
     """The ``config:`` map of ``Pulumi.<stack>.yaml``.
 
     Raises StackFileMissing (a FileNotFoundError) if it is absent, StackFileError if it is

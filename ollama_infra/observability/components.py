@@ -63,7 +63,7 @@ def _key_policy(ctx: StackContext, region: str, budgets: bool = False) -> str:
                 # Only this stack's alarms (all named ollama-<role>-<env>).
                 "ArnLike": {
                     "aws:SourceArn": f"arn:{ctx.partition}:cloudwatch:{region}:"
-                    f"{ctx.account_id}:alarm:ollama-*-{ctx.env}"
+                    f"{ctx.account_id}:alarm:ollama-*-{ctx.name_suffix}"
                 },
             },
         },

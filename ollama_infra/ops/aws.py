@@ -28,7 +28,13 @@ from botocore.exceptions import (
 )
 
 from ollama_infra import naming
-from ollama_infra.config import PROJECT_ROOT, REGION_RE, StackFileMissing, load_stack_values
+from ollama_infra.config import (
+    REGION_RE,
+    StackFileMissing,
+    load_stack_values,
+    parse_stack_name,
+    stack_names,
+)
 from ollama_infra.ops.common import (
     EXIT_AWS,
     EXIT_CERTIFICATE,
@@ -286,22 +292,48 @@ def check_bucket_name(bucket: str, flag: str) -> str:
     return bucket
 
 
-def stack_region(stack: str, override: str | None = None, root: Path = PROJECT_ROOT) -> str:
-    """--region if given, else the stack file's aws:region."""
-    if override:
-        return check_region(override)
-    try:
-        values = load_stack_values(stack, root)
-    except StackFileMissing as exc:
-        raise OpsError(exc.message, f"pass --region, or {exc.fix}", EXIT_NO_STACK_FILE) from exc
-    region = values.get("aws:region")
+def _file_region(stack: str, root: Path | None) -> str:
+    """The stack file's aws:region (StackFileMissing when there is no stack file)."""
+    region = load_stack_values(stack, root).get("aws:region")
     if not isinstance(region, str) or not region:
         raise OpsError(
             f"Pulumi.{stack}.yaml has no aws:region",
-            f"pass --region or run `pulumi config set aws:region <region> --stack {stack}`",
+            f"run `pulumi config set aws:region <region> --stack {stack}`",
             EXIT_USAGE,
         )
     return region
+
+
+def stack_region(stack: str, override: str | None = None, root: Path | None = None) -> str:
+    """The stack's own region; a --region ``override`` must agree with it.
+
+    --region never redirects a command to another region (or stack): a DR copy is its own
+    stack (``production-us-west-2``), so a --region that disagrees is refused, naming the
+    stack's real region. The stack's region is its stack file's aws:region, else the region
+    in a DR stack's name; only a stack without either takes --region as given. Needs no AWS.
+    """
+    if override:
+        check_region(override)
+    try:
+        own = _file_region(stack, root)
+    except StackFileMissing as exc:
+        dr_region = parse_stack_name(stack).dr_region if stack else None
+        if dr_region is None:
+            if override:
+                return override
+            fix = f"pass --region, or {exc.fix}"
+            raise OpsError(exc.message, fix, EXIT_NO_STACK_FILE) from exc
+        own = dr_region
+    if override and override != own:
+        env = parse_stack_name(stack).env
+        raise OpsError(
+            f"--region {override} disagrees with stack '{stack}', which lives in {own} "
+            "(its aws:region); --region never redirects a command to another region or stack",
+            f"drop --region (or pass --region {own}); to act on a DR copy in {override}, "
+            f"name its stack: --stack {env}-{override}",
+            EXIT_USAGE,
+        )
+    return own
 
 
 def account_id(region: str) -> str:
@@ -319,7 +351,7 @@ class Target:
 
     @property
     def names(self) -> naming.StackNames:
-        return naming.StackNames(self.stack, self.account_id)
+        return stack_names(self.stack, self.account_id)
 
     def client(self, service: str) -> Any:
         return client(service, self.region)

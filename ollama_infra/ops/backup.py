@@ -33,6 +33,7 @@ from ollama_infra.ops.common import (
     add_command,
     add_dry_run,
     add_region,
+    stack_name,
 )
 
 LABEL_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -93,9 +94,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         dest="stacks",
         metavar="STACK",
+        type=stack_name,
         help="stack to export (repeatable; default: every Pulumi.<stack>.yaml)",
     )
-    add_region(state)
+    state.add_argument(
+        "--region", help="region of the state bucket (default: the first stack's aws:region)"
+    )
     add_dry_run(state)
     state.add_argument(
         "--bucket",
@@ -337,7 +341,8 @@ def export_state(stack: str) -> str:
 def run_state(args: argparse.Namespace) -> int:
     bucket = state_bucket(args.bucket)
     stacks = args.stacks or known_stacks()
-    region = aws.stack_region(stacks[0], args.region)
+    # --region here is the state bucket's region, not a stack's
+    region = aws.check_region(args.region) if args.region else aws.stack_region(stacks[0])
     stamp = timestamp()
     keys = {stack: f"{STATE_PREFIX}/{stack}/{stamp}.json" for stack in stacks}
     if args.dry_run:

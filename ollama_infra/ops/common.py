@@ -7,7 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ollama_infra.config import ENVIRONMENTS, PROJECT_ROOT
+from ollama_infra.config import (
+    STACK_NAME_HELP,
+    environment_of,
+    is_known_stack_name,
+)
 
 # The one exit-code table: every command exits with these codes for these causes.
 # `ollama-ops --help` prints it and docs/runbooks/troubleshooting.md repeats it (a test
@@ -91,18 +95,27 @@ def add_command(sub: argparse._SubParsersAction, name: str, help: str, doc: str 
     )
 
 
+def stack_name(value: str) -> str:
+    """A --stack value: an environment or a DR stack ``<env>-<region>`` (checked by argparse)."""
+    if not is_known_stack_name(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a stack name: use {STACK_NAME_HELP}")
+    return value
+
+
 def add_stack(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument(
         "--stack",
         required=required,
-        choices=ENVIRONMENTS,
-        help="stack (environment) to act on: dev, staging or production",
+        type=stack_name,
+        metavar="STACK",
+        help=f"stack to act on: {STACK_NAME_HELP}",
     )
 
 
 def add_region(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--region", help="AWS region (default: the stack's aws:region, else AWS_REGION)"
+        "--region",
+        help="AWS region: always the stack's own (its aws:region); a different one is refused",
     )
 
 
@@ -111,7 +124,7 @@ def add_config_dir(parser: argparse.ArgumentParser) -> None:
         "--config-dir",
         metavar="DIR",
         type=Path,
-        default=PROJECT_ROOT,
+        default=None,
         help="directory holding Pulumi.<stack>.yaml (default: the project root)",
     )
 
@@ -138,9 +151,9 @@ def add_production(parser: argparse.ArgumentParser) -> None:
 
 def require_production_flag(stack: str, allowed: bool, action: str) -> None:
     """Changes never touch production without the explicit extra flag (see envs.guard)."""
-    if stack == "production" and not allowed:
+    if environment_of(stack) == "production" and not allowed:
         raise OpsError(
-            f"refusing to {action} on the production stack without --production",
+            f"refusing to {action} on the production stack '{stack}' without --production",
             "re-run with --production once you are sure (and have a fresh backup)",
             EXIT_REFUSED,
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 
 from ollama_infra import lifecycle
+from ollama_infra.config import environment_of
 from ollama_infra.ops import aws, backup, envs, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_OK,
@@ -109,7 +110,7 @@ def protected_resources(target: aws.Target) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     stack = args.stack
     envs.guard(args, "destroy")
-    target = aws.resolve_target(stack, args.region)
+    target = aws.resolve_target(stack, args.region)  # --region was checked by the guard
     if args.dry_run:
         pulumi_cli.run(
             ["destroy", "--stack", stack, "--preview-only", "--non-interactive"],
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             f"Pulumi.{stack}.yaml, run `ollama-ops deploy --stack {stack}`, then destroy",
             EXIT_REFUSED,
         )
-    protects = lifecycle.protected(stack)
+    protects = lifecycle.protected(environment_of(stack))
     if protects and not args.unprotect:
         refuse_protected(stack)
     retained = (

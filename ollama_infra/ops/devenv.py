@@ -18,6 +18,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from ollama_infra.config import environment_of
 from ollama_infra.config.fields import check_cron, check_timezone
 from ollama_infra.ops import aws, envs
 from ollama_infra.ops.common import (
@@ -64,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _refuse_production(stack: str) -> None:
-    if stack == "production":
+    if environment_of(stack) == "production":
         raise OpsError(
             "dev shutdown/startup/schedule never act on production",
             "scale production through its stack config and `ollama-ops deploy`",

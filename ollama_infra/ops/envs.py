@@ -6,6 +6,11 @@ Pulumi stack ($PULUMI_STACK, else ``pulumi stack --show-name``) and refuses a mi
 ``dev`` is selected is far more often a slip than an intent. Commands that change a stack
 also need ``--production`` to change production (exit 5 without it; dry runs excepted).
 The offline ``plan`` reads only the stack file and is not guarded.
+
+A command acts on exactly the stack it names, in that stack's region: a ``--region``
+that disagrees with the stack's ``aws:region`` is refused (exit 2) before any Pulumi or
+AWS call. A DR copy in another region is its own stack, ``<env>-<region>``
+(docs/environments.md).
 """
 
 from __future__ import annotations
@@ -14,10 +19,17 @@ import argparse
 import json
 import os
 
-from ollama_infra.config import StackFileMissing, known_stacks, load_stack_values, parse_config
-from ollama_infra.ops import pulumi_cli
-from ollama_infra.ops.common import (
+from ollama_infra.config import (
     ENVIRONMENTS,
+    StackFileMissing,
+    environment_of,
+    known_stacks,
+    load_stack_values,
+    parse_config,
+    parse_stack_name,
+)
+from ollama_infra.ops import aws, pulumi_cli
+from ollama_infra.ops.common import (
     EXIT_NO_STACK_FILE,
     EXIT_NOT_SELECTED,
     EXIT_OK,
@@ -67,9 +79,12 @@ def guard(
     the stack: production then needs --production. Every guarded command refuses a
     ``--stack`` other than the selected stack unless --force-cross-env is given;
     ``require_selected`` also refuses when no stack is selected at all (deploy).
+    First of all, a --region must agree with the stack's own region (``aws.stack_region``).
     Needs no AWS: it runs before any credential is used.
     """
     stack = args.stack
+    if getattr(args, "region", None):
+        aws.stack_region(stack, args.region, getattr(args, "config_dir", None))
     if change is not None:
         require_production(args, change)
     selected = pulumi_cli.selected_stack()
@@ -116,7 +131,8 @@ def _summary(stack: str | None) -> dict[str, object]:
     if stack in known:
         values = load_stack_values(stack)
         doc["region"] = values.get("aws:region")
-        doc["production"] = stack == "production"
+        doc["production"] = environment_of(stack) == "production"
+        doc["dr_copy_of"] = (values.get("ollama:environment") or {}).get("primary")
     return doc
 
 
@@ -155,8 +171,11 @@ def run_switch(args: argparse.Namespace) -> int:
     if env_stack and env_stack != stack:
         eprint(f"warning: PULUMI_STACK={env_stack} is set and overrides the selection; unset it")
     print(f"switched to stack '{stack}' ({values.get('aws:region')})")
-    if stack not in ENVIRONMENTS:
+    parsed = parse_stack_name(stack)
+    if parsed.is_dr:
+        print(f"'{stack}' is the DR copy of '{parsed.env}' in {parsed.dr_region}")
+    elif stack not in ENVIRONMENTS:
         eprint(f"note: '{stack}' is not one of {', '.join(ENVIRONMENTS)}")
-    if stack == "production":
+    if parsed.env == "production":
         print("*** PRODUCTION is now selected: destructive commands need --production ***")
     return EXIT_OK

@@ -21,6 +21,7 @@ import json
 from botocore.exceptions import ClientError
 
 from ollama_infra import catalog
+from ollama_infra.config import environment_of
 from ollama_infra.ops import aws, envs
 from ollama_infra.ops.common import (
     EXIT_OK,
@@ -67,6 +68,11 @@ def _validated(fn_args: argparse.Namespace) -> tuple[str, str | None]:
         ) from None
 
 
+def _key(args: argparse.Namespace) -> str:
+    """The catalog's partition key: the environment (a DR copy serves its primary's models)."""
+    return environment_of(args.stack)
+
+
 def _table(args: argparse.Namespace) -> tuple[aws.Target, str]:
     """The catalog in use: the stack's table, or the one `restore switch` made active."""
     target = aws.resolve_target(args.stack, args.region)
@@ -91,14 +97,14 @@ def run_list(args: argparse.Namespace) -> int:
     envs.guard(args)
     target, table = _table(args)
     with aws.aws_errors(f"reading the model catalog {table}"):
-        entries = catalog.list_entries(target.client("dynamodb"), table, args.stack)
+        entries = catalog.list_entries(target.client("dynamodb"), table, _key(args))
     if args.json:
         print(json.dumps([e.__dict__ for e in entries], indent=2))
         return EXIT_OK
     if not entries:
         print(
             f"{table}: no models for {args.stack}; instances fall back to the "
-            f"/ollama/{args.stack}/ollama/default-models parameter"
+            f"{target.names.parameter('ollama/default-models')} parameter"
         )
         return EXIT_OK
     print(f"{table} ({args.stack}):")
@@ -114,11 +120,11 @@ def run_add(args: argparse.Namespace) -> int:
     with aws.aws_errors("reading the caller identity (sts:GetCallerIdentity)"):
         who = str(target.client("sts").get_caller_identity()["Arn"])
     entry = catalog.new_entry(
-        args.stack, args.model, who, digest=args.digest, enabled=not args.disabled
+        _key(args), args.model, who, digest=args.digest, enabled=not args.disabled
     )
     dynamodb = target.client("dynamodb")
     with aws.aws_errors(f"reading the model catalog {table}"):
-        existing = catalog.get_entry(dynamodb, table, args.stack, entry.model)
+        existing = catalog.get_entry(dynamodb, table, _key(args), entry.model)
     verb, done = ("update", "updated") if existing else ("add", "added")
     if args.dry_run:
         print(f"dry run: would {verb} {_describe(entry)} in {table}")
@@ -140,7 +146,7 @@ def run_remove(args: argparse.Namespace) -> int:
     target, table = _table(args)
     dynamodb = target.client("dynamodb")
     with aws.aws_errors(f"reading the model catalog {table}"):
-        existing = catalog.get_entry(dynamodb, table, args.stack, name)
+        existing = catalog.get_entry(dynamodb, table, _key(args), name)
     if existing is None:
         raise OpsError(
             f"{name} is not in the {args.stack} catalog ({table})",
@@ -152,7 +158,7 @@ def run_remove(args: argparse.Namespace) -> int:
         return EXIT_OK
     confirm(f"Remove {name} from the {args.stack} model catalog ({table})?", yes=args.yes)
     try:
-        catalog.delete_entry(dynamodb, table, args.stack, name)
+        catalog.delete_entry(dynamodb, table, _key(args), name)
     except ClientError as exc:
         if aws.error_code(exc) != "ConditionalCheckFailedException":
             raise aws.to_ops_error(exc, f"removing {name} from {table}") from exc

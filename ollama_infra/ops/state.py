@@ -22,10 +22,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ollama_infra.config import ENVIRONMENTS
 from ollama_infra.naming import BUCKET_RE
 from ollama_infra.ops import aws
 from ollama_infra.ops.common import (
-    ENVIRONMENTS,
     EXIT_OK,
     EXIT_USAGE,
     OpsError,

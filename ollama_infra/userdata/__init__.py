@@ -136,7 +136,7 @@ class BootSettings:
     ) -> BootSettings:
         return cls(
             names=names,
-            env=names.env,
+            env=names.catalog_environment,
             region=region,
             catalog_table=names.table,
             parameter_prefix=names.parameter_path,
