@@ -56,6 +56,7 @@ from ollama_infra.config.stackname import (
     StackName,
     environment_of,
     is_known_stack_name,
+    name_suffix,
     parse_stack_name,
     stack_names,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "config_warnings",
     "environment_of",
     "is_known_stack_name",
+    "name_suffix",
     "known_stacks",
     "load_stack_values",
     "parse_config",

@@ -58,6 +58,11 @@ def environment_of(stack: str) -> str:
     return parse_stack_name(stack).env
 
 
+def name_suffix(stack: str) -> str:
+    """What the physical names of ``stack`` end in (``prod-usw2`` for production-us-west-2)."""
+    return parse_stack_name(stack).suffix
+
+
 def stack_names(stack: str, account_id: str) -> naming.StackNames:
     """The physical names of ``stack`` (a DR stack's carry its suffix)."""
     parsed = parse_stack_name(stack)

@@ -127,7 +127,7 @@ def create_table_backup(target: aws.Target, label: str = "manual", wait: float =
     table = target.names.table
     ddb = target.client("dynamodb")
     # ollama-<role>-<env>, like every other name the stack owns
-    name = f"ollama-data-backup-{label}-{timestamp().lower()}-{target.stack}"
+    name = f"ollama-data-backup-{label}-{timestamp().lower()}-{target.names.env}"
     with aws.aws_errors(f"backing up table {table}"):
         details = ddb.create_backup(TableName=table, BackupName=name)["BackupDetails"]
         arn = str(details["BackupArn"])

@@ -166,7 +166,7 @@ def stack_alarms(target: aws.Target) -> list[dict[str, Any]]:
     cw = target.client("cloudwatch")
     with aws.aws_errors("listing CloudWatch alarms"):
         alarms = aws.paginate(cw, "describe_alarms", "MetricAlarms", AlarmNamePrefix="ollama-")
-    return [a for a in alarms if a["AlarmName"].endswith(f"-{target.stack}")]
+    return [a for a in alarms if a["AlarmName"].endswith(f"-{target.names.env}")]
 
 
 def alarms_quiet(target: aws.Target) -> Check:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ollama_infra.config import name_suffix
 from ollama_infra.ops import aws, backup, envs, pulumi_cli
 from ollama_infra.ops.common import (
     EXIT_CONFLICT,
@@ -50,11 +51,12 @@ def check_table_name(table: str, flag: str) -> None:
 def check_switchable(stack: str, table: str, flag: str) -> None:
     """Only the stack's own table or one of its restored copies can become active: the
     instance role can read no other (ollama-data-table-restored-*-<env>)."""
-    if not re.match(rf"^ollama-data-table(-restored-[a-z0-9-]+)?-{stack}$", table):
+    suffix = name_suffix(stack)
+    if not re.match(rf"^ollama-data-table(-restored-[a-z0-9-]+)?-{suffix}$", table):
         raise OpsError(
             f"{flag} {table!r} cannot become the active catalog of {stack}",
-            f"use ollama-data-table-{stack} or a restored copy named "
-            f"ollama-data-table-restored-<label>-{stack} (the instances may read only those)",
+            f"use ollama-data-table-{suffix} or a restored copy named "
+            f"ollama-data-table-restored-<label>-{suffix} (the instances may read only those)",
             EXIT_USAGE,
         )
 
@@ -189,7 +191,8 @@ def run_dynamodb(args: argparse.Namespace) -> int:
     target = aws.resolve_target(args.stack, args.region)
     source = target.names.table
     new = (
-        args.target_table or f"ollama-data-table-restored-{backup.timestamp().lower()}-{args.stack}"
+        args.target_table
+        or f"ollama-data-table-restored-{backup.timestamp().lower()}-{name_suffix(args.stack)}"
     )
     ddb = target.client("dynamodb")
     with aws.aws_errors(f"checking table {new}"):

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ollama_infra.config import AuthConfig, load_stack_values, parse_config
+from ollama_infra.config import AuthConfig, load_stack_values, name_suffix, parse_config
 from ollama_infra.config.fields import EMAIL_RE
 from ollama_infra.ops import aws, envs
 from ollama_infra.ops.common import (
@@ -95,7 +95,7 @@ def checked_email(email: str, allowed: list[str]) -> str:
 
 def find_pool(target: aws.Target) -> str:
     """The id of the pool named ollama-users-<env> (exactly one)."""
-    name = f"ollama-users-{target.stack}"
+    name = f"ollama-users-{target.names.env}"
     idp = target.client("cognito-idp")
     with aws.aws_errors("listing Cognito user pools"):
         pools = aws.paginate(idp, "list_user_pools", "UserPools", MaxResults=60)
@@ -151,7 +151,7 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(users, indent=2))
         return EXIT_OK
-    print(f"ollama-users-{args.stack} ({pool}): {len(users)} user(s)")
+    print(f"ollama-users-{name_suffix(args.stack)} ({pool}): {len(users)} user(s)")
     for u in users:
         groups = ", ".join(u["groups"]) or "no group (Open WebUI role: pending)"
         print(f"  {u['email']}  {u['status']}  {groups}")
@@ -168,7 +168,9 @@ def run_add(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"dry run: would add {email} to {pool} in group {group}")
         return EXIT_OK
-    confirm(f"Add {email} to ollama-users-{args.stack} in group {group}.", yes=args.yes)
+    confirm(
+        f"Add {email} to ollama-users-{name_suffix(args.stack)} in group {group}.", yes=args.yes
+    )
     idp = target.client("cognito-idp")
     created = True
     with aws.aws_errors(f"creating {email} in {pool}"):
@@ -203,7 +205,7 @@ def run_remove(args: argparse.Namespace) -> int:
         print(f"dry run: would delete {email} from {pool}")
         return EXIT_OK
     confirm(
-        f"Delete {email} from ollama-users-{args.stack}; their Open WebUI account stays "
+        f"Delete {email} from ollama-users-{name_suffix(args.stack)}; their Open WebUI account stays "
         "but they can no longer sign in.",
         yes=args.yes,
         typed=email,
