@@ -205,8 +205,8 @@ def run_remove(args: argparse.Namespace) -> int:
         print(f"dry run: would delete {email} from {pool}")
         return EXIT_OK
     confirm(
-        f"Delete {email} from ollama-users-{name_suffix(args.stack)}; their Open WebUI account stays "
-        "but they can no longer sign in.",
+        f"Delete {email} from ollama-users-{name_suffix(args.stack)}; their Open WebUI "
+        "account stays but they can no longer sign in.",
         yes=args.yes,
         typed=email,
     )
