@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # On-demand backup (and optional S3 export) of the table.
 # Usage: scripts/backup-dynamodb.sh [options]
-#   -e|--environment VALUE       stack (environment) to act on: dev, staging or production (required)
-#   -r|--region VALUE            AWS region (default: the stack's aws:region, else AWS_REGION)
+#   -e|--environment VALUE       stack to act on: dev, staging, production, or a DR stack <env>-<region> (e.g. production-us-west-2) (required)
+#   -r|--region VALUE            AWS region: always the stack's own (its aws:region); a different one is refused
 #   -l|--label VALUE             word in the backup name ollama-data-backup-<label>-<time>-<env> (default manual)
 #   -b|--export-bucket VALUE     also export the table to this S3 bucket (needs point-in-time recovery on)
 #   -n|--dry-run                 show what would change and change nothing

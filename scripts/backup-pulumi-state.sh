@@ -2,7 +2,7 @@
 # Export every stack's Pulumi checkpoint to S3.
 # Usage: scripts/backup-pulumi-state.sh [options]
 #   -e|--environment VALUE       stack to export (repeatable; default: every Pulumi.<stack>.yaml)
-#   -r|--region VALUE            AWS region (default: the stack's aws:region, else AWS_REGION)
+#   -r|--region VALUE            region of the state bucket (default: the first stack's aws:region)
 #   -b|--bucket VALUE            state bucket (default: the bucket of an s3:// PULUMI_BACKEND_URL)
 #   -n|--dry-run                 show what would change and change nothing
 # A thin wrapper over `ollama-ops backup state`: each option maps to one of its flags.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Replication status of the storage bucket; --sync to copy.
 # Usage: scripts/backup-s3.sh [options]
-#   -e|--environment VALUE       stack (environment) to act on: dev, staging or production (required)
-#   -r|--region VALUE            AWS region (default: the stack's aws:region, else AWS_REGION)
+#   -e|--environment VALUE       stack to act on: dev, staging, production, or a DR stack <env>-<region> (e.g. production-us-west-2) (required)
+#   -r|--region VALUE            AWS region: always the stack's own (its aws:region); a different one is refused
 #   -d|--dest-bucket VALUE       DR bucket (default: the replication destination of the storage bucket)
 #   --dest-region VALUE          region of the DR bucket
 #   -s|--sync                    copy objects missing or different in the DR bucket

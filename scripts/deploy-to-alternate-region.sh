@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Create and deploy a copy of a stack in a region.
+# Create, plan offline and deploy the DR stack <env>-<region> of a primary stack.
 # Usage: scripts/deploy-to-alternate-region.sh [options]
-#   -e|--environment VALUE       stack (environment) to act on: dev, staging or production (required)
+#   -e|--environment VALUE       stack to act on: dev, staging, production, or a DR stack <env>-<region> (e.g. production-us-west-2) (required)
 #   -t|--target-region VALUE     the DR region, e.g. us-west-2 (required)
-#   --dr-stack VALUE             name of the DR stack (default: <stack>-<target region>)
 #   -c|--certificate-arn VALUE   ACM certificate in the DR region for the ALB (needed when the stack has one)
 #   --ami-id VALUE               baked AMI to copy (default: compute.ami_id of the stack)
 #   -y|--yes                     do not ask for confirmation (for automation)
@@ -24,7 +23,6 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     -e|--environment) need "$@"; args+=(--stack "$2"); shift 2 ;;
     -t|--target-region) need "$@"; args+=(--target-region "$2"); shift 2 ;;
-    --dr-stack) need "$@"; args+=(--dr-stack "$2"); shift 2 ;;
     -c|--certificate-arn) need "$@"; args+=(--certificate-arn "$2"); shift 2 ;;
     --ami-id) need "$@"; args+=(--ami-id "$2"); shift 2 ;;
     -y|--yes) args+=(--yes); shift ;;

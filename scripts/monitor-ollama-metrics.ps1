@@ -5,9 +5,9 @@
     Thin wrapper over `ollama-ops monitor ollama`: each parameter maps to one flag of that command.
     Runs the repository's .venv (make install) without activating it; else python on PATH.
 .PARAMETER Environment
-    Stack (environment) to act on: dev, staging or production (--stack)
+    Stack to act on: dev, staging, production, or a DR stack <env>-<region> (e.g. production-us-west-2) (--stack)
 .PARAMETER Region
-    AWS region (default: the stack's aws:region, else AWS_REGION) (--region)
+    AWS region: always the stack's own (its aws:region); a different one is refused (--region)
 .PARAMETER Once
     Take one sample and exit (--once)
 .PARAMETER Duration
@@ -25,7 +25,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
-    [ValidateSet('dev', 'staging', 'production')]
+    [ValidatePattern('^(dev|staging|production)(-[a-z]{2}(-gov)?-[a-z]+-\d)?$')]
     [string]$Environment,
     [string]$Region,
     [switch]$Once,

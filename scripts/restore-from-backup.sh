@@ -5,8 +5,8 @@
 #   switch                       set the active table of the stack
 #   s3                           restore storage objects to a previous version
 #   state                        import a Pulumi checkpoint export into a stack
-#   -e|--environment VALUE       stack (environment) to act on: dev, staging or production (required)
-#   -r|--region VALUE            AWS region (default: the stack's aws:region, else AWS_REGION)
+#   -e|--environment VALUE       stack to act on: dev, staging, production, or a DR stack <env>-<region> (e.g. production-us-west-2) (required)
+#   -r|--region VALUE            AWS region: always the stack's own (its aws:region); a different one is refused
 #   --backup-arn VALUE           dynamodb: on-demand backup to restore
 #   --point-in-time VALUE        dynamodb: restore the table as it was at this time
 #   --latest                     dynamodb: restore to the latest restorable time

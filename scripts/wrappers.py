@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ollama_infra.config import STACK_NAME_RE
 from ollama_infra.ops.cli import build_parser
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -64,7 +65,7 @@ WRAPPERS = {
     "restore-from-backup.sh": "restore -r --region --backup-arn --point-in-time --latest "
     "--target-table --switch --table --key --prefix --version-id --before --file --s3-uri "
     "-y --yes -n --dry-run --production",
-    "deploy-to-alternate-region.sh": "dr deploy-region -t --target-region --dr-stack "
+    "deploy-to-alternate-region.sh": "dr deploy-region -t --target-region "
     "-c --certificate-arn --ami-id -y --yes -n --dry-run --production",
 }
 # The -Environment these wrappers use when none is given (elsewhere it is mandatory).
@@ -123,10 +124,9 @@ class Command:
 def render_ps1(name: str, spec: str) -> str:
     cmd = Command(spec)
     default = ENVIRONMENT_DEFAULTS.get(name)
-    choices = ", ".join(f"'{c}'" for c in cmd.action("--stack").choices or ())
     params = [
         ("" if default else "[Parameter(Mandatory = $true)]\n    ")
-        + f"[ValidateSet({choices})]\n    [string]$Environment"
+        + f"[ValidatePattern('{STACK_NAME_RE.pattern}')]\n    [string]$Environment"
         + (f" = '{default}'" if default else "")
     ]
     helps = [f".PARAMETER Environment\n    {_sentence(cmd.help('--stack'))} (--stack)"]

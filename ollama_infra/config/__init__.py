@@ -53,6 +53,7 @@ from ollama_infra.config.stackfile import (
 )
 from ollama_infra.config.stackname import (
     STACK_NAME_HELP,
+    STACK_NAME_RE,
     StackName,
     environment_of,
     is_known_stack_name,
@@ -73,6 +74,7 @@ __all__ = [
     "REGION_RE",
     "SECTIONS",
     "STACK_NAME_HELP",
+    "STACK_NAME_RE",
     "AuthConfig",
     "BackupConfig",
     "ComputeConfig",

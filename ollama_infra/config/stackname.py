@@ -17,6 +17,8 @@ from ollama_infra.config.fields import ENVIRONMENTS, REGION_RE
 DR_STACK_RE = re.compile(
     rf"^(?P<env>{'|'.join(ENVIRONMENTS)})-(?P<region>{REGION_RE.pattern.strip('^$')})$"
 )
+# Every name --stack accepts: an environment, optionally followed by a DR region.
+STACK_NAME_RE = re.compile(rf"^({'|'.join(ENVIRONMENTS)})(-{REGION_RE.pattern.strip('^$')})?$")
 STACK_NAME_HELP = (
     "dev, staging, production, or a DR stack <env>-<region> (e.g. production-us-west-2)"
 )
@@ -50,7 +52,7 @@ def parse_stack_name(stack: str) -> StackName:
 
 def is_known_stack_name(stack: str) -> bool:
     """A name ``--stack`` accepts: an environment or a DR stack name."""
-    return stack in ENVIRONMENTS or DR_STACK_RE.match(stack) is not None
+    return STACK_NAME_RE.match(stack) is not None
 
 
 def environment_of(stack: str) -> str:
