@@ -149,12 +149,6 @@ def dr_values(
 
 def validate_args(args: argparse.Namespace, source_region: str, values: dict[str, Any]) -> str:
     """Check the arguments (no AWS); the DR stack's name."""
-    if args.stack not in ENVIRONMENTS:
-        raise OpsError(
-            f"--stack {args.stack} is a DR stack; DR stacks are made from a primary stack",
-            f"pass --stack {parse_stack_name(args.stack).env}",
-            EXIT_USAGE,
-        )
     if not REGION_RE.match(args.target_region):
         raise OpsError(
             f"--target-region {args.target_region!r} is not an AWS region",
@@ -287,6 +281,12 @@ def _stack_file_text(stack: str, dr_stack: str, region: str, values: dict[str, A
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.stack not in ENVIRONMENTS:
+        raise OpsError(
+            f"--stack {args.stack} is a DR stack; DR stacks are made from a primary stack",
+            f"pass --stack {parse_stack_name(args.stack).env}",
+            EXIT_USAGE,
+        )
     try:
         values = load_stack_values(args.stack, args.config_dir)
     except StackFileMissing as exc:

@@ -14,7 +14,7 @@ import yaml
 from ops_support import ACCOUNT, REGION, AwsRecorder, FakePulumi, cli, make_table, setup_client
 
 from ollama_infra import naming
-from ollama_infra.config import PROJECT_ROOT, load_stack_values, parse_config
+from ollama_infra.config import PROJECT_ROOT, load_stack_values, parse_config, stack_names
 from ollama_infra.ops import aws, dr
 from ollama_infra.ops.common import EXIT_REFUSED, EXIT_USAGE
 
@@ -24,6 +24,7 @@ pulumi = ops_support.pulumi
 
 DR_REGION = "us-west-2"
 NAMES = naming.StackNames("dev", ACCOUNT)
+DR_NAMES = stack_names(f"dev-{DR_REGION}", ACCOUNT)
 CERT = f"arn:aws:acm:{DR_REGION}:{ACCOUNT}:certificate/11111111-2222-3333-4444-555555555555"
 
 
@@ -71,6 +72,10 @@ def test_dr_values_are_a_valid_stack_in_the_new_region(stack: str) -> None:
     )
     dr_cfg = parse_config(f"{stack}-{DR_REGION}", out)
     assert dr_cfg.region == DR_REGION and dr_cfg.env == stack
+    assert dr_cfg.environment.primary == stack and dr_cfg.is_dr
+    assert dr_cfg.name_suffix == {"dev": "dev", "staging": "stg", "production": "prod"}[stack] + (
+        "-usw2"
+    )
     assert dr_cfg.data.replication_region is None and dr_cfg.backup.copy_region is None
     assert dr_cfg.compute.ami_id == "ami-0123456789abcdef0"
     assert dr_cfg.edge.certificate_arn in (None, CERT)
@@ -79,12 +84,17 @@ def test_dr_values_are_a_valid_stack_in_the_new_region(stack: str) -> None:
 
 def test_checks_report_every_missing_piece(aws_env: AwsRecorder, pulumi: FakePulumi) -> None:
     setup_client("s3").create_bucket(Bucket=NAMES.storage_bucket)  # no replication rule
+    # A bucket of the DR stack left behind (destroy retains buckets): its name is taken.
+    setup_client("s3", DR_REGION).create_bucket(
+        Bucket=DR_NAMES.storage_bucket, CreateBucketConfiguration={"LocationConstraint": DR_REGION}
+    )
     target = aws.Target("dev", REGION, ACCOUNT)
     problems = dr.checks(target, DR_REGION)
     text = "\n".join(problems)
     assert "no replication rule" in text
     assert f"no backups of {NAMES.table}" in text
-    assert f"{NAMES.storage_bucket} already exists" in text  # global S3 names, same account
+    assert f"the bucket {DR_NAMES.storage_bucket} of stack dev-{DR_REGION} already exists" in text
+    assert NAMES.storage_bucket not in text.split("has no replication rule")[1]
     assert aws_env.mutations() == []
 
 
@@ -97,8 +107,9 @@ def test_checks_find_the_dr_bucket_and_backups(aws_env: AwsRecorder, pulumi: Fak
     make_table(NAMES.table, [])
     setup_client("dynamodb").create_backup(TableName=NAMES.table, BackupName="drill-1")
     problems = dr.checks(aws.Target("dev", REGION, ACCOUNT), DR_REGION)
-    # Only the global-name collision is left: in one account the DR copy cannot reuse the names.
-    assert len(problems) == 1 and "separate AWS account" in problems[0]
+    # The DR stack's names carry its region (ollama-storage-dev-usw2-<account>), so the
+    # primary's buckets in the same account are no collision.
+    assert problems == []
 
 
 def test_missing_dr_bucket_is_reported(aws_env: AwsRecorder, pulumi: FakePulumi) -> None:
@@ -127,7 +138,8 @@ def test_ready_copies_the_ami_writes_the_stack_and_deploys(
     config_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The readiness checks are tested above; here they pass so the rest of the flow runs.
+    # The readiness checks are tested above; here they pass so the rest of the flow runs,
+    # including the real offline plan of the DR stack.
     monkeypatch.setattr(dr, "checks", lambda target, region: [])
     ec2 = setup_client("ec2")
     ami = ec2.register_image(Name="ollama-base-1", RootDeviceName="/dev/sda1")["ImageId"]
@@ -135,6 +147,8 @@ def test_ready_copies_the_ami_writes_the_stack_and_deploys(
     assert cli(*argv, "--ami-id", ami, "--yes", "--config-dir", str(config_dir)) == 0
     written = yaml.safe_load((config_dir / f"Pulumi.dev-{DR_REGION}.yaml").read_text())["config"]
     assert written["aws:region"] == DR_REGION
+    assert written["ollama:environment"]["primary"] == "dev"
+    assert parse_config(f"dev-{DR_REGION}", written).name_suffix == "dev-usw2"
     copied = written["ollama:compute"]["ami_id"]
     assert copied != ami
     dr_images = setup_client("ec2", DR_REGION).describe_images(ImageIds=[copied])["Images"]
@@ -158,6 +172,7 @@ def test_ami_copy_that_never_becomes_available_deploys_nothing(
     """The image waiter stops at once on a failed copy and after 30 minutes (every 15 s) on
     one still pending; moto's copies are available at once, so DescribeImages is answered."""
     monkeypatch.setattr(dr, "checks", lambda target, region: [])
+    monkeypatch.setattr(dr, "offline_plan", lambda stack, values: "planned")
     slept: list[float] = []
     monkeypatch.setattr(botocore.waiter, "time", SimpleNamespace(sleep=slept.append))
     ami = setup_client("ec2").register_image(Name="ollama-base-1", RootDeviceName="/dev/sda1")[
@@ -181,9 +196,11 @@ def test_dry_run_writes_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr(dr, "checks", lambda target, region: [])
+    monkeypatch.setattr(dr, "offline_plan", lambda stack, values: f"planned {stack}")
     argv = ["dr", "deploy-region", "--stack", "dev", "--target-region", DR_REGION, "--dry-run"]
     assert cli(*argv, "--config-dir", str(config_dir)) == 0
-    assert f"aws:region: {DR_REGION}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"aws:region: {DR_REGION}" in out and f"planned dev-{DR_REGION}" in out
     assert not (config_dir / f"Pulumi.dev-{DR_REGION}.yaml").exists()
     assert aws_env.mutations() == [] and not pulumi.ran("up")
 
@@ -217,9 +234,9 @@ def test_dry_run_writes_nothing(
             "without --production",
         ),
         (
-            ["--stack", "dev", "--target-region", DR_REGION, "--dr-stack", "Prod DR"],
+            ["--stack", f"dev-{DR_REGION}", "--target-region", "eu-west-1"],
             EXIT_USAGE,
-            "--dr-stack",
+            "DR stacks are made from a primary stack",
         ),
     ],
 )
