@@ -5,13 +5,14 @@
     Thin wrapper over `ollama-ops env show` and `ollama-ops env switch`.
     Runs the repository's .venv (make install) without activating it; else python on PATH.
 .PARAMETER Environment
-    Stack to select: dev, staging or production (--stack). Omit it to show the selected stack.
+    Stack to select: dev, staging, production, or a DR stack <env>-<region> such as
+    production-us-west-2 (--stack). Omit it to show the selected stack.
 .PARAMETER Json
     With no -Environment: print the selection as JSON (--json).
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('dev', 'staging', 'production')]
+    [ValidatePattern('^(dev|staging|production)(-[a-z]{2}(-gov)?-[a-z]+-\d)?$')]
     [string]$Environment,
     [switch]$Json
 )

@@ -2,7 +2,8 @@
 
 PowerShell cannot run here, so each .ps1 is parsed: every `param()` parameter must map to a
 real flag of the command the script invokes (switches to on/off flags, values to flags that
-take a value, ValidateSet values within the flag's choices). The bash wrappers are parsed
+take a value, ValidateSet values within the flag's choices, the stack parameter validated by
+the CLI's own stack-name pattern). The bash wrappers are parsed
 the same way, run for real against a stand-in `ollama-ops` that records its argv (which the
 real parser must accept), and checked with shellcheck. All but switch-environment.ps1 are
 generated from the table in scripts/wrappers.py, and must match it.
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 from harness import tool
 
+from ollama_infra.config import STACK_NAME_RE
 from ollama_infra.ops.cli import build_parser
 from scripts import wrappers
 
@@ -61,6 +63,7 @@ class Mapping:
 class Wrapper:
     params: dict[str, str] = field(default_factory=dict)  # name -> kind (string/int/switch)
     choices: dict[str, list[str]] = field(default_factory=dict)
+    patterns: dict[str, str] = field(default_factory=dict)
     mappings: list[Mapping] = field(default_factory=list)
     paths: list[tuple[str, ...]] = field(default_factory=list)
 
@@ -68,7 +71,9 @@ class Wrapper:
 # --- parsing -------------------------------------------------------------------------------
 
 _PS_PARAM = re.compile(
-    r"(?:\[ValidateSet\(([^)]*)\)\]\s*)?\[(string|int|switch)\]\$(\w+)", re.IGNORECASE
+    r"(?:\[ValidateSet\(([^)]*)\)\]\s*)?(?:\[ValidatePattern\('([^']*)'\)\]\s*)?"
+    r"\[(string|int|switch)\]\$(\w+)",
+    re.IGNORECASE,
 )
 _PS_ASSIGN = re.compile(r"\$cliArgs\s*=\s*@\(([^)]*)\)")
 _PS_APPEND = re.compile(r"\$cliArgs\s*\+=\s*(?:@\()?([^)}]*)")
@@ -97,8 +102,10 @@ def parse_ps1(text: str) -> Wrapper:
     w = Wrapper()
     block = re.search(r"param\((.*?)\n\)", text, re.S)
     assert block, "no param() block"
-    for choices, kind, name in _PS_PARAM.findall(block.group(1)):
+    for choices, pattern, kind, name in _PS_PARAM.findall(block.group(1)):
         w.params[name] = kind.lower()
+        if pattern:
+            w.patterns[name] = pattern
         if choices:
             w.choices[name] = [c.strip().strip("'\"") for c in choices.split(",")]
     path: tuple[str, ...] = ()
@@ -194,6 +201,11 @@ def wrapper_problems(w: Wrapper) -> list[str]:
             )
         if (w.params[m.param] == "switch") == m.takes_value:
             problems.append(f"{m.param} is a {w.params[m.param]} but maps as {m.flag} with value")
+        if m.flag == "--stack" and w.patterns.get(m.param) != STACK_NAME_RE.pattern:
+            problems.append(
+                f"{m.param}: ValidatePattern {w.patterns.get(m.param)!r} is not the --stack "
+                f"name rule {STACK_NAME_RE.pattern!r}"
+            )
         allowed = w.choices.get(m.param)
         if allowed and action.choices is not None:
             extra = set(allowed) - set(action.choices)
@@ -277,8 +289,10 @@ def test_ps1_check_catches_unmapped_params_and_bad_choices() -> None:
     text = (SCRIPTS / "destroy-ollama.ps1").read_text()
     unmapped = text.replace("[switch]$Yes,", "[switch]$Yes,\n    [switch]$Forgotten,")
     assert "parameter Forgotten maps to no CLI flag" in wrapper_problems(parse_ps1(unmapped))
-    choices = text.replace("'dev', 'staging', 'production'", "'dev', 'qa'")
-    assert any("['qa']" in p for p in wrapper_problems(parse_ps1(choices)))
+    pattern = text.replace(STACK_NAME_RE.pattern, "^(dev|qa)$")
+    assert any("'^(dev|qa)$' is not the --stack" in p for p in wrapper_problems(parse_ps1(pattern)))
+    unvalidated = text.replace(f"[ValidatePattern('{STACK_NAME_RE.pattern}')]", "")
+    assert any("None is not the --stack" in p for p in wrapper_problems(parse_ps1(unvalidated)))
     command = text.replace("@('destroy', '--stack'", "@('destory', '--stack'")
     assert any("no command 'destory'" in p for p in wrapper_problems(parse_ps1(command)))
 

@@ -153,7 +153,7 @@ def require_production_flag(stack: str, allowed: bool, action: str) -> None:
     """Changes never touch production without the explicit extra flag (see envs.guard)."""
     if environment_of(stack) == "production" and not allowed:
         raise OpsError(
-            f"refusing to {action} on the production stack '{stack}' without --production",
+            f"refusing to {action} on the production stack without --production",
             "re-run with --production once you are sure (and have a fresh backup)",
             EXIT_REFUSED,
         )

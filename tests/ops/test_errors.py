@@ -124,10 +124,24 @@ def test_check_region_uses_the_config_pattern(region: str, valid: bool) -> None:
 
 
 def test_region_override_is_validated() -> None:
-    assert aws.stack_region("dev", "eu-west-1") == "eu-west-1"
     with pytest.raises(OpsError, match="not an AWS region"):
         aws.stack_region("dev", "Europe")
     assert aws.stack_region("dev") == "us-east-1"  # from Pulumi.dev.yaml
+    assert aws.stack_region("dev", "us-east-1") == "us-east-1"  # agreeing is fine
+
+
+def test_region_override_never_redirects_to_another_region() -> None:
+    """--region may only repeat the stack's own region; a DR copy is named by --stack."""
+    with pytest.raises(OpsError, match="which lives in us-east-1") as info:
+        aws.stack_region("dev", "eu-west-1")
+    assert info.value.exit_code == EXIT_USAGE
+    assert "--stack dev-eu-west-1" in info.value.remedy
+    # A DR stack without a stack file here still has a region: the one in its name.
+    assert aws.stack_region("production-us-west-2") == "us-west-2"
+    with pytest.raises(OpsError, match="which lives in us-west-2"):
+        aws.stack_region("production-us-west-2", "us-east-1")
+    # Only a stack with neither a stack file nor a region in its name takes --region as given.
+    assert aws.stack_region("", "eu-west-1") == "eu-west-1"
 
 
 def test_production_guard() -> None:
@@ -207,6 +221,7 @@ VALID_ARGS: dict[str, list[str]] = {
     "models remove": ["--model", "llama3.2:1b"],
     "users add": ["--email", "ada@example.com"],
     "users remove": ["--email", "ada@example.com"],
+    "dr sync-uploads": ["--from-replica"],
 }
 # Commands that take no --stack or need none.
 NO_STACK = ("ami cleanup", "state bootstrap", "backup state", "cost refresh")
