@@ -64,6 +64,9 @@ class Wrapper:
     params: dict[str, str] = field(default_factory=dict)  # name -> kind (string/int/switch)
     choices: dict[str, list[str]] = field(default_factory=dict)
     patterns: dict[str, str] = field(default_factory=dict)
+    validates_stack: bool = (
+        False  # PowerShell validates parameters itself; bash leaves it to the CLI
+    )
     mappings: list[Mapping] = field(default_factory=list)
     paths: list[tuple[str, ...]] = field(default_factory=list)
 
@@ -102,6 +105,7 @@ def parse_ps1(text: str) -> Wrapper:
     w = Wrapper()
     block = re.search(r"param\((.*?)\n\)", text, re.S)
     assert block, "no param() block"
+    w.validates_stack = True
     for choices, pattern, kind, name in _PS_PARAM.findall(block.group(1)):
         w.params[name] = kind.lower()
         if pattern:
@@ -201,9 +205,10 @@ def wrapper_problems(w: Wrapper) -> list[str]:
             )
         if (w.params[m.param] == "switch") == m.takes_value:
             problems.append(f"{m.param} is a {w.params[m.param]} but maps as {m.flag} with value")
-        if m.flag == "--stack" and w.patterns.get(m.param) != STACK_NAME_RE.pattern:
+        pattern = w.patterns.get(m.param)
+        if w.validates_stack and m.flag == "--stack" and pattern != STACK_NAME_RE.pattern:
             problems.append(
-                f"{m.param}: ValidatePattern {w.patterns.get(m.param)!r} is not the --stack "
+                f"{m.param}: ValidatePattern {pattern!r} is not the --stack "
                 f"name rule {STACK_NAME_RE.pattern!r}"
             )
         allowed = w.choices.get(m.param)
