@@ -229,8 +229,8 @@ def answer(monkeypatch: pytest.MonkeyPatch, text: str) -> list[str]:
 # --- AWS fixtures built in moto -------------------------------------------------------------
 
 
-def make_asg(name: str, min_size: int, max_size: int, desired: int) -> None:
-    ec2 = setup_client("ec2")
+def make_asg(name: str, min_size: int, max_size: int, desired: int, region: str = REGION) -> None:
+    ec2 = setup_client("ec2", region)
     image = ec2.register_image(
         Name="ollama-base-test",
         RootDeviceName="/dev/sda1",
@@ -240,13 +240,13 @@ def make_asg(name: str, min_size: int, max_size: int, desired: int) -> None:
         LaunchTemplateName=f"{name}-lt",
         LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"},
     )
-    setup_client("autoscaling").create_auto_scaling_group(
+    setup_client("autoscaling", region).create_auto_scaling_group(
         AutoScalingGroupName=name,
         LaunchTemplate={"LaunchTemplateName": f"{name}-lt", "Version": "$Latest"},
         MinSize=min_size,
         MaxSize=max_size,
         DesiredCapacity=desired,
-        AvailabilityZones=[f"{REGION}a"],
+        AvailabilityZones=[f"{region}a"],
     )
 
 
@@ -357,11 +357,11 @@ def webui() -> Iterator[tuple[str, WebUIState]]:
         server.server_close()
 
 
-def make_target_group(name: str, healthy_instances: int = 1) -> str:
+def make_target_group(name: str, healthy_instances: int = 1, region: str = REGION) -> str:
     """A target group with registered (moto: healthy) instances; returns its ARN."""
-    ec2 = setup_client("ec2")
+    ec2 = setup_client("ec2", region)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    elb = setup_client("elbv2")
+    elb = setup_client("elbv2", region)
     arn = elb.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=vpc)["TargetGroups"][
         0
     ]["TargetGroupArn"]
