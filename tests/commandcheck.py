@@ -253,6 +253,11 @@ class Checker:
                             f"{' '.join(path)} {flag}: {value!r} is not one of "
                             f"{', '.join(map(str, action.choices))}"
                         )
+                    elif callable(action.type) and not is_placeholder(value):
+                        try:  # the CLI's own check of the value (e.g. a stack name)
+                            action.type(value)
+                        except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+                            problems.append(f"{' '.join(path)} {flag}: {exc}")
                 continue
             sub = _subparsers(parser)
             if sub is None or positional_done or is_placeholder(word):

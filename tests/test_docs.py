@@ -33,7 +33,7 @@ from commandcheck import (
     venv_convention_problems,
 )
 
-from ollama_infra.ops.common import ENVIRONMENTS
+from ollama_infra.config import ENVIRONMENTS
 
 # --- Property 2: naming consistency ---------------------------------------------------------
 
@@ -57,7 +57,9 @@ NOT_RESOURCE_NAMES = frozenset(
         "ollama-users",
     }
 )
-_ENV = "(?:" + "|".join((*ENVIRONMENTS, "<env>", "<stack>", "<environment>")) + ")"
+# A DR stack's names end in its suffix instead (naming.dr_suffix): prod-usw2, stg-euc1, ...
+_DR_SUFFIX = r"(?:dev|stg|prod)-[a-z]+\d"
+_ENV = "(?:" + "|".join((*ENVIRONMENTS, "<env>", "<stack>", "<environment>", _DR_SUFFIX)) + ")"
 _SEGMENT = r"(?:[a-z0-9]+|<[a-z_-]+>)"
 _ACCOUNT = r"(?:-(?:\d{12}|<account>|<account-id>|<account_id>|<account id>))"
 # ollama[-<role>...]-<env>[-<account>], e.g. ollama-alb-dev, ollama-storage-<env>-<account-id>,
@@ -311,7 +313,8 @@ def test_extraction_finds_fenced_inline_continued_and_prompted_commands() -> Non
     [
         ("ollama-ops no-such-command --stack dev", "has no subcommand 'no-such-command'"),
         ("ollama-ops plan --no-such-flag", "has no option --no-such-flag"),
-        ("ollama-ops plan --stack prod", "'prod' is not one of"),
+        ("ollama-ops plan --stack prod", "'prod' is not a stack name"),
+        ("ollama-ops health --stack production-west", "'production-west' is not a stack name"),
         (".venv/bin/ollama-ops --bogus plan --stack dev", "has no option --bogus"),
         ("make no-such-target", "no target 'no-such-target'"),
         ("make plan STACK=dev && make missing-target", "no target 'missing-target'"),
