@@ -15,13 +15,16 @@ import pytest
 import yaml
 from ops_support import ACCOUNT, AwsRecorder, FakePulumi, answer, cli, setup_client
 
+from ollama_infra import naming
 from ollama_infra.config import (
     PROJECT_ROOT,
     load_stack_values,
     parse_config,
+    parse_stack_name,
     set_root,
     stack_names,
 )
+from ollama_infra.config.fields import REGION_RE, known_regions
 from ollama_infra.ops import dr
 from ollama_infra.ops.common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 
@@ -197,3 +200,31 @@ def test_a_dr_stack_file_is_validated_against_its_name(stacks: Path) -> None:
     primary_with_primary["ollama:environment"] = {"name": "staging", "primary": "staging"}
     with pytest.raises(Exception, match="only DR stacks"):
         parse_config("staging", primary_with_primary)
+
+
+def _too_long(suffix: str) -> list[str]:
+    return [
+        name
+        for _, name, kind in naming.all_names(suffix, ACCOUNT)
+        if len(name) > naming.NAME_LIMITS[kind]
+    ]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "production"])
+def test_every_region_gives_dr_names_within_aws_limits(env: str) -> None:
+    """The DR suffix fits every length-limited name (IAM prefixes: 38) in every region."""
+    regions = sorted(r for r in known_regions() if REGION_RE.match(r))  # what config accepts
+    assert "us-west-2" in regions and len(regions) > 20
+    suffixes = {region: parse_stack_name(f"{env}-{region}").suffix for region in regions}
+    for region, suffix in suffixes.items():
+        assert _too_long(suffix) == [], region
+    assert len(set(suffixes.values())) == len(regions)  # two regions never share names
+    # The stack name itself as the suffix would not fit: the check above can fail.
+    assert _too_long(f"{env}-ap-southeast-2") != []
+
+
+def test_region_codes() -> None:
+    assert naming.region_code("us-west-2") == "usw2"
+    assert naming.region_code("ap-southeast-2") == "apse2"
+    assert naming.region_code("us-gov-west-1") == "usgw1"
+    assert naming.dr_suffix("production", "eu-central-1") == "prod-euc1"
