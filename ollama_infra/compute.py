@@ -64,6 +64,8 @@ class ComputeArgs:
     shared_database: bool = False
     """Open WebUI on every instance uses one database (data.database_enabled): a release
     change must never run two versions against it (``_refresh``)."""
+    backend_tls: bool = False
+    """edge.backend_tls: the boot runs the TLS proxy the HTTPS target groups reach."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """IAM grants the instances need at boot; the group is created after them (and after
     the default-models parameter the boot reads)."""
@@ -85,7 +87,13 @@ class ComputeComponent(pulumi.ComponentResource):
         self.default_models = self._default_models_parameter()
         self.user_data = render_user_data(
             BootSettings.from_config(
-                ctx.names, ctx.region, args.ollama, args.webui, gpu=cfg.gpu_enabled, oidc=args.oidc
+                ctx.names,
+                ctx.region,
+                args.ollama,
+                args.webui,
+                gpu=cfg.gpu_enabled,
+                oidc=args.oidc,
+                backend_tls=args.backend_tls,
             )
         )
         self.release = release.Release.from_config(args.ollama, args.webui)

@@ -124,6 +124,8 @@ _LIMITED_NAMES: tuple[tuple[str, str], ...] = (
     ("alb", "alb"),
     ("tg", "target_group"),
     ("api-tg", "target_group"),
+    ("tls-tg", "target_group"),
+    ("tls-api-tg", "target_group"),
 )
 # The name prefixes of IAM roles and instance profiles (ollama-<role>-<env>-).
 _LIMITED_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -255,6 +257,18 @@ class StackNames:
     @property
     def api_target_group(self) -> str:
         return name("api-tg", self.env, "target_group")
+
+    # With edge.backend_tls the groups speak HTTPS to the instances. A protocol change
+    # replaces a target group, and a fixed-name group still in use by a listener rule
+    # cannot be deleted first, so the HTTPS groups carry their own names: the new ones are
+    # created, the rules move to them, the old ones go last (ollama_infra/edge/alb.py).
+    @property
+    def webui_tls_target_group(self) -> str:
+        return name("tls-tg", self.env, "target_group")
+
+    @property
+    def api_tls_target_group(self) -> str:
+        return name("tls-api-tg", self.env, "target_group")
 
     @property
     def log_bucket(self) -> str:

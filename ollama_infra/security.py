@@ -14,6 +14,18 @@ from ollama_infra.context import StackContext
 SERVICE = "security"
 OPEN_WEBUI_PORT = 8080
 OLLAMA_PORT = 11434
+# With edge.backend_tls the instance's TLS proxy listens here and forwards to the plain
+# ports on the instance itself; the app group then admits only these from the ALB.
+OPEN_WEBUI_TLS_PORT = 8443
+OLLAMA_TLS_PORT = 11443
+
+
+def backend_ports(tls: bool) -> dict[str, int]:
+    """The instance port the ALB reaches each service on: ``webui`` and ``ollama``."""
+    if tls:
+        return {"webui": OPEN_WEBUI_TLS_PORT, "ollama": OLLAMA_TLS_PORT}
+    return {"webui": OPEN_WEBUI_PORT, "ollama": OLLAMA_PORT}
+
 # CloudFront's origin-facing managed prefix list. It weighs about 55 entries against the
 # security-group rule quota (60 by default), so the ALB SG references it for one port only.
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
@@ -44,6 +56,8 @@ class SecurityArgs:
     """The API listener's port and client CIDRs on the ALB group."""
     private_services: Mapping[str, PrivateService] = field(default_factory=dict)
     """Role (``db``, ``cache``) -> service; each gets ``ollama-<role>-sg-<env>``."""
+    backend_tls: bool = False
+    """edge.backend_tls: the ALB reaches the instances' TLS proxy ports instead of the plain ones."""
 
 
 class SecurityComponent(pulumi.ComponentResource):
@@ -80,19 +94,25 @@ class SecurityComponent(pulumi.ComponentResource):
                     f"Ollama API listener (shared-secret header required) from {cidr}",
                     cidr_ipv4=cidr,
                 )
-        for port, what in ((OPEN_WEBUI_PORT, "Open WebUI"), (OLLAMA_PORT, "Ollama API")):
+        ports, plain = backend_ports(args.backend_tls), backend_ports(False)
+        over = " over TLS" if args.backend_tls else ""
+        for role, what in (("webui", "Open WebUI"), ("ollama", "Ollama API")):
+            port, old = ports[role], plain[role]
+            # Switching to TLS changes the rules' ports in place; the aliases keep their URNs.
             self._egress(
                 f"alb-to-app-{port}",
                 self.alb_sg,
                 port,
-                f"ALB to {what} on the instances",
+                f"ALB to {what}{over} on the instances",
+                alias=f"alb-to-app-{old}" if port != old else None,
                 referenced_security_group_id=self.app_sg.id,
             )
             self._ingress(
                 f"app-from-alb-{port}",
                 self.app_sg,
                 port,
-                f"{what} from the ALB only",
+                f"{what}{over} from the ALB only",
+                alias=f"app-from-alb-{old}" if port != old else None,
                 referenced_security_group_id=self.alb_sg.id,
             )
         if args.compute.ssh_enabled:
@@ -155,8 +175,19 @@ class SecurityComponent(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _opts(self, alias: str | None) -> pulumi.ResourceOptions:
+        """Child options; ``alias`` is the rule's former role, whose URN it keeps."""
+        aliases = [pulumi.Alias(name=f"{self._name}-{alias}")] if alias else None
+        return pulumi.ResourceOptions(parent=self, aliases=aliases)
+
     def _ingress(
-        self, rule: str, sg: aws.ec2.SecurityGroup, port: int, description: str, **source: object
+        self,
+        rule: str,
+        sg: aws.ec2.SecurityGroup,
+        port: int,
+        description: str,
+        alias: str | None = None,
+        **source: object,
     ) -> None:
         aws.vpc.SecurityGroupIngressRule(  # type: ignore[call-overload]
             f"{self._name}-{rule}",
@@ -166,7 +197,7 @@ class SecurityComponent(pulumi.ComponentResource):
             from_port=port,
             to_port=port,
             tags=self._args.ctx.tags(SERVICE),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self._opts(alias),
             **source,
         )
 
@@ -176,6 +207,7 @@ class SecurityComponent(pulumi.ComponentResource):
         sg: aws.ec2.SecurityGroup,
         port: int | None,
         description: str,
+        alias: str | None = None,
         **destination: object,
     ) -> None:
         ports = {"from_port": port, "to_port": port} if port else {"from_port": 0, "to_port": 65535}
@@ -185,7 +217,7 @@ class SecurityComponent(pulumi.ComponentResource):
             description=description,
             ip_protocol="tcp",
             tags=self._args.ctx.tags(SERVICE),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self._opts(alias),
             **ports,
             **destination,
         )

@@ -168,6 +168,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             compute=cfg.compute,
             ollama_api=cfg.ollama_api,
             private_services=private_services,
+            backend_tls=cfg.backend_tls,
         ),
     )
 
@@ -232,6 +233,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             log_bucket_name=log_bucket.bucket_name,
             log_bucket_policy=log_bucket.policy,
             secrets_kms_key_arn=cfg.data.kms_key_arn,
+            backend_tls=cfg.backend_tls,
         ),
     )
 
@@ -295,6 +297,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             target_group_arn_suffix=alb.webui_target_group_arn_suffix,
             oidc=cfg.oidc,
             shared_database=cfg.data.database_enabled,
+            backend_tls=cfg.backend_tls,
             depends_on=[*instance_identity.grants, *([sso.parameter] if sso else [])],
         ),
     )

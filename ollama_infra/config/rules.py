@@ -164,6 +164,18 @@ def production_keeps_logs_a_year(cfg: StackConfig) -> Iterator[ConfigIssue]:
         )
 
 
+# checkov CKV_AWS_378; dev and staging may stay on HTTP (docs/SECURITY.md, accepted findings).
+@rule
+def production_encrypts_alb_to_instance(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if cfg.is_production and not cfg.backend_tls:
+        yield issue(
+            "edge.backend_tls",
+            cfg.edge.backend_tls,
+            "production must encrypt the hop from the ALB to the instances",
+            "remove edge.backend_tls (it defaults to true in production) or set it to true",
+        )
+
+
 @rule
 def names_fit_aws_limits(cfg: StackConfig) -> Iterator[ConfigIssue]:
     for role, name, kind in naming.all_names(cfg.name_suffix, "123456789012"):

@@ -177,6 +177,12 @@ class EdgeConfig(Model):
         ge=1,
         le=3650,
     )
+    backend_tls: bool | None = field(
+        None,
+        "TLS from the ALB to the instances: a local proxy on each instance terminates TLS with "
+        "a self-signed certificate generated at boot, and the target groups and health checks "
+        "use HTTPS. Defaults to on in production (where it must stay on), off elsewhere.",
+    )
 
     @field_validator("origin_domain_name")
     @classmethod

@@ -128,3 +128,9 @@ class StackConfig:
     def waf_enabled(self) -> bool:
         flag = self.edge.waf_enabled
         return self.is_production if flag is None else flag
+
+    @property
+    def backend_tls(self) -> bool:
+        """ALB to instance traffic over TLS (edge.backend_tls; default: production)."""
+        flag = self.edge.backend_tls
+        return self.is_production if flag is None else flag

@@ -30,7 +30,7 @@ import pulumi_random as random
 from ollama_infra.builders import StoredSecret, stored_secret
 from ollama_infra.config import EdgeConfig, OllamaApiConfig
 from ollama_infra.context import StackContext
-from ollama_infra.security import OLLAMA_PORT, OPEN_WEBUI_PORT
+from ollama_infra.security import backend_ports
 
 SERVICE = "edge"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -152,6 +152,8 @@ class AlbArgs:
     """The load balancer depends on it: enabling access logs checks the policy."""
     secrets_kms_key_arn: str | None = None
     """Key for the edge secrets (data.kms_key_arn); None uses aws/secretsmanager."""
+    backend_tls: bool = False
+    """edge.backend_tls: HTTPS target groups and health checks to the instances' TLS proxy."""
 
 
 class AlbComponent(pulumi.ComponentResource):
@@ -187,16 +189,23 @@ class AlbComponent(pulumi.ComponentResource):
             tags=ctx.tags(SERVICE, ctx.names.alb),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.log_bucket_policy]),
         )
+        # With backend TLS the groups are new resources with their own names (see
+        # StackNames.webui_tls_target_group): created before the plain ones are deleted.
+        tls = args.backend_tls
+        ports = backend_ports(tls)
         self.webui_target_group = self._target_group(
-            "webui-tg",
-            ctx.names.webui_target_group,
-            OPEN_WEBUI_PORT,
+            "webui-tls-tg" if tls else "webui-tg",
+            ctx.names.webui_tls_target_group if tls else ctx.names.webui_target_group,
+            ports["webui"],
             health_path="/health",
             # Open WebUI recommends stickiness for websocket stability behind an ALB.
             stickiness={"type": "lb_cookie", "enabled": True, "cookie_duration": 86400},
         )
         self.api_target_group = self._target_group(
-            "api-tg", ctx.names.api_target_group, OLLAMA_PORT, health_path="/api/tags"
+            "api-tls-tg" if tls else "api-tg",
+            ctx.names.api_tls_target_group if tls else ctx.names.api_target_group,
+            ports["ollama"],
+            health_path="/api/tags",
         )
 
         if self.https:
@@ -292,10 +301,13 @@ class AlbComponent(pulumi.ComponentResource):
         health_path: str,
         stickiness: aws.lb.TargetGroupStickinessArgsDict | None = None,
     ) -> aws.lb.TargetGroup:
+        # HTTPS to the instance's proxy, whose self-signed certificate the ALB accepts: it
+        # does not validate target certificates (docs/UPSTREAM.md). Health checks follow.
+        protocol = "HTTPS" if self._args.backend_tls else "HTTP"
         health_check: aws.lb.TargetGroupHealthCheckArgsDict = {
             "enabled": True,
             "path": health_path,
-            "protocol": "HTTP",
+            "protocol": protocol,
             "port": "traffic-port",
             "matcher": "200",
             "interval": 15,
@@ -308,7 +320,7 @@ class AlbComponent(pulumi.ComponentResource):
             f"{self._name}-{role}",
             name=tg_name,
             port=port,
-            protocol="HTTP",
+            protocol=protocol,
             target_type="instance",
             vpc_id=self._args.vpc_id,
             load_balancing_algorithm_type="least_outstanding_requests",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ollama_infra import cwagent, versions
+from ollama_infra.security import OLLAMA_TLS_PORT, OPEN_WEBUI_TLS_PORT
 from ollama_infra.config import OllamaConfig, WebUIConfig
 from ollama_infra.naming import StackNames
 
@@ -92,6 +93,11 @@ WEBUI_OIDC_SETTINGS: dict[str, tuple[str, str]] = {
     "OAUTH_ADMIN_ROLES": ("`auth.admin_group`", _EVERY_START),
 }
 OIDC_SCRIPT = "ollama-webui-oidc.sh"
+# With edge.backend_tls: the instance's TLS proxy (ollama-backend-tls.sh). Its timeouts are
+# the ALB's longest idle timeout (edge.alb_idle_timeout_seconds allows up to 4000 s), so the
+# proxy never closes a connection the ALB still keeps open.
+BACKEND_TLS_SCRIPT = "ollama-backend-tls.sh"
+PROXY_TIMEOUT_SECONDS = 4000
 OIDC_CALLBACK_PATH = "/oauth/oidc/callback"
 _BOOT_MAIN = '\nmain "$@"\n'
 _HEREDOC_ENDS = ("BOOT_ENV", "SCRIPTS")
@@ -123,6 +129,7 @@ class BootSettings:
     enable_signup: bool
     cloudwatch_agent_version: str = versions.CLOUDWATCH_AGENT_VERSION
     oidc: bool = False
+    backend_tls: bool = False
 
     @classmethod
     def from_config(
@@ -133,6 +140,7 @@ class BootSettings:
         webui: WebUIConfig,
         gpu: bool,
         oidc: bool = False,
+        backend_tls: bool = False,
     ) -> BootSettings:
         return cls(
             names=names,
@@ -152,6 +160,7 @@ class BootSettings:
             webui_image=webui_image(webui),
             enable_signup=webui.enable_signup,
             oidc=oidc,
+            backend_tls=backend_tls,
         )
 
     def boot_env(self) -> str:
@@ -178,6 +187,10 @@ class BootSettings:
         }
         if self.oidc:  # local stacks keep exactly the settings they had
             values["SIGN_IN_MODE"] = "oidc"
+        if self.backend_tls:  # so do stacks without backend TLS
+            values["WEBUI_TLS_PORT"] = str(OPEN_WEBUI_TLS_PORT)
+            values["OLLAMA_TLS_PORT"] = str(OLLAMA_TLS_PORT)
+            values["PROXY_TIMEOUT"] = str(PROXY_TIMEOUT_SECONDS)
         return "\n".join(f"{key}={shlex.quote(value)}" for key, value in values.items())
 
 
@@ -187,19 +200,23 @@ def webui_image(webui: WebUIConfig) -> str:
     return f"{ref}@{webui.digest}" if webui.digest else ref
 
 
-def boot_script(oidc: bool = False) -> bytes:
-    """ollama-boot.sh; for oidc stacks with ollama-webui-oidc.sh inserted before ``main``."""
+def boot_script(oidc: bool = False, backend_tls: bool = False) -> bytes:
+    """ollama-boot.sh; with ollama-webui-oidc.sh (oidc stacks) and ollama-backend-tls.sh
+    (edge.backend_tls) inserted before ``main``, so other stacks boot the unchanged script."""
     text = (TEMPLATE_DIR / "ollama-boot.sh").read_text()
-    if not oidc:
+    fragments = [name for name, on in ((OIDC_SCRIPT, oidc), (BACKEND_TLS_SCRIPT, backend_tls)) if on]
+    if not fragments:
         return text.encode()
     if not text.endswith(_BOOT_MAIN) or text.count(_BOOT_MAIN) != 1:
         raise UserDataError("ollama-boot.sh must end with one 'main \"$@\"' line")
-    fragment = (TEMPLATE_DIR / OIDC_SCRIPT).read_text()
-    return (text[: -len(_BOOT_MAIN)] + "\n" + fragment + _BOOT_MAIN).encode()
+    body = text[: -len(_BOOT_MAIN)]
+    for name in fragments:
+        body += "\n" + (TEMPLATE_DIR / name).read_text()
+    return (body + _BOOT_MAIN).encode()
 
 
 def boot_files(
-    names: StackNames, install_method: str, oidc: bool = False
+    names: StackNames, install_method: str, oidc: bool = False, backend_tls: bool = False
 ) -> dict[str, tuple[bytes, int]]:
     """Files the bootstrap unpacks, by path relative to /: (content, mode).
 
@@ -210,18 +227,20 @@ def boot_files(
     files = {
         f"usr/local/sbin/{name}": ((TEMPLATE_DIR / name).read_bytes(), 0o755) for name in SCRIPTS
     }
-    files["usr/local/sbin/ollama-boot.sh"] = (boot_script(oidc), 0o755)
+    files["usr/local/sbin/ollama-boot.sh"] = (boot_script(oidc, backend_tls), 0o755)
     for unit, text in sorted(cwagent.journald_forwarders(names, install_method).items()):
         files[f"etc/systemd/system/{unit}"] = (text.encode(), 0o644)
     files["etc/logrotate.d/ollama-logs"] = (cwagent.logrotate_config(names).encode(), 0o644)
     return files
 
 
-def scripts_archive(names: StackNames, install_method: str, oidc: bool = False) -> bytes:
+def scripts_archive(
+    names: StackNames, install_method: str, oidc: bool = False, backend_tls: bool = False
+) -> bytes:
     """The boot files as a reproducible tar.gz (fixed mtime, owner and mode)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for path, (data, mode) in boot_files(names, install_method, oidc).items():
+        for path, (data, mode) in boot_files(names, install_method, oidc, backend_tls).items():
             info = tarfile.TarInfo(path)
             info.size = len(data)
             info.mode = mode
@@ -244,7 +263,9 @@ def render_user_data(settings: BootSettings) -> str:
         "ENV": settings.env,
         "BOOT_ENV": boot_env,
         "SCRIPTS": _base64_lines(
-            scripts_archive(settings.names, settings.install_method, settings.oidc)
+            scripts_archive(
+                settings.names, settings.install_method, settings.oidc, settings.backend_tls
+            )
         ),
     }
     for line in boot_env.splitlines():
