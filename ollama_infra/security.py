@@ -26,6 +26,7 @@ def backend_ports(tls: bool) -> dict[str, int]:
         return {"webui": OPEN_WEBUI_TLS_PORT, "ollama": OLLAMA_TLS_PORT}
     return {"webui": OPEN_WEBUI_PORT, "ollama": OLLAMA_PORT}
 
+
 # CloudFront's origin-facing managed prefix list. It weighs about 55 entries against the
 # security-group rule quota (60 by default), so the ALB SG references it for one port only.
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
@@ -57,7 +58,7 @@ class SecurityArgs:
     private_services: Mapping[str, PrivateService] = field(default_factory=dict)
     """Role (``db``, ``cache``) -> service; each gets ``ollama-<role>-sg-<env>``."""
     backend_tls: bool = False
-    """edge.backend_tls: the ALB reaches the instances' TLS proxy ports instead of the plain ones."""
+    """edge.backend_tls: the ALB reaches the instances' TLS proxy ports, not the plain ones."""
 
 
 class SecurityComponent(pulumi.ComponentResource):

@@ -46,10 +46,14 @@ from ollama_infra.userdata import (
 TEXT = register_text()
 # The boot script as an oidc stack ships it (ollama-webui-oidc.sh appended), so the single
 # sign-on variables are checked too; local stacks ship the file alone.
-BOOT = boot_script(oidc=True).decode()
+BOOT = boot_script(oidc=True, backend_tls=True).decode()
 INSTALL = (USERDATA / "ollama-install.sh").read_text()
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
-PORT_KIND = {8080: "webui_endpoint", 11434: "ollama_endpoint"}
+PORT_KIND = {
+    port: kind
+    for kind, ports in (("webui_endpoint", (8080, 8443)), ("ollama_endpoint", (11434, 11443)))
+    for port in ports
+}
 
 
 def unregistered(used: set[str], text: str, *kinds: str) -> set[str]:

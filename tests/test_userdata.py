@@ -21,7 +21,7 @@ from harness import STACKS, config_for, evaluated, override, run_program, stack_
 from stubs.sandbox import Sandbox, make_sandbox
 
 from ollama_infra import cwagent, userdata
-from ollama_infra.config import OllamaConfig, WebUIConfig
+from ollama_infra.config import EdgeConfig, OllamaConfig, WebUIConfig
 from ollama_infra.naming import StackNames
 from ollama_infra.offline.evaluate import Evaluation
 from ollama_infra.userdata import (
@@ -262,6 +262,7 @@ def test_launch_template_carries_the_rendered_user_data(stack: str) -> None:
             cfg.ollama,
             cfg.webui,
             cfg.compute.gpu_enabled,
+            backend_tls=cfg.backend_tls,
         )
     )
     text = user_data_of(evaluated(stack))
@@ -287,6 +288,11 @@ def test_user_data_is_shellcheck_clean(stack: str, tmp_path: Path) -> None:
         path.write_text(content)
         # boot.env only assigns; the boot script that sources it uses the variables (SC2034).
         extra = ["--exclude=SC2034"] if name == "boot.env" else []
+        # The backend TLS fragment wraps functions through copies (declare -f), which
+        # shellcheck cannot follow: the originals look never invoked (SC2329, info), as in
+        # tests/test_auth.py for the OIDC fragment.
+        if name == "ollama-boot.sh" and config_for(stack).backend_tls:
+            extra = ["--exclude=SC2329"]
         result = subprocess.run(
             [tool("shellcheck"), *extra, str(path)], capture_output=True, text=True
         )
@@ -756,3 +762,186 @@ def test_moved_tag_fails_the_boot_with_a_clear_line(box: Sandbox) -> None:
     assert result.returncode != 0
     assert "model phi3:latest has digest" in result.stdout
     assert "the tag moved in the registry" in result.stdout
+
+
+# ------------------------------------------------------------------ backend TLS (edge.backend_tls)
+
+PROXY_CONF = "/etc/nginx/conf.d/ollama-backend-tls.conf"
+TLS_KEY = "/etc/ollama/tls/backend.key"
+TLS_CERT = "/etc/ollama/tls/backend.crt"
+# The instance port the ALB reaches (TLS) -> the local service the proxy forwards to.
+PROXIED = {"8443": "8080", "11443": "11434"}
+# What every proxied server needs for Open WebUI and Ollama: websocket upgrades (socket.io),
+# token streams and uploads passed on as they flow, no upload cap (Open WebUI has its own).
+REQUIRED_PROXY = {
+    "proxy_http_version": "1.1",
+    "proxy_buffering": "off",
+    "proxy_request_buffering": "off",
+    "client_max_body_size": "0",
+}
+REQUIRED_HEADERS = {
+    "Upgrade": "$http_upgrade",
+    "Connection": "$connection_upgrade",
+    "Host": "$host",
+}
+# The longest ALB idle timeout edge.alb_idle_timeout_seconds accepts.
+ALB_IDLE_TIMEOUT_MAX = next(
+    m.le for m in EdgeConfig.model_fields["alb_idle_timeout_seconds"].metadata if hasattr(m, "le")
+)
+TIMEOUTS = (
+    "proxy_read_timeout",
+    "proxy_send_timeout",
+    "send_timeout",
+    "client_body_timeout",
+    "keepalive_timeout",
+)
+
+
+def tls_settings() -> BootSettings:
+    return BootSettings.from_config(
+        StackNames("dev", "123456789012"),
+        "us-east-1",
+        OllamaConfig(),
+        WebUIConfig(),
+        gpu=False,
+        backend_tls=True,
+    )
+
+
+def proxy_servers(conf: str) -> dict[str, dict[str, list[str]]]:
+    """Listen port -> directive -> values (``proxy_set_header`` as ``Name value``)."""
+    servers: dict[str, dict[str, list[str]]] = {}
+    for block in re.findall(r"^server \{\n(.*?)^\}$", conf, re.S | re.M):
+        directives: dict[str, list[str]] = {}
+        for line in block.splitlines():
+            line = line.strip().rstrip(";")
+            if line and not line.endswith(("{", "}")):
+                key, _, value = line.partition(" ")
+                directives.setdefault(key, []).append(value)
+        servers[directives["listen"][0].split()[0]] = directives
+    return servers
+
+
+def proxy_violations(conf: str, alb_idle_timeout: int) -> list[str]:
+    """Everything in the proxy config that would break Open WebUI or Ollama behind the ALB."""
+    out = []
+    if not re.search(r"map \$http_upgrade \$connection_upgrade \{[^}]*default upgrade;", conf):
+        out.append("no map from $http_upgrade to $connection_upgrade")
+    servers = proxy_servers(conf)
+    if set(servers) != set(PROXIED):
+        out.append(f"listens on {sorted(servers)}, expected {sorted(PROXIED)}")
+    for port, d in servers.items():
+        if d["listen"] != [f"{port} ssl"] or "ssl_certificate_key" not in d:
+            out.append(f"{port}: not a TLS listener with a key")
+        if d.get("proxy_pass") != [f"http://127.0.0.1:{PROXIED.get(port)}"]:
+            out.append(f"{port}: forwards to {d.get('proxy_pass')}")
+        for key, value in REQUIRED_PROXY.items():
+            if d.get(key) != [value]:
+                out.append(f"{port}: {key} is {d.get(key)}, must be {value}")
+        headers = dict(h.split(" ", 1) for h in d.get("proxy_set_header", []))
+        for name, value in REQUIRED_HEADERS.items():
+            if headers.get(name) != value:
+                out.append(f"{port}: header {name} is {headers.get(name)!r}, must be {value}")
+        for key in TIMEOUTS:
+            seconds = int((d.get(key) or ["0s"])[0].rstrip("s"))
+            # Not longer than the ALB's idle timeout: long generations are cut, and the ALB
+            # may reuse a connection the proxy has just closed (502s; docs/UPSTREAM.md).
+            if seconds <= alb_idle_timeout:
+                out.append(f"{port}: {key} {seconds}s <= the ALB's {alb_idle_timeout}s")
+    return out
+
+
+def test_backend_tls_boot_runs_the_proxy_in_production() -> None:
+    """Production (backend TLS by default): the boot installs nginx, makes the instance's own
+    key and self-signed certificate, serves both services over TLS on the target groups'
+    ports and checks them through the proxy before it reports success."""
+    cfg = config_for("production")
+    assert cfg.backend_tls
+    box, result = stack_boot("production")
+    assert result.returncode == 0, result.stdout + result.stderr
+    conf = box.file(PROXY_CONF).read_text()
+    assert proxy_violations(conf, cfg.edge.alb_idle_timeout_seconds) == []
+    # The largest idle timeout config allows, so every stack's ALB is covered.
+    assert proxy_violations(conf, ALB_IDLE_TIMEOUT_MAX) == []
+    assert box.called("apt-get install -y -q --no-install-recommends nginx openssl")
+    steps = [
+        "docker run",
+        "openssl req -x509",
+        "nginx -t",
+        "systemctl reload-or-restart nginx",
+        "curl -fsS --max-time 5 http://127.0.0.1:8080/ready",
+        "curl -kfsS --max-time 5 -o /dev/null https://127.0.0.1:8443/health",
+        "curl -kfsS --max-time 10 -o /dev/null https://127.0.0.1:11443/api/tags",
+    ]
+    positions = [box.index(step) for step in steps]
+    assert positions == sorted(positions), box.calls()
+    assert not box.file("/etc/nginx/sites-enabled/default").exists()
+    assert "bootstrap complete" in box.file(BOOT_LOG).read_text()
+
+
+def test_backend_tls_key_is_private_and_made_once(box: Sandbox) -> None:
+    seed_aws(box)
+    box.file("/etc/nginx/sites-enabled").mkdir(parents=True)
+    box.file("/etc/nginx/sites-enabled/default").write_text("server { listen 80; }\n")
+    result = boot(box, tls_settings())
+    assert result.returncode == 0, result.stdout + result.stderr
+    key, cert = box.file(TLS_KEY), box.file(TLS_CERT)
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert key.parent.stat().st_mode & 0o777 == 0o700
+    assert cert.stat().st_mode & 0o777 == 0o644
+    req = next(c for c in box.calls() if c.startswith("openssl req"))
+    assert f"-keyout {key}" in req and f"-out {cert}" in req and "-nodes" in req
+    assert not box.file("/etc/nginx/sites-enabled/default").exists()
+    # A second boot keeps this instance's key (the ALB has no pinned certificate either way).
+    box.reset_calls()
+    assert boot(box, tls_settings()).returncode == 0
+    assert not box.called("openssl req")
+    assert box.called("nginx -t")
+
+
+def test_rejected_proxy_config_fails_the_boot(box: Sandbox) -> None:
+    seed_aws(box)
+    result = boot(box, tls_settings(), STUB_FAIL="nginx")
+    assert result.returncode != 0
+    assert "ERROR: nginx rejects" in result.stdout
+    assert not box.called("systemctl reload-or-restart nginx")
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_without_backend_tls_the_boot_is_unchanged(stack: str) -> None:
+    """dev and staging keep HTTP to the instances (an accepted finding): their boot script
+    is ollama-boot.sh byte for byte, without the proxy fragment or its settings."""
+    assert not config_for(stack).backend_tls
+    text = user_data_of(evaluated(stack))
+    assert (
+        embedded_scripts(text)["ollama-boot.sh"]
+        == (ROOT / "ollama_infra" / "userdata" / "ollama-boot.sh").read_text()
+    )
+    assert "WEBUI_TLS_PORT" not in boot_env(text)
+    box, result = stack_boot(stack)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not any("nginx" in c or c.startswith("openssl") for c in box.calls())
+
+
+@pytest.mark.parametrize(
+    ("mutation", "finding"),
+    [
+        (("proxy_buffering off;", "proxy_buffering on;"), "proxy_buffering"),
+        (("proxy_request_buffering off;", "proxy_request_buffering on;"), "request_buffering"),
+        (("proxy_set_header Upgrade $http_upgrade;\n", ""), "header Upgrade"),
+        (("proxy_set_header Connection $connection_upgrade;", ""), "header Connection"),
+        (("proxy_read_timeout 4010s;", "proxy_read_timeout 60s;"), "proxy_read_timeout"),
+        (("keepalive_timeout 4010s;", "keepalive_timeout 75s;"), "keepalive_timeout"),
+        (("client_max_body_size 0;", "client_max_body_size 1m;"), "client_max_body_size"),
+        (("proxy_pass http://127.0.0.1:11434;", "proxy_pass http://127.0.0.1:8080;"), "forwards"),
+        (("listen 8443 ssl;", "listen 8443;"), "not a TLS listener"),
+    ],
+)
+def test_a_broken_proxy_config_is_caught(mutation: tuple[str, str], finding: str) -> None:
+    box, result = stack_boot("production")
+    assert result.returncode == 0
+    conf = box.file(PROXY_CONF).read_text()
+    old, new = mutation
+    assert old in conf
+    broken = conf.replace(old, new, 1)
+    assert any(finding in v for v in proxy_violations(broken, 900)), proxy_violations(broken, 900)

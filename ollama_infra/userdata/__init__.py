@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ollama_infra import cwagent, versions
-from ollama_infra.security import OLLAMA_TLS_PORT, OPEN_WEBUI_TLS_PORT
 from ollama_infra.config import OllamaConfig, WebUIConfig
 from ollama_infra.naming import StackNames
+from ollama_infra.security import OLLAMA_TLS_PORT, OPEN_WEBUI_TLS_PORT
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
 TEMPLATE = TEMPLATE_DIR / "bootstrap.sh.tpl"
@@ -93,11 +93,12 @@ WEBUI_OIDC_SETTINGS: dict[str, tuple[str, str]] = {
     "OAUTH_ADMIN_ROLES": ("`auth.admin_group`", _EVERY_START),
 }
 OIDC_SCRIPT = "ollama-webui-oidc.sh"
-# With edge.backend_tls: the instance's TLS proxy (ollama-backend-tls.sh). Its timeouts are
-# the ALB's longest idle timeout (edge.alb_idle_timeout_seconds allows up to 4000 s), so the
-# proxy never closes a connection the ALB still keeps open.
+# With edge.backend_tls: the instance's TLS proxy (ollama-backend-tls.sh). AWS recommends a
+# target idle timeout longer than the ALB's (else the ALB may reuse a connection the target
+# just closed: 502); edge.alb_idle_timeout_seconds allows up to 4000 s, so the proxy's
+# timeouts and keep-alive are longer than any of them.
 BACKEND_TLS_SCRIPT = "ollama-backend-tls.sh"
-PROXY_TIMEOUT_SECONDS = 4000
+PROXY_TIMEOUT_SECONDS = 4010
 OIDC_CALLBACK_PATH = "/oauth/oidc/callback"
 _BOOT_MAIN = '\nmain "$@"\n'
 _HEREDOC_ENDS = ("BOOT_ENV", "SCRIPTS")
@@ -204,7 +205,8 @@ def boot_script(oidc: bool = False, backend_tls: bool = False) -> bytes:
     """ollama-boot.sh; with ollama-webui-oidc.sh (oidc stacks) and ollama-backend-tls.sh
     (edge.backend_tls) inserted before ``main``, so other stacks boot the unchanged script."""
     text = (TEMPLATE_DIR / "ollama-boot.sh").read_text()
-    fragments = [name for name, on in ((OIDC_SCRIPT, oidc), (BACKEND_TLS_SCRIPT, backend_tls)) if on]
+    wanted = ((OIDC_SCRIPT, oidc), (BACKEND_TLS_SCRIPT, backend_tls))
+    fragments = [name for name, on in wanted if on]
     if not fragments:
         return text.encode()
     if not text.endswith(_BOOT_MAIN) or text.count(_BOOT_MAIN) != 1:

@@ -1,9 +1,10 @@
 """TEST DOUBLE: a sandbox that runs the boot and install scripts without touching the system.
 
 Every command the scripts may change the machine with (snap, docker, systemctl, curl, aws,
-apt-get, dpkg, ollama, chown, id, userdel, nvidia-smi, zstd) is the recording stub ``stub`` in
-this folder; harmless tools (bash, jq, tar, sed, ...) are linked from the host. PATH holds
-nothing else, so a script that calls anything unexpected fails with "command not found".
+apt-get, dpkg, ollama, chown, id, userdel, nvidia-smi, zstd, nginx, openssl) is the recording
+stub ``stub`` in this folder; harmless tools (bash, jq, tar, sed, ...) are linked from the
+host. PATH holds nothing else, so a script that calls anything unexpected fails with
+"command not found".
 Files the scripts write go under ``root`` (OLLAMA_BOOTSTRAP_ROOT).
 """
 
@@ -31,6 +32,8 @@ STUBBED: tuple[str, ...] = (
     "userdel",
     "nvidia-smi",
     "zstd",
+    "nginx",
+    "openssl",
 )
 HOST_TOOLS: tuple[str, ...] = (
     "bash",
