@@ -27,6 +27,7 @@ from ollama_infra.policy.common import (
     strings,
     truthy,
 )
+from ollama_infra.policy.rules_data import production_bar
 from ollama_infra.policy.rules_storage import BUCKET, LOG_BUCKET_RE
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -35,6 +36,7 @@ INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 SG_TYPES = (SECURITY_GROUP, SG_RULE, INGRESS_RULE)
@@ -242,6 +244,35 @@ def alb_listener_tls(args: Any, report: Report) -> None:
         )
     if not args.props.get("certificateArn"):
         flag(report, args, "HTTPS listener has no certificate", "set certificate_arn")
+
+
+@policy(
+    "alb-backend-tls",
+    "Production target groups reach their targets over HTTPS and health-check them over HTTPS "
+    "(dev and staging may stay on HTTP, an accepted finding).",
+    TARGET_GROUP,
+    checkov=("CKV_AWS_378",),
+)
+def alb_backend_tls(args: Any, report: Report) -> None:
+    p = args.props
+    if not production_bar(args) or p.get("targetType") == "lambda":
+        return  # a Lambda target group has no protocol
+    fix = "set edge.backend_tls: true (the production default): the instances' TLS proxy"
+    if p.get("protocol") != "HTTPS":
+        flag(
+            report,
+            args,
+            f"target group forwards to its targets over {p.get('protocol')!r}",
+            f"{fix} serves the target groups over HTTPS",
+        )
+    elif get(p, "healthCheck", "protocol") != "HTTPS":
+        flag(
+            report,
+            args,
+            f"HTTPS target group health-checks over {get(p, 'healthCheck', 'protocol')!r}, so a "
+            "target passes its checks without its TLS path working",
+            f"{fix}; health_check.protocol must be HTTPS",
+        )
 
 
 def _redirects_to_https(action: Any) -> bool:

@@ -213,8 +213,18 @@ def boot_script(oidc: bool = False, backend_tls: bool = False) -> bytes:
         raise UserDataError("ollama-boot.sh must end with one 'main \"$@\"' line")
     body = text[: -len(_BOOT_MAIN)]
     for name in fragments:
-        body += "\n" + (TEMPLATE_DIR / name).read_text()
+        body += "\n" + _without_comments((TEMPLATE_DIR / name).read_text())
     return (body + _BOOT_MAIN).encode()
+
+
+def _without_comments(script: str) -> str:
+    """A fragment without its comment lines (shellcheck directives stay): the user data is
+    limited to 16 KB and the sources keep the comments."""
+    return "".join(
+        line
+        for line in script.splitlines(keepends=True)
+        if not line.lstrip().startswith("#") or "shellcheck " in line
+    )
 
 
 def boot_files(

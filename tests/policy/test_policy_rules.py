@@ -176,6 +176,22 @@ def http_listener(actions: list[dict[str, Any]]) -> ResourceRecord:
     return r
 
 
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+
+
+def target_group(logical: str = "ollama-edge-alb-webui-tls-tg", **changes: Any) -> ResourceRecord:
+    """A production target group as edge.backend_tls declares it (HTTPS, HTTPS health check)."""
+    inputs = {
+        "name": "ollama-tls-tg-production",
+        "port": 8443.0,
+        "protocol": "HTTPS",
+        "targetType": "instance",
+        "healthCheck": {"enabled": True, "path": "/health", "protocol": "HTTPS"},
+        "tags": PROD_TAGS,
+    }
+    return rec(TARGET_GROUP, logical, **{**inputs, **changes})
+
+
 def distribution(**changes: Any) -> ResourceRecord:
     inputs = {
         "defaultCacheBehavior": {"viewerProtocolPolicy": "redirect-to-https"},
@@ -726,6 +742,47 @@ CASES: list[Case] = [
         ),
         "ollama-edge-alb-web",
         "HTTPS listener",
+    ),
+    Case(  # staging keeps HTTP to the instances (an accepted finding); production may not
+        "alb-backend-tls",
+        "plain-http",
+        lambda: p(
+            target_group(),
+            target_group(
+                "ollama-staging-tg",
+                name="ollama-tg-staging",
+                port=8080.0,
+                protocol="HTTP",
+                healthCheck={"path": "/health", "protocol": "HTTP"},
+                tags=STAGING_TAGS,
+            ),
+        ),
+        lambda: p(
+            target_group(
+                "ollama-edge-alb-webui-tg",
+                port=8080.0,
+                protocol="HTTP",
+                healthCheck={"path": "/health", "protocol": "HTTP"},
+            )
+        ),
+        "ollama-edge-alb-webui-tg",
+        "edge.backend_tls",
+    ),
+    Case(  # health checks follow the traffic: an HTTP check would not exercise the TLS path
+        "alb-backend-tls",
+        "http-health-check",
+        lambda: p(target_group()),
+        lambda: p(target_group(healthCheck={"path": "/health", "protocol": "HTTP"})),
+        "ollama-edge-alb-webui-tls-tg",
+        "health_check.protocol",
+    ),
+    Case(  # a target group without an Environment tag is held to the production bar
+        "alb-backend-tls",
+        "untagged",
+        lambda: p(target_group(tags={})),
+        lambda: p(target_group("ollama-edge-alb-api-tg", protocol="HTTP", tags={})),
+        "ollama-edge-alb-api-tg",
+        "edge.backend_tls",
     ),
     # CloudFront
     Case(
