@@ -169,8 +169,12 @@ build {
       "cloud-init status --wait > /dev/null",
       "sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq",
       "sudo DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o Dpkg::Options::=--force-confold upgrade",
-      "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io curl jq fio zstd pciutils",
+      "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io curl jq fio zstd pciutils nginx openssl",
       "sudo systemctl enable docker",
+      # nginx is the TLS proxy of edge.backend_tls: the boot configures and starts it with a
+      # certificate made on each instance, never baked into the image. Off until then.
+      "sudo rm -f /etc/nginx/sites-enabled/default",
+      "sudo systemctl disable --now nginx",
     ]
   }
 

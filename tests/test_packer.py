@@ -138,6 +138,8 @@ def template_violations(text: str) -> list[str]:
         (r"docker pull \$\{var\.webui_image\}", "Open WebUI image pre-pulled"),
         (r"amazon-cloudwatch-agent\.deb", "CloudWatch agent installed"),
         (r"apt-get install [^\"]*\bzstd\b", "zstd installed (Ollama's install script needs it)"),
+        (r"apt-get install [^\"]*\bnginx\b", "nginx installed (edge.backend_tls's TLS proxy)"),
+        (r"systemctl disable --now nginx", "nginx off in the image (the boot configures it)"),
         (r"CWAGENT_VERSION", "CloudWatch agent version checked against the pin"),
         (r"PermitRootLogin no", "sshd: no root login"),
         (r"PasswordAuthentication no", "sshd: keys only"),
