@@ -415,7 +415,8 @@ def test_disguised_path_check_catches_literal_only_rules() -> None:
 def test_alb_and_target_group_names_fit_the_aws_limit(stack: str) -> None:
     ev = evaluated(stack)
     names = sorted(inputs(r)["name"] for r in ev.of_type(LB) + ev.of_type(TG))
-    assert names == sorted([f"ollama-alb-{stack}", f"ollama-tg-{stack}", f"ollama-api-tg-{stack}"])
+    groups = ("tls-tg", "tls-api-tg") if config_for(stack).backend_tls else ("tg", "api-tg")
+    assert names == sorted([f"ollama-alb-{stack}", *(f"ollama-{g}-{stack}" for g in groups)])
     assert name_length_violations(ev) == []
 
 
@@ -487,10 +488,12 @@ def test_fleet_flap_check_catches_a_readiness_health_check() -> None:
 def test_target_groups(stack: str) -> None:
     ev = evaluated(stack)
     groups = {inputs(r)["name"]: inputs(r) for r in ev.of_type(TG)}
-    webui, api = groups[f"ollama-tg-{stack}"], groups[f"ollama-api-tg-{stack}"]
-    assert (webui["port"], webui["healthCheck"]["path"]) == (8080, "/health")
+    tls = config_for(stack).backend_tls
+    prefix = "ollama-tls-" if tls else "ollama-"
+    webui, api = groups[f"{prefix}tg-{stack}"], groups[f"{prefix}api-tg-{stack}"]
+    assert (webui["port"], webui["healthCheck"]["path"]) == (8443 if tls else 8080, "/health")
     assert (api["port"], api["healthCheck"]["path"], api["healthCheck"]["matcher"]) == (
-        11434,
+        11443 if tls else 11434,
         "/api/tags",
         "200",
     )
@@ -501,6 +504,74 @@ def test_target_groups(stack: str) -> None:
         assert tg["loadBalancingAlgorithmType"] == "least_outstanding_requests"
         assert int(tg["deregistrationDelay"]) == delay
         assert tg["healthCheck"]["path"] != "/"  # Open WebUI answers 200 on any path
+
+
+# ---------------------------------------------------------------- backend TLS (edge.backend_tls)
+
+
+def backend_tls_problems(ev: Evaluation) -> list[str]:
+    """Every way traffic or health checks from the ALB to the instances could go unencrypted."""
+    out = []
+    for r in ev.of_type(TG):
+        tg = inputs(r)
+        if tg["protocol"] != "HTTPS" or tg["healthCheck"]["protocol"] != "HTTPS":
+            out.append(
+                f"{r.name}: {tg['protocol']} traffic, {tg['healthCheck']['protocol']} checks"
+            )
+        if tg["port"] not in (8443, 11443) or tg["healthCheck"]["port"] != "traffic-port":
+            out.append(f"{r.name}: port {tg['port']} is not the instance's TLS proxy")
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_backend_tls_is_on_in_production_only_by_default(stack: str) -> None:
+    ev = evaluated(stack)
+    assert config_for(stack).backend_tls is (stack == "production")
+    if stack == "production":
+        assert backend_tls_problems(ev) == []
+    else:  # the accepted finding CKV_AWS_378 (docs/SECURITY.md)
+        assert {
+            (inputs(r)["protocol"], inputs(r)["healthCheck"]["protocol"]) for r in ev.of_type(TG)
+        } == {("HTTP", "HTTP")}
+
+
+def test_backend_tls_check_catches_http_traffic_or_checks() -> None:
+    ev = evaluated("production")
+    webui = next(r for r in ev.of_type(TG) if inputs(r)["port"] == 8443)
+    plain_checks = replace_record(
+        ev, webui.name, healthCheck={**inputs(webui)["healthCheck"], "protocol": "HTTP"}
+    )
+    assert any("HTTP checks" in p for p in backend_tls_problems(plain_checks))
+    plain = replace_record(ev, webui.name, protocol="HTTP", port=8080)
+    assert len(backend_tls_problems(plain)) == 2
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_backend_tls_can_be_switched_on_outside_production(stack: str) -> None:
+    ev = run_program(stack, override(values_of(stack), "edge", backend_tls=True))
+    assert backend_tls_problems(ev) == []
+    groups = {inputs(r)["name"]: r for r in ev.of_type(TG)}
+    assert set(groups) == {f"ollama-tls-tg-{stack}", f"ollama-tls-api-tg-{stack}"}
+    # The listener rules, the ASG and the boot all follow.
+    forwards = {
+        a["targetGroupArn"]
+        for r in ev.of_type(RULE)
+        for a in inputs(r)["actions"]
+        if a["type"] == "forward"
+    }
+    assert forwards == {groups[f"ollama-tls-tg-{stack}"].state["arn"]}
+    (asg,) = ev.of_type("aws:autoscaling/group:Group")
+    assert set(inputs(asg)["targetGroupArns"]) == {r.state["arn"] for r in groups.values()}
+
+
+def test_production_target_groups_are_new_resources_not_replacements() -> None:
+    """A protocol change replaces a target group, and a fixed-name group that a listener rule
+    uses cannot be deleted first; the HTTPS groups have their own logical and physical names
+    (and no alias to the HTTP ones), so Pulumi creates them before deleting the old."""
+    ev = evaluated("production")
+    for r in ev.of_type(TG):
+        assert "-tls-" in r.name and "-tls-" in inputs(r)["name"]
+        assert not [a for a in r.aliases if a.endswith(("-webui-tg", "-api-tg"))]
 
 
 def test_deregistration_delay_comes_from_config() -> None:
@@ -658,6 +729,13 @@ EDGE_INVALID: list[tuple[str, str, dict[str, Any], str, str]] = [
         "1-3650",
     ),
     ("dev", "edge", {"waf_rate_limit_per_5min": 5}, "ollama:edge.waf_rate_limit_per_5min", "10"),
+    (
+        "production",
+        "edge",
+        {"backend_tls": False},
+        "ollama:edge.backend_tls",
+        "production must encrypt the hop from the ALB to the instances",
+    ),
 ]
 
 

@@ -94,3 +94,41 @@ def test_ssh_rules_only_when_enabled_and_only_from_admin_cidrs() -> None:
     assert [r.inputs["cidrIpv4"] for r in ssh] == ["198.51.100.0/24"]
     assert sg_violations(ev) == []
     assert not [r for r in evaluated("dev").of_type(INGRESS) if r.inputs["fromPort"] == 22]
+
+
+def app_ports_from_alb(ev: Evaluation) -> set[int]:
+    """Ports the app group accepts from the ALB group (and the ALB may send to the app)."""
+    groups = {g.id: g.inputs["tags"]["Name"] for g in ev.of_type(SG)}
+    app = next(i for i, n in groups.items() if n.startswith("ollama-app-sg-"))
+    alb = next(i for i, n in groups.items() if n.startswith("ollama-alb-sg-"))
+    ingress = {
+        int(r.inputs["fromPort"])
+        for r in ev.of_type(INGRESS)
+        if r.inputs["securityGroupId"] == app and r.inputs.get("referencedSecurityGroupId") == alb
+    }
+    egress = {
+        int(r.inputs["fromPort"])
+        for r in ev.of_type(EGRESS)
+        if r.inputs["securityGroupId"] == alb and r.inputs.get("referencedSecurityGroupId") == app
+    }
+    assert ingress == egress, (ingress, egress)
+    return ingress
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_alb_reaches_only_the_ports_its_target_groups_use(stack: str) -> None:
+    """With backend TLS (production) the app group admits only the TLS proxy's ports, so
+    Open WebUI and Ollama are not reachable in plain HTTP from the network at all."""
+    ev = evaluated(stack)
+    tg_ports = {int(r.inputs["port"]) for r in ev.of_type("aws:lb/targetGroup:TargetGroup")}
+    assert app_ports_from_alb(ev) == tg_ports
+    expected = {8443, 11443} if stack == "production" else {8080, 11434}
+    assert tg_ports == expected
+
+
+def test_switching_to_tls_keeps_the_rules_urns() -> None:
+    """The production rules changed port in place; their aliases name the former rules."""
+    ev = evaluated("production")
+    rule = next(r for r in ev.of_type(INGRESS) if r.name.endswith("app-from-alb-8443"))
+    assert any(a.endswith("::ollama-security-app-from-alb-8080") for a in rule.aliases)
+    assert sg_violations(ev) == []
