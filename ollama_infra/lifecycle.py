@@ -83,7 +83,9 @@ REPLACEMENT: dict[str, Replacement] = {
     "aws:lb/targetGroup:TargetGroup": Replacement(
         _DELETE,
         "`ollama-ops health` finds it by name and name_prefix allows 6 characters; port or "
-        "protocol changes force a replacement",
+        "protocol changes force a replacement, which fails while a listener rule still uses "
+        "the group (pulumi-aws#4220), so the stack never changes them in place: "
+        "edge.backend_tls switches to differently named groups, created before the old go",
     ),
     "aws:autoscaling/group:Group": Replacement(
         _DELETE, "the ops CLI, alarms and schedules use its name; a replacement is an outage"

@@ -270,6 +270,12 @@ class StackNames:
     def api_tls_target_group(self) -> str:
         return name("tls-api-tg", self.env, "target_group")
 
+    def target_groups(self, backend_tls: bool) -> tuple[str, str]:
+        """(Open WebUI, Ollama API) target group names of a stack with or without backend TLS."""
+        if backend_tls:
+            return self.webui_tls_target_group, self.api_tls_target_group
+        return self.webui_target_group, self.api_target_group
+
     @property
     def log_bucket(self) -> str:
         return bucket_name("logs", self.env, self.account_id)

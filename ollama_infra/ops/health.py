@@ -19,10 +19,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import requests
+from botocore.exceptions import ClientError
 
+from ollama_infra import naming
 from ollama_infra.config import load_stack_values, parse_config
 from ollama_infra.ops import aws, envs, pulumi_cli
 from ollama_infra.ops.common import (
+    EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_UNHEALTHY,
     EXIT_USAGE,
@@ -143,12 +146,30 @@ def _served(model: str, served: list[str]) -> bool:
     return bool(candidates & set(served))
 
 
+def webui_target_group(elb: Any, names: naming.StackNames) -> tuple[str, str]:
+    """(name, ARN) of the Open WebUI target group: the HTTPS one of edge.backend_tls, else
+    the HTTP one (a stack has one of the two)."""
+    wanted = (names.target_groups(True)[0], names.target_groups(False)[0])
+    for tg_name in wanted:
+        try:
+            groups = elb.describe_target_groups(Names=[tg_name])["TargetGroups"]
+        except ClientError as exc:
+            if aws.error_code(exc) == "TargetGroupNotFound":
+                continue
+            raise aws.to_ops_error(exc, f"describing target group {tg_name}") from exc
+        return tg_name, groups[0]["TargetGroupArn"]
+    raise OpsError(
+        f"neither target group {' nor '.join(wanted)} exists",
+        "check --stack and --region (is the stack deployed there?)",
+        EXIT_NOT_FOUND,
+    )
+
+
 def targets_healthy(target: aws.Target) -> Check:
     elb = target.client("elbv2")
-    tg_name = target.names.webui_target_group
-    with aws.aws_errors(f"describing target group {tg_name}"):
-        groups = elb.describe_target_groups(Names=[tg_name])["TargetGroups"]
-        health = elb.describe_target_health(TargetGroupArn=groups[0]["TargetGroupArn"])
+    tg_name, tg_arn = webui_target_group(elb, target.names)
+    with aws.aws_errors(f"describing the targets of {tg_name}"):
+        health = elb.describe_target_health(TargetGroupArn=tg_arn)
     states = {
         d["Target"]["Id"]: d["TargetHealth"]["State"] for d in health["TargetHealthDescriptions"]
     }

@@ -27,9 +27,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_alb_reaches_healthy_instances(deployed: DeployedStack, stack_config: object) -> None:
-    groups = [deployed.names.webui_target_group]
+    webui, api = deployed.names.target_groups(stack_config.backend_tls)  # type: ignore[attr-defined]
+    groups = [webui]
     if stack_config.ollama_api.enabled:  # type: ignore[attr-defined]
-        groups.append(deployed.names.api_target_group)
+        groups.append(api)
     assert target_health_problems(deployed.client("elbv2"), groups) == []
 
 

@@ -53,9 +53,10 @@ def test_scale_out_and_in_is_observed(deployed: DeployedStack, stack_config: obj
         )
         assert grown == []
         elbv2 = deployed.client("elbv2")
+        webui, _ = deployed.names.target_groups(stack_config.backend_tls)  # type: ignore[attr-defined]
         assert (
             wait_for(
-                lambda: target_health_problems(elbv2, [deployed.names.webui_target_group]),
+                lambda: target_health_problems(elbv2, [webui]),
                 SCALE_TIMEOUT_S,
                 what="all targets healthy",
             )

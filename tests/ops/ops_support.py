@@ -357,14 +357,20 @@ def webui() -> Iterator[tuple[str, WebUIState]]:
         server.server_close()
 
 
-def make_target_group(name: str, healthy_instances: int = 1, region: str = REGION) -> str:
+def make_target_group(
+    name: str,
+    healthy_instances: int = 1,
+    region: str = REGION,
+    protocol: str = "HTTP",
+    port: int = 8080,
+) -> str:
     """A target group with registered (moto: healthy) instances; returns its ARN."""
     ec2 = setup_client("ec2", region)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     elb = setup_client("elbv2", region)
-    arn = elb.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=vpc)["TargetGroups"][
-        0
-    ]["TargetGroupArn"]
+    arn = elb.create_target_group(Name=name, Protocol=protocol, Port=port, VpcId=vpc)[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
     if healthy_instances:
         image = ec2.register_image(Name="ollama-tg-test", RootDeviceName="/dev/sda1")["ImageId"]
         ids = [

@@ -22,7 +22,7 @@ from ops_support import (
 
 from ollama_infra import naming
 from ollama_infra.config import StackFileMissing
-from ollama_infra.ops import common, deploy
+from ollama_infra.ops import aws, common, deploy, health
 from ollama_infra.ops.common import EXIT_REFUSED, EXIT_UNHEALTHY, EXIT_USAGE
 from ollama_infra.ops.pulumi_cli import Result
 
@@ -291,6 +291,28 @@ def test_firing_alarm_and_missing_targets_are_unhealthy(
     assert cli("health", "--stack", "dev", "--json", *FAST) == EXIT_UNHEALTHY
     out = capsys.readouterr().out
     assert "ollama-alb-5xx-dev" in out and "ollama-high-cpu-production" not in out
+
+
+TARGET = aws.Target(stack="dev", region="us-east-1", account_id=ACCOUNT)
+
+
+def test_targets_check_reads_the_https_group_of_backend_tls(aws_env: AwsRecorder) -> None:
+    """edge.backend_tls replaces ollama-tg-<env> by ollama-tls-tg-<env>; health follows."""
+    make_target_group(NAMES.webui_tls_target_group, protocol="HTTPS", port=8443)
+    check = health.targets_healthy(TARGET)
+    assert (check.status, check.detail) == (
+        "ok",
+        f"1 healthy target(s) in {NAMES.webui_tls_target_group}",
+    )
+    assert aws_env.mutations() == []
+
+
+def test_targets_check_without_either_group_names_both(aws_env: AwsRecorder) -> None:
+    with pytest.raises(common.OpsError) as info:
+        health.targets_healthy(TARGET)
+    assert info.value.exit_code == common.EXIT_NOT_FOUND
+    assert NAMES.webui_tls_target_group in info.value.message
+    assert NAMES.webui_target_group in info.value.message
 
 
 # --- Property 16 ---------------------------------------------------------------------------
