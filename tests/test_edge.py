@@ -24,6 +24,7 @@ from ollama_infra.config import ConfigError, parse_config
 from ollama_infra.edge.alb import API_KEY_HEADER, ORIGIN_HEADER
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
 from ollama_infra.offline.evaluate import unwrap_secrets as plain
+from ollama_infra.security import OPEN_WEBUI_PORT, OPEN_WEBUI_TLS_PORT
 
 LB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
@@ -464,7 +465,8 @@ def fleet_flap_violations(ev: Evaluation) -> list[str]:
     out = []
     for tg in ev.of_type(TG):
         spec = inputs(tg)
-        if int(spec["port"]) == 8080 and spec["healthCheck"]["path"] != "/health":
+        webui = int(spec["port"]) in (OPEN_WEBUI_PORT, OPEN_WEBUI_TLS_PORT)
+        if webui and spec["healthCheck"]["path"] != "/health":
             out.append(f"{tg.name}: health check {spec['healthCheck']['path']}, not /health")
         if spec["healthCheck"]["path"] in SHARED_STATE_ENDPOINTS:
             out.append(f"{tg.name}: health check depends on the shared database or Redis")
@@ -478,7 +480,11 @@ def test_no_target_group_health_check_depends_on_shared_state(stack: str) -> Non
 
 def test_fleet_flap_check_catches_a_readiness_health_check() -> None:
     ev = evaluated("production")
-    tg = next(r for r in ev.of_type(TG) if int(inputs(r)["port"]) == 8080)
+    tg = next(
+        r
+        for r in ev.of_type(TG)
+        if int(inputs(r)["port"]) in (OPEN_WEBUI_PORT, OPEN_WEBUI_TLS_PORT)
+    )
     check = {**inputs(tg)["healthCheck"], "path": "/ready"}
     problems = fleet_flap_violations(replace_record(ev, tg.name, healthCheck=check))
     assert any("depends on the shared database" in p for p in problems), problems
