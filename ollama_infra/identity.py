@@ -117,6 +117,19 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
                 ],
                 {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ctx.env]}},
             ),
+            # The first-start lock (ollama-boot.sh first_start_lock_acquire): a conditional
+            # write with a lease, so two instances never initialize Open WebUI's empty
+            # database at once. Only the lock item's partition of the stack's own table.
+            _statement(
+                "FirstStartLock",
+                ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+                [ctx.arn("dynamodb", f"table/{names.table}")],
+                {
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:LeadingKeys": [names.first_start_lock_key]
+                    }
+                },
+            ),
         ],
         "storage": [
             # Open WebUI lists its uploads under its prefix (STORAGE_PROVIDER=s3).

@@ -291,6 +291,12 @@ class StackNames:
         return name("data-key", self.env)
 
     @property
+    def first_start_lock_key(self) -> str:
+        """Partition key of the one lock item instances write in the table (never a catalog
+        environment: the catalog's keys are dev, staging, production)."""
+        return f"first-start-lock#{self.env}"
+
+    @property
     def restored_table_pattern(self) -> str:
         """Tables `ollama-ops restore dynamodb` creates: ollama-data-table-restored-<time>-<env>."""
         return f"{PROJECT}-data-table-restored-*-{self.env}"

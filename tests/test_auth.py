@@ -35,6 +35,7 @@ from upstream_register import USERDATA
 from ollama_infra.config import ConfigError, parse_config
 from ollama_infra.cost.estimate import check_coverage, estimate
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
+from ollama_infra import userdata
 from ollama_infra.userdata import USER_DATA_LIMIT, UserDataError, boot_script
 
 
@@ -299,10 +300,12 @@ def test_local_stacks_boot_the_unchanged_script(stack: str) -> None:
     text = user_data_of(evaluated(stack))
     scripts = embedded_scripts(text)
     # Without the OIDC fragment; production carries the backend TLS one (test_userdata.py).
-    expected = boot_script(backend_tls=config_for(stack).backend_tls).decode()
+    expected = userdata.shipped(boot_script(backend_tls=config_for(stack).backend_tls)).decode()
     assert scripts["ollama-boot.sh"] == expected
     assert expected.startswith(
-        (USERDATA / "ollama-boot.sh").read_text().removesuffix('main "$@"\n')
+        userdata.shipped((USERDATA / "ollama-boot.sh").read_bytes())
+        .decode()
+        .removesuffix('main "$@"\n')
     )
     assert "webui_oidc_env" not in text and "SIGN_IN_MODE" not in boot_env(text)
 

@@ -230,7 +230,9 @@ INVALID: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("dev", "ollama", {"models": []}, "ollama:ollama.models", "at least one model"),
     ("dev", "ollama", {"version": "latest"}, "ollama:ollama.version", "exact version"),
     ("dev", "ollama", {"version": "0.29.9"}, "ollama:ollama.version", "older than 0.30.0"),
-    ("dev", "webui", {"enable_signup": True}, "ollama:webui.enable_signup", "has no effect"),
+    ("dev", "webui", {"model_access": "everyone"}, "ollama:webui.model_access", "admin-only"),
+    ("dev", "webui", {"model_access_group": "a;b"}, "ollama:webui.model_access_group", "a;b"),
+    ("dev", "webui", {"model_access_group": ""}, "ollama:webui.model_access_group", '= ""'),
     ("dev", "webui", {"version": "main"}, "ollama:webui.version", "pinned release tag"),
     ("dev", "webui", {"admin_email": "not-an-email"}, "ollama:webui.admin_email", "email"),
     (

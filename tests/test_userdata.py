@@ -427,13 +427,18 @@ def test_boot_steps_run_in_order() -> None:
         "ssm:/ollama/dev/cloudwatch-agent/config",
         "aws dynamodb query --table-name ollama-data-table-dev",
         "ollama pull llama3.2:1b",
+        # Open WebUI starts and takes the stack-owned settings under the first-start lock.
+        "aws dynamodb put-item --table-name ollama-data-table-dev",
         "aws secretsmanager get-secret-value --secret-id ollama/dev/webui-secret-key",
         "docker run",
         "curl -fsS --max-time 5 http://127.0.0.1:8080/ready",
+        "curl -sS --max-time 30 -X POST",  # sign-in, then the admin API
+        "curl -sS --max-time 30 -X GET",
+        "aws dynamodb delete-item --table-name ollama-data-table-dev",
     ]
     positions = [box.index(step) for step in steps]
     assert positions == sorted(positions), box.calls()
-    assert box.calls()[-1] == "curl -fsS --max-time 10 http://127.0.0.1:11434/api/tags"
+    assert box.calls()[-1].startswith("aws dynamodb delete-item")
     assert "bootstrap complete" in box.file(BOOT_LOG).read_text()
     docker_run = next(c for c in box.calls() if c.startswith("docker run"))
     for option in ("--log-driver journald", "--log-opt tag=open-webui", "--restart unless-stopped"):
@@ -939,3 +944,33 @@ def test_a_broken_proxy_config_is_caught(mutation: tuple[str, str], finding: str
     assert old in conf
     broken = conf.replace(old, new, 1)
     assert any(finding in v for v in proxy_violations(broken, 900)), proxy_violations(broken, 900)
+
+
+_HEREDOC_START = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
+
+
+def comment_lines_in_heredocs(script: str) -> list[str]:
+    """Lines of here-document bodies that start with '#': userdata.shipped would drop them
+    from the user data as if they were comments, changing what the here-document writes."""
+    found, marker = [], None
+    for line in script.splitlines():
+        if marker is not None:
+            if line.strip() == marker:
+                marker = None
+            elif line.lstrip().startswith("#"):
+                found.append(line)
+            continue
+        if (start := _HEREDOC_START.search(line)) and not line.lstrip().startswith("#"):
+            marker = start.group(1)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in userdata.TEMPLATE_DIR.glob("*.sh")))
+def test_no_here_document_line_looks_like_a_comment(name: str) -> None:
+    assert comment_lines_in_heredocs((userdata.TEMPLATE_DIR / name).read_text()) == []
+
+
+def test_here_document_check_catches_a_hash_line() -> None:
+    broken = "f() {\n  cat <<EOF\nserver {\n # a directive comment\n}\nEOF\n}\n"
+    assert comment_lines_in_heredocs(broken) == [" # a directive comment"]
+    assert b"a directive comment" not in userdata.shipped(b"#!/bin/bash\n" + broken.encode())

@@ -301,6 +301,10 @@ MESSAGES: dict[str, str] = {
     ),
     "webui.digest": "must be sha256:<64 hex characters>",
     "webui.admin_email": EMAIL,
+    "webui.model_access_group": (
+        "must be 2-64 letters, digits, spaces or ._- (starting and ending with a letter or "
+        "digit), the name of an Open WebUI group, e.g. users"
+    ),
     "data.kms_key_arn": KMS_ARN,
     "data.storage_ia_after_days": (
         "S3 moves objects to STANDARD_IA only after at least 30 days (and at most 3650); "

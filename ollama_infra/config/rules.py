@@ -420,15 +420,16 @@ def ollama_logs_the_filtered_format(cfg: StackConfig) -> Iterator[ConfigIssue]:
 
 
 @rule
-def signup_is_set_in_open_webui(cfg: StackConfig) -> Iterator[ConfigIssue]:
-    if cfg.webui.enable_signup:
+def model_access_needs_the_headless_admin(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    access = cfg.webui.model_access
+    if cfg.oidc and access in ("group", "public"):
         yield issue(
-            "webui.enable_signup",
-            True,
-            "has no effect: Open WebUI switches sign-up off when it creates the admin "
-            "(WEBUI_ADMIN_EMAIL) on its first start and then keeps the setting in its database",
-            "remove the key and turn sign-up on in Open WebUI's Admin Panel > Settings > "
-            "General (see docs/configuration.md)",
+            "webui.model_access",
+            access,
+            "needs the headless admin the boot signs in with to grant models, and auth.mode "
+            "oidc has none (the login form and local passwords are off)",
+            "use admin-only (or remove the key) and grant the models to your groups in Open "
+            "WebUI's Admin Panel > Settings > Models (see docs/api-access.md)",
         )
 
 

@@ -378,10 +378,34 @@ class WebUIConfig(Model):
     )
     enable_signup: bool = field(
         False,
-        "Self-service sign-up (ENABLE_SIGNUP). Must stay false: Open WebUI switches sign-up "
-        "off when it creates the admin on its first start and keeps that in its database; "
-        "turn it on in the admin panel (see 'Settings Open WebUI owns after the first start').",
+        "Self-service sign-up (ENABLE_SIGNUP). Owned by the stack: every boot re-applies it "
+        "through Open WebUI's admin API (see 'Settings the stack owns').",
     )
+    enable_api_keys: bool = field(
+        True,
+        "Open WebUI API keys (ENABLE_API_KEYS) for the /ollama proxy, and the API-key "
+        "permission of the model_access_group. Owned by the stack (re-applied at every boot).",
+    )
+    model_access: Literal["group", "public", "admin-only"] | None = field(
+        None,
+        "Who may use the catalog's models. group: every boot grants them to "
+        "model_access_group and makes it the default group of new users; public: granted to "
+        "every user; admin-only: the stack grants nothing (admins grant in Open WebUI). "
+        "Unset: group with auth.mode local, admin-only with oidc (no headless admin).",
+    )
+    model_access_group: str = field(
+        "users",
+        "Open WebUI group the catalog's models are granted to (model_access group); the "
+        "boot creates it when missing.",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}[A-Za-z0-9]$",
+    )
+
+    def access(self, oidc: bool) -> str:
+        """model_access as the boot applies it: explicit, else by sign-in mode."""
+        if self.model_access is not None:
+            return self.model_access
+        return "admin-only" if oidc else "group"
+
     admin_email: Email = field(
         "admin@example.com",
         "Initial admin account email (WEBUI_ADMIN_EMAIL); used only while the database "

@@ -108,6 +108,11 @@ class StackConfig:
         return self.auth.mode == "oidc"
 
     @property
+    def model_access(self) -> str:
+        """Who may use the catalog's models: explicit, else group (local) or admin-only (oidc)."""
+        return self.webui.access(self.oidc)
+
+    @property
     def cognito_pool(self) -> bool:
         """The stack creates and owns a Cognito user pool."""
         return self.oidc and self.auth.provider == "cognito"

@@ -131,6 +131,9 @@ class BootSettings:
     cloudwatch_agent_version: str = versions.CLOUDWATCH_AGENT_VERSION
     oidc: bool = False
     backend_tls: bool = False
+    enable_api_keys: bool = True
+    model_access: str = "group"
+    model_access_group: str = "users"
 
     @classmethod
     def from_config(
@@ -162,6 +165,9 @@ class BootSettings:
             enable_signup=webui.enable_signup,
             oidc=oidc,
             backend_tls=backend_tls,
+            enable_api_keys=webui.enable_api_keys,
+            model_access=webui.access(oidc),
+            model_access_group=webui.model_access_group,
         )
 
     def boot_env(self) -> str:
@@ -185,6 +191,14 @@ class BootSettings:
             "ENABLE_SIGNUP": "true" if self.enable_signup else "false",
             "CLOUDWATCH_AGENT_VERSION": self.cloudwatch_agent_version,
             "OLLAMA_UNIT": cwagent.ollama_unit(self.install_method),
+            # Stack-owned Open WebUI settings, re-applied through its admin API at every boot,
+            # and the first-start lock's item in the stack's own table (the instance role may
+            # write only that item: FirstStartLock in ollama_infra/identity.py).
+            "ENABLE_API_KEYS": "true" if self.enable_api_keys else "false",
+            "MODEL_ACCESS": self.model_access,
+            "MODEL_ACCESS_GROUP": self.model_access_group,
+            "FIRST_START_LOCK_TABLE": self.catalog_table,
+            "FIRST_START_LOCK_KEY": self.names.first_start_lock_key,
         }
         if self.oidc:  # local stacks keep exactly the settings they had
             values["SIGN_IN_MODE"] = "oidc"
@@ -213,18 +227,20 @@ def boot_script(oidc: bool = False, backend_tls: bool = False) -> bytes:
         raise UserDataError("ollama-boot.sh must end with one 'main \"$@\"' line")
     body = text[: -len(_BOOT_MAIN)]
     for name in fragments:
-        body += "\n" + _without_comments((TEMPLATE_DIR / name).read_text())
+        body += "\n" + (TEMPLATE_DIR / name).read_text()
     return (body + _BOOT_MAIN).encode()
 
 
-def _without_comments(script: str) -> str:
-    """A fragment without its comment lines (shellcheck directives stay): the user data is
-    limited to 16 KB and the sources keep the comments."""
-    return "".join(
-        line
-        for line in script.splitlines(keepends=True)
-        if not line.lstrip().startswith("#") or "shellcheck " in line
-    )
+_COMMENT_LINE = re.compile(r"^[ \t]*#(?!!| shellcheck )[^\n]*\n", re.M)
+
+
+def shipped(script: bytes) -> bytes:
+    """A script as the user data carries it: without its comment-only lines (the sources keep
+    them; the archive must stay under the 16 KB user-data limit). No here-document or
+    multi-line string in the scripts has a line starting with '#' (test_userdata checks)."""
+    head, _, body = script.partition(b"\n")
+    note = b"# Comments stripped for the user-data limit; the commented source is in the repo.\n"
+    return head + b"\n" + note + _COMMENT_LINE.sub("", body.decode()).encode()
 
 
 def boot_files(
@@ -237,9 +253,10 @@ def boot_files(
     the Ollama and Open WebUI journals are copied to the files it follows.
     """
     files = {
-        f"usr/local/sbin/{name}": ((TEMPLATE_DIR / name).read_bytes(), 0o755) for name in SCRIPTS
+        f"usr/local/sbin/{name}": (shipped((TEMPLATE_DIR / name).read_bytes()), 0o755)
+        for name in SCRIPTS
     }
-    files["usr/local/sbin/ollama-boot.sh"] = (boot_script(oidc, backend_tls), 0o755)
+    files["usr/local/sbin/ollama-boot.sh"] = (shipped(boot_script(oidc, backend_tls)), 0o755)
     for unit, text in sorted(cwagent.journald_forwarders(names, install_method).items()):
         files[f"etc/systemd/system/{unit}"] = (text.encode(), 0o644)
     files["etc/logrotate.d/ollama-logs"] = (cwagent.logrotate_config(names).encode(), 0o644)

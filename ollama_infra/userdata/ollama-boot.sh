@@ -38,7 +38,7 @@ die() {
   log "ERROR: $*" >&2
   exit 1
 }
-trap 'rc=$?; ((rc == 0)) || log "ERROR: boot failed (exit $rc); see $LOG" >&2' EXIT
+trap 'rc=$?; ((rc == 0)) || { [[ -z ${LOCK_HELD:-} ]] || first_start_lock_release; log "ERROR: boot failed (exit $rc); see $LOG" >&2; }' EXIT
 
 retry() { # retry N COMMAND...: run COMMAND up to N times
   local n=$1 i
@@ -327,6 +327,202 @@ health_gate() {
   log "health gate passed: Open WebUI /ready ok; Ollama serves ${MODELS[*]}"
 }
 
+# First-start lock. Two Open WebUI servers that initialize an empty database at the same
+# moment both create the headless admin (docs/UPSTREAM.md), so each instance starts Open WebUI
+# and applies the stack-owned settings while it holds one item in the stack's table: a
+# conditional write that succeeds when the item is absent, its lease has expired, or this
+# instance already holds it. An instance that dies holding it blocks the others for one lease.
+LOCK_HELD=""
+
+lock_owner() { printf '%s' "${FIRST_START_LOCK_OWNER:-${HOSTNAME:-instance}-$$}"; }
+
+lock_key_json() {
+  jq -cn --arg k "${FIRST_START_LOCK_KEY:?}" '{environment: {S: $k}, model: {S: "open-webui"}}'
+}
+
+first_start_lock_acquire() {
+  local table=${FIRST_START_LOCK_TABLE:?} lease=${FIRST_START_LOCK_LEASE:-900}
+  local poll=${FIRST_START_LOCK_POLL:-5} wait owner start now item values out said=""
+  wait=${FIRST_START_LOCK_WAIT:-$((lease + 120))}
+  owner=$(lock_owner)
+  start=$(date +%s)
+  while :; do
+    now=$(date +%s)
+    item=$(lock_key_json | jq -c --arg o "$owner" --arg x "$((now + lease))" \
+      '. + {owner: {S: $o}, expires_at: {N: $x}}')
+    values=$(jq -cn --arg n "$now" --arg o "$owner" '{":now": {N: $n}, ":me": {S: $o}}')
+    if out=$(aws dynamodb put-item --table-name "$table" --item "$item" \
+      --condition-expression 'attribute_not_exists(#e) OR #x < :now OR #o = :me' \
+      --expression-attribute-names '{"#e":"environment","#x":"expires_at","#o":"owner"}' \
+      --expression-attribute-values "$values" 2>&1); then
+      LOCK_HELD=$owner
+      log "first-start lock $FIRST_START_LOCK_KEY held by $owner (lease ${lease}s, table $table)"
+      return 0
+    fi
+    [[ $out == *ConditionalCheckFailedException* ]] ||
+      die "first-start lock: writing $FIRST_START_LOCK_KEY in $table failed: $out"
+    ((now - start < wait)) || die "first-start lock: $FIRST_START_LOCK_KEY in $table stayed held by another instance for ${wait}s (lease ${lease}s); see that instance's $LOG"
+    [[ -n $said ]] || log "first-start lock held by another instance; waiting up to ${wait}s"
+    said=1
+    sleep "$poll"
+  done
+}
+
+first_start_lock_release() {
+  local owner out values
+  owner=${LOCK_HELD:-$(lock_owner)}
+  values=$(jq -cn --arg o "$owner" '{":me": {S: $o}}')
+  LOCK_HELD=""
+  if out=$(aws dynamodb delete-item --table-name "${FIRST_START_LOCK_TABLE:?}" \
+    --key "$(lock_key_json)" --condition-expression '#o = :me' \
+    --expression-attribute-names '{"#o":"owner"}' --expression-attribute-values "$values" 2>&1); then
+    log "first-start lock released by $owner"
+    return 0
+  fi
+  if [[ $out == *ConditionalCheckFailedException* ]]; then
+    log "WARNING: first-start lock was no longer held by $owner (its lease expired)"
+    return 0
+  fi
+  log "WARNING: releasing the first-start lock failed ($out); it expires with its lease" >&2
+  return 1
+}
+
+# Open WebUI's admin API, with the headless admin's credentials (local sign-in only).
+WEBUI_TOKEN=""
+
+# webui_call METHOD PATH: the response body on stdout, the request body (POST) from stdin;
+# status 0 on 2xx, 4 on 404, 1 otherwise. Token and password never reach the command line.
+webui_call() {
+  local method=$1 path=$2 out code
+  local args=(-sS --max-time 30 -X "$method" -H "Content-Type: application/json")
+  out=$(mktemp)
+  [[ $method == GET ]] || args+=(--data-binary @-)
+  code=$(curl "${args[@]}" -H @<(printf 'Authorization: Bearer %s\n' "$WEBUI_TOKEN") \
+    -o "$out" -w '%{http_code}' "${WEBUI_API:-http://127.0.0.1:8080}$path") || code=000
+  cat "$out"
+  rm -f "$out"
+  case $code in
+    2??) return 0 ;;
+    404) return 4 ;;
+    *)
+      log "Open WebUI $method $path answered HTTP $code" >&2
+      return 1
+      ;;
+  esac
+}
+
+webui_sign_in() {
+  local out
+  out=$(get_secret "${SECRET_PREFIX}webui-admin" | jq -c '{email, password}' |
+    webui_call POST /api/v1/auths/signin) ||
+    die "cannot sign in to Open WebUI as the headless admin (secret ${SECRET_PREFIX}webui-admin)"
+  WEBUI_TOKEN=$(jq -r '.token // empty' <<<"$out")
+  [[ -n $WEBUI_TOKEN ]] || die "Open WebUI sign-in returned no token"
+}
+
+# webui_group_id: the id of MODEL_ACCESS_GROUP, created when missing, its API-key permission
+# following ENABLE_API_KEYS.
+webui_group_id() {
+  local groups group id keys=${ENABLE_API_KEYS:?}
+  groups=$(webui_call GET /api/v1/groups/) || die "listing Open WebUI groups failed"
+  group=$(jq -c --arg n "${MODEL_ACCESS_GROUP:?}" 'first(.[] | select(.name == $n)) // empty' <<<"$groups")
+  if [[ -z $group ]]; then
+    group=$(jq -cn --arg n "$MODEL_ACCESS_GROUP" --argjson k "$keys" '{name: $n,
+      description: "Users of the stack catalog models (managed by the stack boot)",
+      permissions: {features: {api_keys: $k}}}' | webui_call POST /api/v1/groups/create) ||
+      die "creating Open WebUI group $MODEL_ACCESS_GROUP failed"
+    log "created Open WebUI group $MODEL_ACCESS_GROUP" >&2
+  elif [[ $(jq -r '.permissions.features.api_keys // false' <<<"$group") != "$keys" ]]; then
+    id=$(jq -r .id <<<"$group")
+    group=$(jq -c --argjson k "$keys" '{name, description, data,
+      permissions: ((.permissions // {}) * {features: {api_keys: $k}})}' <<<"$group" |
+      webui_call POST "/api/v1/groups/id/$(uri "$id")/update") ||
+      die "updating Open WebUI group $MODEL_ACCESS_GROUP failed"
+    log "Open WebUI group $MODEL_ACCESS_GROUP: API-key permission set to $keys" >&2
+  fi
+  id=$(jq -r '.id // empty' <<<"$group")
+  [[ -n $id ]] || die "Open WebUI group $MODEL_ACCESS_GROUP has no id"
+  printf '%s' "$id"
+}
+
+# grant_model_access: the catalog's models readable by MODEL_ACCESS_GROUP (group) or every
+# user (public); admin-only grants nothing. Grants are added, never removed, and a model
+# that already has its grant is left alone, so a second run changes nothing.
+grant_model_access() {
+  local mode=${MODEL_ACCESS:?} type id model grants body rc added=()
+  case $mode in
+    admin-only)
+      log "model access admin-only: the stack grants no models; admins grant them in Open WebUI"
+      return 0
+      ;;
+    group | public) ;;
+    *) die "MODEL_ACCESS must be group, public or admin-only, not '$mode'" ;;
+  esac
+  [[ -n $WEBUI_TOKEN ]] || webui_sign_in
+  type=user id='*'
+  if [[ $mode == group ]]; then
+    type=group
+    id=$(webui_group_id) || exit 1
+  fi
+  for model in "${MODELS[@]}"; do
+    model=${model%@*}
+    [[ $model == *:* ]] || model="$model:latest"
+    rc=0
+    grants=$(webui_call GET "/api/v1/models/model?id=$(uri "$model")") || rc=$?
+    case $rc in
+      0) grants=$(jq -c '[.access_grants[]? | {principal_type, principal_id, permission}]' <<<"$grants") ;;
+      4) grants='[]' ;;
+      *) die "reading Open WebUI's access to model $model failed" ;;
+    esac
+    jq -e --arg t "$type" --arg p "$id" \
+      'any(.[]; .principal_type == $t and .principal_id == $p and .permission == "read")' \
+      <<<"$grants" >/dev/null && continue
+    body=$(jq -cn --arg m "$model" --argjson g "$grants" --arg t "$type" --arg p "$id" \
+      '{id: $m, name: $m, access_grants: ($g + [{principal_type: $t, principal_id: $p, permission: "read"}])}')
+    webui_call POST /api/v1/models/model/access/update <<<"$body" >/dev/null ||
+      die "granting model $model to $type $id in Open WebUI failed"
+    added+=("$model")
+  done
+  if ((${#added[@]})); then
+    log "model access $mode: granted ${added[*]} to $type $id"
+  else
+    log "model access $mode: every catalog model already granted to $type $id"
+  fi
+}
+
+# apply_webui_settings: the settings the stack owns (docs/configuration.md), written through
+# the admin API only when they differ, so Open WebUI's database never keeps a stale value.
+apply_webui_settings() {
+  local url gid="" current want
+  [[ -n $WEBUI_TOKEN ]] || webui_sign_in
+  optional_param webui/public-url
+  url=$PARAM
+  if [[ ${MODEL_ACCESS:?} == group ]]; then
+    gid=$(webui_group_id) || exit 1
+  fi
+  current=$(webui_call GET /api/v1/auths/admin/config) || die "reading Open WebUI's admin settings failed"
+  want=$(jq -c --argjson s "${ENABLE_SIGNUP:?}" --argjson k "${ENABLE_API_KEYS:?}" \
+    --arg u "$url" --arg g "$gid" '.ENABLE_SIGNUP = $s | .ENABLE_API_KEYS = $k
+      | if $u != "" then .WEBUI_URL = $u else . end
+      | if $g != "" then .DEFAULT_GROUP_ID = $g else . end' <<<"$current")
+  if [[ $(jq -S . <<<"$current") == "$(jq -S . <<<"$want")" ]]; then
+    log "Open WebUI stack-owned settings already applied"
+    return 0
+  fi
+  webui_call POST /api/v1/auths/admin/config <<<"$want" >/dev/null ||
+    die "applying the stack-owned settings through Open WebUI's admin API failed"
+  log "Open WebUI stack-owned settings applied: $(jq -c '{ENABLE_SIGNUP, ENABLE_API_KEYS, WEBUI_URL, DEFAULT_GROUP_ID}' <<<"$want")"
+}
+
+configure_webui() {
+  if [[ ${SIGN_IN_MODE:-local} == oidc ]]; then
+    log "single sign-on: no headless admin, so the stack applies no settings or model access through Open WebUI's API"
+    return 0
+  fi
+  grant_model_access
+  apply_webui_settings
+}
+
 main() {
   log "boot of environment $OLLAMA_ENV in $AWS_REGION (Ollama $OLLAMA_VERSION by $INSTALL_METHOD, $WEBUI_IMAGE)"
   install_packages
@@ -334,8 +530,11 @@ main() {
   start_cloudwatch_agent
   read_models
   install_ollama
+  first_start_lock_acquire
   start_open_webui
   health_gate
+  configure_webui
+  first_start_lock_release || true
   log "bootstrap complete"
 }
 

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,8 @@ class Sandbox:
             "OLLAMA_HEALTH_RETRIES": "3",
             "OLLAMA_PULL_RETRIES": "2",
             "OLLAMA_WAIT_RETRIES": "2",
+            "STUB_PYTHON": sys.executable,
+            "FIRST_START_LOCK_POLL": "0",
         }
         env.update(extra)
         return env
