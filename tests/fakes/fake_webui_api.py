@@ -150,7 +150,7 @@ def handle(state: dict[str, Any], method: str, url: str, auth: str, body: str) -
             if g["principal_type"] in ("user", "group") and g["permission"] in ("read", "write"):
                 grants[key] = {
                     "id": str(uuid.uuid4()),
-                    **dict(zip(("principal_type", "principal_id", "permission"), key)),
+                    **dict(zip(("principal_type", "principal_id", "permission"), key, strict=True)),
                 }
         model["access_grants"] = list(grants.values())
         state["writes"] += 1
