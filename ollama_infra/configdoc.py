@@ -10,6 +10,7 @@ from ollama_infra.userdata import (
     WEBUI_FIRST_USER_SETTINGS,
     WEBUI_OIDC_SETTINGS,
     WEBUI_PERSISTENT_SETTINGS,
+    WEBUI_STACK_SETTINGS,
 )
 
 
@@ -44,19 +45,51 @@ def render() -> str:
 
 
 def _first_start_section() -> list[str]:
-    """The Open WebUI settings the stack owns only at Open WebUI's first start."""
+    """The Open WebUI settings the stack owns, and those Open WebUI owns after its first start."""
     lines = [
-        "## Settings Open WebUI owns after the first start",
+        "## Settings the stack owns",
         "",
         "Open WebUI stores the settings it marks PersistentConfig in its database on its first "
         "start and reads them from there afterwards; the environment the boot passes is then "
         "ignored. The stack keeps Open WebUI's default (`ENABLE_PERSISTENT_CONFIG=true`, stated "
         "in the env file) so that a change made in the admin panel reaches every instance "
-        "through the shared database and Redis. With it set to false, Open WebUI ignores the "
-        "database at start but stops syncing admin changes through Redis, so instances would "
-        "disagree after any change in the admin panel. So the stack sets these only on the "
-        "first start against a database; afterwards change them in Open WebUI. Sources and "
-        "version: docs/UPSTREAM.md.",
+        "through the shared database and Redis (with `false` the environment wins at start, "
+        "but admin-panel changes neither reach the other instances nor survive a restart). "
+        "The settings below are the stack's: every boot, once Open WebUI is ready and while "
+        "the instance holds the first-start lock, signs in as the headless admin and writes "
+        "them through Open WebUI's admin API when they differ (a second boot writes nothing). "
+        "An admin-panel change to one of them lasts until the next boot; change the stack "
+        "file instead. With `auth.mode: oidc` there is no headless admin: the boot applies "
+        "none of them and `webui.model_access` must stay `admin-only`. Sources and version: "
+        "docs/UPSTREAM.md.",
+        "",
+        "| Setting | Set from | How the boot applies it |",
+        "|---|---|---|",
+    ]
+    for name, (source, how) in WEBUI_STACK_SETTINGS.items():
+        lines.append(f"| `{name}` | {source} | {how} |")
+    lines += [
+        "",
+        "## Settings Open WebUI owns after the first start",
+        "",
+        "Everything else set in the admin panel is Open WebUI's, stored in its database. With "
+        "several instances, Open WebUI 0.9.6 loads the whole settings record once at start and "
+        "every save writes that server's whole copy back, while reads prefer the per-setting "
+        "copy in Redis: an edit is live on every instance at once, but a later save on another "
+        "instance (which still holds the older record) overwrites it in the database, and it "
+        "then survives only in Redis. The rule for admin-panel edits with more than one "
+        "instance:",
+        "",
+        "1. Make settings changes in one browser session (the ALB's stickiness keeps it on one "
+        "instance) and check them there.",
+        "2. Then roll the fleet so every instance loads the saved record: "
+        "`aws autoscaling start-instance-refresh --auto-scaling-group-name ollama-asg-<env>`. "
+        "Until the refresh finishes, nobody else saves settings.",
+        "3. Settings that must not drift belong in the stack (the table above); propose new "
+        "ones there rather than relying on the admin panel.",
+        "",
+        "The boot itself is safe with this: it saves only right after its own start (a fresh "
+        "copy of the record), one instance at a time under the first-start lock.",
         "",
         "| Variable | Set from | Change on a running fleet |",
         "|---|---|---|",
@@ -66,7 +99,9 @@ def _first_start_section() -> list[str]:
     lines += [
         "",
         "The initial admin is created only while the database has no user (creating it also "
-        "switches sign-up off, whatever `webui.enable_signup` says):",
+        "switches sign-up off until the boot re-applies `webui.enable_signup`). Two servers "
+        "starting on an empty database at the same moment would both create it, so each "
+        "instance starts Open WebUI holding the first-start lock (docs/data.md):",
         "",
         "| Variable | Set from | Change on a running fleet |",
         "|---|---|---|",

@@ -28,6 +28,7 @@ from upstream_register import (
     samples,
     snap_keys,
     webui_env_names,
+    webui_settings,
 )
 
 from ollama_infra import cwagent, versions
@@ -40,6 +41,7 @@ from ollama_infra.userdata import (
     OIDC_CALLBACK_PATH,
     WEBUI_OIDC_SETTINGS,
     WEBUI_PERSISTENT_SETTINGS,
+    WEBUI_STACK_SETTINGS,
     boot_script,
 )
 
@@ -70,6 +72,7 @@ def used_by_scripts(boot: str, install: str) -> dict[str, set[str]]:
         "snap_key": snap_keys(install),
         "apt_package": apt_packages(boot),
         "webui_endpoint": calls["webui_endpoint"],
+        "webui_setting": webui_settings(boot),
         "ollama_endpoint": calls["ollama_endpoint"],
     }
 
@@ -95,7 +98,15 @@ def test_the_register_parses_into_every_kind() -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    ["webui_env", "ollama_env", "snap_key", "apt_package", "webui_endpoint", "ollama_endpoint"],
+    [
+        "webui_env",
+        "ollama_env",
+        "snap_key",
+        "apt_package",
+        "webui_endpoint",
+        "webui_setting",
+        "ollama_endpoint",
+    ],
 )
 def test_boot_and_install_scripts_use_only_registered_names(kind: str) -> None:
     used = used_by_scripts(BOOT, INSTALL)[kind]
@@ -234,15 +245,18 @@ def persistent_in_register(text: str) -> set[str]:
 
 
 def test_first_start_settings_match_the_register() -> None:
-    """docs/configuration.md lists WEBUI_PERSISTENT_SETTINGS as first-start-only; they are the
-    boot's variables the register marks PersistentConfig, no more and no fewer."""
+    """docs/configuration.md lists WEBUI_PERSISTENT_SETTINGS as first-start-only and
+    WEBUI_STACK_SETTINGS as re-applied at every boot; together they are the boot's variables
+    the register marks PersistentConfig, no more and no fewer."""
     persistent = persistent_in_register(TEXT)
+    reapplied = set(WEBUI_STACK_SETTINGS) & webui_env_names(BOOT)
+    assert reapplied == {"ENABLE_SIGNUP", "WEBUI_URL"}
     oidc_first_start = {
         k for k, (_, wins) in WEBUI_OIDC_SETTINGS.items() if "PersistentConfig" in wins
     }
     assert oidc_first_start == {"ENABLE_LOGIN_FORM"}
     assert persistent == set(WEBUI_PERSISTENT_SETTINGS) | {"ENABLE_PERSISTENT_CONFIG"} | (
-        oidc_first_start
+        oidc_first_start | reapplied
     )
 
 

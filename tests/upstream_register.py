@@ -132,9 +132,19 @@ def snap_keys(install_script: str) -> set[str]:
 def endpoints(script: str) -> dict[str, set[str]]:
     """Paths the scripts call on Open WebUI (8080) and Ollama (11434 or $API)."""
     webui = set(re.findall(r"127\.0\.0\.1:8080(/[a-z/]+)", script))
+    # Open WebUI's admin API through webui_call; a path parameter reads as {id}.
+    for head, param, tail in re.findall(
+        r'webui_call (?:GET|POST) "?(/api/v1/[a-z_/]*)(\$\(uri "\$\w+"\))?([a-z_/]*)', script
+    ):
+        webui.add(head + ("{id}" if param else "") + tail)
     ollama = set(re.findall(r"127\.0\.0\.1:11434(/[a-z/]+)", script))
     ollama |= set(re.findall(r"\$API(/[a-z/]+)", script))
     return {"webui_endpoint": webui, "ollama_endpoint": ollama}
+
+
+def webui_settings(boot_script: str) -> set[str]:
+    """Open WebUI admin-settings fields the boot writes (``.NAME = $value`` in jq)."""
+    return set(re.findall(r"\.([A-Z][A-Z_]+) = \$", boot_script))
 
 
 def apt_packages(boot_script: str) -> set[str]:

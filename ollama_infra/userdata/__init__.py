@@ -40,17 +40,33 @@ _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 # off). Open WebUI v0.9.6, backend/open_webui/config.py and main.py; docs/UPSTREAM.md.
 # Variable -> (where the stack sets it, how to change it on a running fleet).
 WEBUI_PERSISTENT_SETTINGS: dict[str, tuple[str, str]] = {
-    "ENABLE_SIGNUP": (
-        "`webui.enable_signup`",
-        "Admin Panel > Settings > General > Enable New Sign Ups",
-    ),
-    "WEBUI_URL": (
-        "the public URL (`/ollama/<env>/webui/public-url`, from the edge)",
-        "Admin Panel > Settings > General > WebUI URL",
-    ),
     "OLLAMA_BASE_URL": (
         "fixed: the instance's own Ollama (`http://host.docker.internal:11434`)",
         "Admin Panel > Settings > Connections",
+    ),
+}
+# Settings the stack owns: every boot, under the first-start lock and once Open WebUI is ready,
+# writes them through its admin API (ollama-boot.sh apply_webui_settings, grant_model_access)
+# when they differ, so the stack file wins over the database and the first start.
+# Setting -> (where the stack sets it, what the boot does).
+WEBUI_STACK_SETTINGS: dict[str, tuple[str, str]] = {
+    "ENABLE_SIGNUP": ("`webui.enable_signup`", "admin settings API, every boot"),
+    "WEBUI_URL": (
+        "the public URL (`/ollama/<env>/webui/public-url`, from the edge)",
+        "admin settings API, every boot (left alone when the parameter is absent)",
+    ),
+    "ENABLE_API_KEYS": (
+        "`webui.enable_api_keys`",
+        "admin settings API, every boot; also the API-key permission of the access group",
+    ),
+    "DEFAULT_GROUP_ID": (
+        "`webui.model_access: group`: the id of `webui.model_access_group`",
+        "group created when missing; admin settings API, every boot (other modes: left alone)",
+    ),
+    "model access grants": (
+        "`webui.model_access` and the model catalog",
+        "a read grant per catalog model for the group (group) or every user (public); "
+        "added, never removed; admin-only grants nothing",
     ),
 }
 WEBUI_FIRST_USER_SETTINGS: dict[str, tuple[str, str]] = {

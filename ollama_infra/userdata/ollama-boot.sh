@@ -287,7 +287,7 @@ start_open_webui() {
   fi
   log "starting Open WebUI $WEBUI_IMAGE"
   retry 3 docker pull "$WEBUI_IMAGE" || die "pulling $WEBUI_IMAGE failed"
-  log "Open WebUI keeps ENABLE_SIGNUP, WEBUI_URL and OLLAMA_BASE_URL from its first start in its database; change them later in Admin Settings"
+  log "Open WebUI keeps OLLAMA_BASE_URL from its first start in its database; the boot re-applies ENABLE_SIGNUP, WEBUI_URL, ENABLE_API_KEYS and model access once it is ready"
   docker rm -f open-webui >/dev/null 2>&1 || true
   docker run -d --name open-webui --restart unless-stopped -p 8080:8080 \
     --add-host host.docker.internal:host-gateway -v open-webui:/app/backend/data \
