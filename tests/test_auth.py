@@ -32,10 +32,10 @@ from test_userdata import (
 )
 from upstream_register import USERDATA
 
+from ollama_infra import userdata
 from ollama_infra.config import ConfigError, parse_config
 from ollama_infra.cost.estimate import check_coverage, estimate
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
-from ollama_infra import userdata
 from ollama_infra.userdata import USER_DATA_LIMIT, UserDataError, boot_script
 
 
