@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 # pytest workers (pytest-xdist): one per core; `make test PYTEST_WORKERS=0` runs serially.
 PYTEST_WORKERS ?= auto
 
-.PHONY: install install-dev node-tools plan plan-all test lint format typecheck pytest clean
+.PHONY: install install-dev node-tools plan plan-all test lint format typecheck pytest clean rotation-vendor
 
 # Installs print pip's progress (one line per package) instead of staying silent for a minute.
 PIP_INSTALL := $(BIN)/pip install --progress-bar off --disable-pip-version-check
@@ -35,6 +35,12 @@ plan: install                              ## offline plan of STACK (default dev
 plan-all: install                          ## offline plan of every stack as JSON under build/
 	mkdir -p build
 	for s in dev staging production; do $(BIN)/ollama-ops plan --stack $$s --json --output build/plan-$$s.json > /dev/null || exit 1; done
+
+# The database login rotation function's PostgreSQL driver (pure Python wheels, pinned in
+# ollama_infra/rotation/requirements.txt); `ollama-ops deploy` needs it for stacks with a database.
+rotation-vendor: | $(BIN)/python           ## build/rotation-vendor: the rotation function's driver
+	rm -rf build/rotation-vendor
+	$(PIP_INSTALL) --only-binary=:all: --no-deps --target build/rotation-vendor -r ollama_infra/rotation/requirements.txt
 
 lint: install-dev                          ## ruff (lint + format check)
 	@echo "== lint: ruff check and ruff format --check"

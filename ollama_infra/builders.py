@@ -147,11 +147,14 @@ def stored_secret(
     kms_key_arn: str | None,
     parent: pulumi.Resource,
     version_name: str,
+    initial_only: bool = False,
 ) -> StoredSecret:
     """``ollama/<env>/<role>`` in Secrets Manager holding ``value``.
 
     ``version_name`` is the logical name of the secret version (the first release named it
     differently per component; a new one would give deployed versions a new URN).
+    ``initial_only``: ``value`` is the first version only; a rotation function owns the
+    later ones, so Pulumi never moves AWSCURRENT back to it.
     """
     child = pulumi.ResourceOptions(parent=parent)
     secret = aws.secretsmanager.Secret(
@@ -165,8 +168,13 @@ def stored_secret(
         tags=ctx.tags(service, ctx.name(role)),
         opts=child,
     )
+    version_opts = child
+    if initial_only:
+        version_opts = pulumi.ResourceOptions(
+            parent=parent, ignore_changes=["secretString", "versionStages"]
+        )
     aws.secretsmanager.SecretVersion(
-        version_name, secret_id=secret.id, secret_string=value, opts=child
+        version_name, secret_id=secret.id, secret_string=value, opts=version_opts
     )
     return StoredSecret(arn=secret.arn, value=pulumi.Output.secret(value))
 

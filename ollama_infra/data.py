@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -28,6 +29,7 @@ from ollama_infra.builders import (
 )
 from ollama_infra.config import DataConfig
 from ollama_infra.context import StackContext
+from ollama_infra.rotation import VENDOR_DIR, db_users
 
 SERVICE = "data"
 ACCESS_LOG_PREFIX = "s3-access/"
@@ -52,6 +54,11 @@ DATABASE_LOG_EXPORTS = ("postgresql", "upgrade")
 # The managed policy of the enhanced monitoring role: log writes to RDS* groups only.
 MONITORING_POLICY = "service-role/AmazonRDSEnhancedMonitoringRole"
 REDIS_PORT = 6379
+# The application's database login (alternating users, ollama_infra/rotation/db_users.py):
+# the secret ollama/<env>/webui-db, rotated by a function; the master login is for admins.
+APP_LOGIN_SECRET = "webui-db"  # noqa: S105 (a secret name)
+ROTATION_SOURCE = Path(__file__).resolve().parent / "rotation" / "db_users.py"
+ROTATION_RUNTIME = "python3.12"
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class DataArgs:
     create_data_key: bool = False
     """Create the stack data key (StackConfig.creates_data_key) for the table, the cache at
     rest and Performance Insights."""
+    rotation_security_group_id: pulumi.Input[str] | None = None
+    """Required when config.database_enabled: the database login rotation function's group."""
 
 
 class DataComponent(pulumi.ComponentResource):
@@ -103,8 +112,13 @@ class DataComponent(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         cfg = args.config
-        if cfg.database_enabled and args.database_security_group_id is None:
-            raise ValueError("DataArgs.database_security_group_id is required with a database")
+        if cfg.database_enabled and (
+            args.database_security_group_id is None or args.rotation_security_group_id is None
+        ):
+            raise ValueError(
+                "DataArgs.database_security_group_id and rotation_security_group_id are "
+                "required with a database"
+            )
         if cfg.cache_enabled and args.cache_security_group_id is None:
             raise ValueError("DataArgs.cache_security_group_id is required with a cache")
 
@@ -116,6 +130,8 @@ class DataComponent(pulumi.ComponentResource):
         self.dr_bucket = self._replication() if cfg.replication_region else None
         self.secret_arns = self._app_secrets()
         self.database = self._database() if cfg.database_enabled else None
+        if self.database is not None:
+            self._app_login_arn = self._app_login(self.database)
         self.cache = self._cache() if cfg.cache_enabled else None
         self._parameters()
 
@@ -129,6 +145,7 @@ class DataComponent(pulumi.ComponentResource):
         self.cache_endpoint = self.cache.primary_endpoint_address if self.cache else None
         if self.database is not None:
             self.secret_arns["database"] = self._master_secret_arn(self.database)
+            self.secret_arns["database_app"] = self._app_login_arn
         self.register_outputs(
             {
                 "table_name": self.table_name,
@@ -153,6 +170,7 @@ class DataComponent(pulumi.ComponentResource):
         if self.database_endpoint is not None:
             out["ollama_database_endpoint"] = self.database_endpoint
             out["ollama_database_secret_arn"] = self.secret_arns["database"]
+            out["ollama_database_app_secret_arn"] = self.secret_arns["database_app"]
         if self.cache_endpoint is not None:
             out["ollama_cache_endpoint"] = self.cache_endpoint
             out["ollama_redis_auth_secret_arn"] = self.secret_arns["redis_auth"]
@@ -589,6 +607,131 @@ class DataComponent(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
         )
 
+    def _app_login(self, database: aws.rds.Instance) -> pulumi.Output[str]:
+        """``ollama/<env>/webui-db``: Open WebUI's own login, rotated by alternating users.
+
+        Its first version names ``webui_app`` with a generated password; the rotation
+        function creates the logins with the master login and owns every later version
+        (``initial_only``), so ``pulumi up`` never moves AWSCURRENT back.
+        """
+        ctx, cfg = self._args.ctx, self._args.config
+        initial = self._password("webui-db", 40, special=False)
+        master_arn = self._master_secret_arn(database)
+        arn = stored_secret(
+            f"{self._name}-{APP_LOGIN_SECRET}",
+            ctx=ctx,
+            service=SERVICE,
+            role=APP_LOGIN_SECRET,
+            description="Open WebUI database login (JSON: username, password, host, port, "
+            "dbname); rotated by alternating users, so the previous login stays valid for one "
+            "more interval",
+            value=pulumi.Output.json_dumps(
+                {
+                    "engine": "postgres",
+                    "host": database.address,
+                    "port": POSTGRES_PORT,
+                    "dbname": DATABASE_NAME,
+                    "username": db_users.APP_USER,
+                    "password": initial.result,
+                    "masterarn": master_arn,
+                }
+            ),
+            kms_key_arn=cfg.kms_key_arn,
+            parent=self,
+            version_name=f"{self._name}-{APP_LOGIN_SECRET}-value",
+            initial_only=True,
+        ).arn
+        function = self._rotation_function(database, arn, master_arn)
+        permission = aws.lambda_.Permission(
+            f"{self._name}-db-rotation-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="secretsmanager.amazonaws.com",
+            # Only this secret's rotation may invoke it (confused-deputy guard).
+            source_arn=arn,
+            opts=self._child,
+        )
+        aws.secretsmanager.SecretRotation(
+            f"{self._name}-{APP_LOGIN_SECRET}-rotation",
+            secret_id=arn,
+            rotation_lambda_arn=function.arn,
+            rotation_rules={"automatically_after_days": cfg.secret_rotation_days},
+            # The first rotation creates the logins (db_users.set_secret) right away.
+            rotate_immediately=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+        return arn
+
+    def _rotation_function(
+        self, database: aws.rds.Instance, secret_arn: pulumi.Output[str], master_arn: Any
+    ) -> aws.lambda_.Function:
+        """``ollama-db-rotation-<env>`` in the private subnets, with its own role and group."""
+        ctx, cfg, args = self._args.ctx, self._args.config, self._args
+        rotation_sg = args.rotation_security_group_id
+        if rotation_sg is None:  # checked in __init__; narrows the type
+            raise ValueError("DataArgs.rotation_security_group_id is required with a database")
+        function_name = ctx.name("db-rotation")
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-db-rotation-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key_arn,
+            tags=ctx.tags(SERVICE, ctx.name("db-rotation-logs")),
+            opts=self._child,
+        )
+        role = service_role(
+            f"{self._name}-db-rotation-role",
+            ctx=ctx,
+            service=SERVICE,
+            role="db-rotation",
+            principal="lambda.amazonaws.com",
+            description="Rotates the Open WebUI database login (alternating users)",
+            parent=self,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{self._name}-db-rotation-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": rotation_statements(
+                        ctx, function_name, secret_arn, cfg.kms_key_arn
+                    ),
+                }
+            ),
+            opts=self._child,
+        )
+        return aws.lambda_.Function(
+            f"{self._name}-db-rotation",
+            name=function_name,
+            description="Secrets Manager rotation of the Open WebUI database login",
+            role=role.arn,
+            runtime=ROTATION_RUNTIME,
+            handler="db_users.lambda_handler",
+            code=pulumi.AssetArchive(
+                {
+                    "db_users.py": pulumi.FileAsset(str(ROTATION_SOURCE)),
+                    "vendor": pulumi.FileArchive(str(VENDOR_DIR)),
+                }
+            ),
+            timeout=60,
+            memory_size=128,
+            vpc_config={
+                "subnet_ids": args.private_subnet_ids,
+                "security_group_ids": [rotation_sg],
+            },
+            environment={
+                "variables": {
+                    "DB_HOST": database.address,
+                    "DB_PORT": str(POSTGRES_PORT),
+                    "DB_NAME": DATABASE_NAME,
+                    "MASTER_SECRET_ARN": master_arn,
+                }
+            },
+            tags=ctx.tags(SERVICE, function_name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]),
+        )
+
     def _parameter_group(self) -> aws.rds.ParameterGroup:
         """TLS only, and query logging: connections, DDL and statements slower than the
         configured time."""
@@ -730,14 +873,14 @@ class DataComponent(pulumi.ComponentResource):
         if self.database is not None:
             self._parameter(
                 "webui/database",
-                "Open WebUI DATABASE_URL parts; the password is in the secret at secret_arn",
+                "Open WebUI DATABASE_URL parts; the login (username and password, rotated) is "
+                "in the secret at secret_arn",
                 pulumi.Output.json_dumps(
                     {
                         "host": self.database.address,
                         "port": POSTGRES_PORT,
                         "dbname": DATABASE_NAME,
-                        "username": DATABASE_USER,
-                        "secret_arn": self._master_secret_arn(self.database),
+                        "secret_arn": self._app_login_arn,
                     }
                 ),
             )
@@ -749,3 +892,89 @@ class DataComponent(pulumi.ComponentResource):
                     {"host": self.cache.primary_endpoint_address, "port": REDIS_PORT, "tls": True}
                 ),
             )
+
+
+def rotation_statements(
+    ctx: StackContext, function_name: str, secret_arn: Any, kms_key_arn: str | None
+) -> list[dict[str, Any]]:
+    """The rotation function's permissions: its own secret's versions, the master login
+    (read only), a random password, its network interfaces in the VPC and its log group."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "RotateAppLogin",
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+            ],
+            "Resource": secret_arn,
+        },
+        {
+            # The master login creates and alters the application logins; RDS names the
+            # secret itself (rds!db-...), and its tag ties it to this stack's database.
+            "Sid": "ReadDatabaseMasterSecret",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": ctx.arn("secretsmanager", "secret:rds!db-*"),
+            "Condition": {
+                "StringEquals": {
+                    "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": ctx.arn(
+                        "rds", f"db:{ctx.names.database}"
+                    )
+                }
+            },
+        },
+        {
+            # GetRandomPassword acts on no resource.
+            "Sid": "GeneratePassword",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetRandomPassword",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": ctx.region}},
+        },
+        {
+            # Lambda attaches the function to the VPC through network interfaces; Describe
+            # accepts no resource ARNs.
+            "Sid": "DescribeNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": "ec2:DescribeNetworkInterfaces",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": ctx.region}},
+        },
+        {
+            "Sid": "ManageFunctionNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            "Resource": [
+                ctx.arn("ec2", "network-interface/*"),
+                ctx.arn("ec2", "subnet/*"),
+                ctx.arn("ec2", "security-group/*"),
+            ],
+        },
+        {
+            "Sid": "WriteFunctionLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": ctx.arn("logs", f"log-group:/aws/lambda/{function_name}:*"),
+        },
+    ]
+    if kms_key_arn:
+        statements.append(
+            {
+                "Sid": "UseSecretsKeyViaSecretsManager",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": kms_key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"secretsmanager.{ctx.region}.amazonaws.com"}
+                },
+            }
+        )
+    return statements

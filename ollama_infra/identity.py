@@ -34,8 +34,6 @@ MANAGED_POLICIES: dict[str, str] = {
 class IdentityArgs:
     ctx: StackContext
     """The stack: the role's name, and the ARNs its statements are scoped to."""
-    database_enabled: bool
-    """Allow reading the RDS-managed master password secret of this stack's database."""
     data_kms_key_arn: str | None = None
     """Customer managed key of the table, bucket and secrets, if any (data.kms_key_arn)."""
     data_key_name: str | None = None
@@ -95,8 +93,11 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
                     ctx.arn("ssm", f"parameter{names.parameter_path}/*"),
                 ],
             ),
-            # Open WebUI's secret key, the initial admin, the Redis AUTH token: read at boot
-            # and written only to a 0600 env file, never into user data.
+            # Open WebUI's secret key, the initial admin, the Redis AUTH token and its own
+            # database login (ollama/<env>/webui-db, rotated): read at boot and by the hourly
+            # follow-secrets check, written only to a 0600 env file, never into user data.
+            # The RDS-managed master secret is not readable: it is for administrators and
+            # the login rotation function only.
             _statement(
                 "ReadStackSecrets",
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
@@ -176,23 +177,6 @@ def inline_policies(args: IdentityArgs) -> dict[str, list[dict[str, Any]]]:
             ),
         ],
     }
-    if args.database_enabled:
-        # DATABASE_URL needs the master password, which RDS keeps in a secret it names itself
-        # (rds!db-...); the tag RDS puts on it ties it to this stack's database.
-        policies["config"].append(
-            _statement(
-                "ReadDatabaseMasterSecret",
-                ["secretsmanager:GetSecretValue"],
-                [ctx.arn("secretsmanager", "secret:rds!db-*")],
-                {
-                    "StringEquals": {
-                        "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": ctx.arn(
-                            "rds", f"db:{names.database}"
-                        )
-                    }
-                },
-            )
-        )
     if args.data_kms_key_arn:
         # The table, bucket and secrets use a customer managed key: decrypt/encrypt through
         # those three services only.

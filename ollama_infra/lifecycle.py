@@ -114,6 +114,12 @@ REPLACEMENT: dict[str, Replacement] = {
     "aws:secretsmanager/secret:Secret": Replacement(
         _DELETE, "instances read it by name; IAM scopes to ollama/<env>/"
     ),
+    "aws:lambda/function:Function": Replacement(
+        _RENAME,
+        "only a new name (or package type, fixed here) replaces it; the log group and IAM scope "
+        "follow the name, and deleting "
+        "first would leave the secret's rotation without its function",
+    ),
     "aws:backup/vault:Vault": Replacement(
         _DELETE,
         "unique per region; no prefix exists; AWS refuses to delete a vault with recovery points",

@@ -30,6 +30,8 @@ def backend_ports(tls: bool) -> dict[str, int]:
 # CloudFront's origin-facing managed prefix list. It weighs about 55 entries against the
 # security-group rule quota (60 by default), so the ALB SG references it for one port only.
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+# The private service whose login a rotation function changes (it gets its own group).
+ROTATION_CLIENT = "db"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class SecurityComponent(pulumi.ComponentResource):
         super().__init__("ollama:security:Security", name, None, opts)
         self._name = name
         self._args = args
+        self._private_sgs: dict[str, aws.ec2.SecurityGroup] = {}
 
         self.alb_sg = self._group("alb-sg", "Ollama ALB: HTTPS from CloudFront only")
         self.app_sg = self._group("app-sg", "Ollama instances: Open WebUI and Ollama from the ALB")
@@ -145,6 +148,9 @@ class SecurityComponent(pulumi.ComponentResource):
             role: self._private_service_group(role, service)
             for role, service in args.private_services.items()
         }
+        self.rotation_sg_id: pulumi.Output[str] | None = None
+        if ROTATION_CLIENT in args.private_services:
+            self.rotation_sg_id = self._rotation_group(args.private_services[ROTATION_CLIENT])
 
         self.alb_sg_id = self.alb_sg.id
         self.app_sg_id = self.app_sg.id
@@ -155,12 +161,40 @@ class SecurityComponent(pulumi.ComponentResource):
     def _private_service_group(self, role: str, service: PrivateService) -> pulumi.Output[str]:
         what = service.what
         sg = self._group(f"{role}-sg", f"Ollama {what}: reachable from the app instances only")
+        self._private_sgs[role] = sg
         self._ingress(
             f"{role}-from-app",
             sg,
             service.port,
             f"{what} from the Ollama app instances",
             referenced_security_group_id=self.app_sg.id,
+        )
+        return sg.id
+
+    def _rotation_group(self, service: PrivateService) -> pulumi.Output[str]:
+        """``ollama-db-rotation-sg-<env>``: the database's rotation function, which signs in
+        with the master login and calls Secrets Manager, and nothing else."""
+        sg = self._group("db-rotation-sg", "Ollama database login rotation function")
+        self._egress(
+            "db-rotation-to-db",
+            sg,
+            service.port,
+            f"{service.what}: the rotation function sets the application login's password",
+            referenced_security_group_id=self._private_sgs[ROTATION_CLIENT].id,
+        )
+        self._egress(
+            "db-rotation-out-443",
+            sg,
+            443,
+            "Secrets Manager API (VPC endpoint or NAT)",
+            cidr_ipv4="0.0.0.0/0",
+        )
+        self._ingress(
+            f"{ROTATION_CLIENT}-from-rotation",
+            self._private_sgs[ROTATION_CLIENT],
+            service.port,
+            f"{service.what} from the database login rotation function",
+            referenced_security_group_id=sg.id,
         )
         return sg.id
 

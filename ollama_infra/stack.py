@@ -66,8 +66,10 @@ OUTPUT_DOCS: dict[str, str] = {
     "email and password.",
     "ollama_database_endpoint": "Host name of the Open WebUI PostgreSQL database "
     "(only with data.database_enabled).",
-    "ollama_database_secret_arn": "ARN of the RDS-managed master password secret "
-    "(only with data.database_enabled).",
+    "ollama_database_secret_arn": "ARN of the RDS-managed master password secret, for "
+    "administrators only (only with data.database_enabled).",
+    "ollama_database_app_secret_arn": "ARN of Open WebUI's own database login (rotated by "
+    "alternating users; only with data.database_enabled).",
     "ollama_cache_endpoint": "Primary endpoint of the Open WebUI Valkey cache "
     "(only with data.cache_enabled).",
     "ollama_redis_auth_secret_arn": "ARN of the secret holding the cache AUTH token "
@@ -206,6 +208,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             log_bucket=log_bucket.bucket_name,
             database_security_group_id=security.private_sg_ids.get("db"),
             cache_security_group_id=security.private_sg_ids.get("cache"),
+            rotation_security_group_id=security.rotation_sg_id,
             create_data_key=cfg.creates_data_key,
             access_log_retention_days=cfg.edge.access_log_retention_days,
             log_retention_days=cfg.observability.log_retention_days,
@@ -242,7 +245,6 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         "ollama-identity",
         IdentityArgs(
             ctx=ctx,
-            database_enabled=cfg.data.database_enabled,
             data_kms_key_arn=cfg.data.kms_key_arn,
             data_key_name=ctx.names.data_key if cfg.creates_data_key else None,
             oidc_client_secret_arn=cfg.auth.client_secret_arn if cfg.oidc else None,

@@ -396,15 +396,17 @@ def test_table_checks_catch_broken_records() -> None:
 
 
 def private_service_violations(ev: Evaluation) -> list[str]:
-    """The database and cache: private, in their own SG, reachable only from the app SG."""
+    """The database and cache: private, in their own SG, reachable only from the app SG (and
+    the database also from its login rotation function's own group)."""
     out = []
     groups = {g.inputs["tags"]["Name"]: g.id for g in ev.of_type(SG)}
     app = groups[f"ollama-app-sg-{ev.stack}"]
+    rotation = groups.get(f"ollama-db-rotation-sg-{ev.stack}")
     services = [
-        (RDS, "vpcSecurityGroupIds", f"ollama-db-sg-{ev.stack}", 5432),
-        (CACHE, "securityGroupIds", f"ollama-cache-sg-{ev.stack}", 6379),
+        (RDS, "vpcSecurityGroupIds", f"ollama-db-sg-{ev.stack}", 5432, {app, rotation}),
+        (CACHE, "securityGroupIds", f"ollama-cache-sg-{ev.stack}", 6379, {app}),
     ]
-    for type_token, sg_key, sg_name, port in services:
+    for type_token, sg_key, sg_name, port, clients in services:
         for r in ev.of_type(type_token):
             if r.inputs.get("publiclyAccessible"):
                 out.append(f"{r.name} is publicly accessible")
@@ -417,12 +419,16 @@ def private_service_violations(ev: Evaluation) -> list[str]:
                 out.append(f"{sg_name} has no ingress rule")
             for rule in rules:
                 i = rule.inputs
-                if i.get("referencedSecurityGroupId") != app or any(
+                if i.get("referencedSecurityGroupId") not in clients - {None} or any(
                     i.get(k) for k in ("cidrIpv4", "cidrIpv6", "prefixListId")
                 ):
                     out.append(f"{rule.name} admits something other than the app SG")
                 if (i.get("fromPort"), i.get("toPort")) != (port, port):
                     out.append(f"{rule.name} opens ports other than {port}")
+            if type_token == RDS and rotation is not None:
+                sources = {rule.inputs.get("referencedSecurityGroupId") for rule in rules}
+                if rotation not in sources:
+                    out.append(f"{sg_name} does not admit the rotation function")
     return out
 
 
@@ -445,6 +451,12 @@ def test_database_and_cache_reachable_only_from_the_app(stack: str) -> None:
             "admits something other than the app SG",
         ),
         ("ollama-security-cache-from-app", {"toPort": 6390}, "opens ports other than 6379"),
+        (
+            "ollama-security-db-from-rotation",
+            {"referencedSecurityGroupId": "sg-0123"},
+            "admits something other than the app SG",
+        ),
+        ("ollama-security-db-from-rotation", {"toPort": 5433}, "opens ports other than 5432"),
     ],
 )
 def test_private_service_check_catches_broken_records(
@@ -554,6 +566,8 @@ def test_no_secret_value_in_outputs_parameters_or_user_data(stack: str) -> None:
     expected = {"ollama-data-webui-secret-key-password", "ollama-data-webui-admin-password"}
     if config_for(stack).data.cache_enabled:
         expected.add("ollama-data-redis-auth-password")
+    if config_for(stack).data.database_enabled:
+        expected.add("ollama-data-webui-db-password")  # the login's first version only
     assert set(values) == expected
     assert secret_leak_violations(ev) == []
     for key, value in ev.outputs.items():
@@ -591,6 +605,12 @@ def test_secrets_names_and_values(stack: str) -> None:
     expected = {f"ollama/{stack}/webui-secret-key", f"ollama/{stack}/webui-admin"}
     if cfg.data.cache_enabled:
         expected.add(f"ollama/{stack}/redis-auth")
+    if cfg.data.database_enabled:
+        expected.add(f"ollama/{stack}/webui-db")
+        login = json.loads(plain(ev.named("ollama-data-webui-db-value").inputs["secretString"]))
+        assert login["username"] == "webui_app"
+        assert login["password"] == generated_secrets(ev)["ollama-data-webui-db-password"]
+        assert login["masterarn"] == ev.outputs["ollama_database_secret_arn"]
     assert set(secrets) == expected
     admin = json.loads(plain(ev.named("ollama-data-webui-admin-value").inputs["secretString"]))
     assert admin == {
@@ -622,9 +642,11 @@ def test_parameters_follow_the_boot_contract(stack: str) -> None:
     }
     if cfg.data.database_enabled:
         db = params[f"/ollama/{stack}/webui/database"]
-        assert set(db) == {"host", "port", "dbname", "username", "secret_arn"}
+        # The login (which of the two alternating users, and its password) is in the secret.
+        assert set(db) == {"host", "port", "dbname", "secret_arn"}
         assert db["host"] == ev.outputs["ollama_database_endpoint"]
-        assert db["secret_arn"] == ev.outputs["ollama_database_secret_arn"]
+        assert db["secret_arn"] == ev.outputs["ollama_database_app_secret_arn"]
+        assert db["secret_arn"] != ev.outputs["ollama_database_secret_arn"]  # not the master
         assert db["secret_arn"].startswith("arn:aws:secretsmanager:")
         assert db["port"] == 5432
     if cfg.data.cache_enabled:

@@ -85,6 +85,9 @@ def iam_violations(ev: Evaluation) -> list[str]:
             if "*" in action:
                 out.append(f"{where}: wildcard action {action!r}")
         for resource in _as_list(s.get("Resource")):
+            if ":secret:rds!" in resource:
+                # The master login is for administrators and the rotation function only.
+                out.append(f"{where}: reads the database master secret {resource}")
             if resource == "*":
                 if not s.get("Condition"):
                     out.append(f"{where}: resource '*' without a condition")
@@ -235,17 +238,12 @@ def test_scopes_follow_the_contract_names() -> None:
     assert by_sid["PutStackMetrics"]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": ["Ollama/staging"]}
     }
-    # staging has a database: the RDS-managed secret is readable only for this stack's instance
-    master = by_sid["ReadDatabaseMasterSecret"]
-    assert master["Condition"]["StringEquals"] == {
-        "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": (
-            "arn:aws:rds:us-east-1:123456789012:db:ollama-webui-db-staging"
-        )
-    }
+    # staging has a database, but its master secret (rds!db-...) is for administrators and
+    # the rotation function: the instances read their own login under ollama/staging/ only.
+    assert not any("rds!db" in json.dumps(st) for _, st in statements(evaluated("staging")))
 
 
 def test_database_and_kms_statements_follow_the_config() -> None:
-    assert "ReadDatabaseMasterSecret" not in {s["Sid"] for _, s in statements(evaluated("dev"))}
     key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
     ev = run_program("dev", override(stack_values("dev"), "data", kms_key_arn=key))
     assert iam_violations(ev) == []
@@ -255,8 +253,11 @@ def test_database_and_kms_statements_follow_the_config() -> None:
 
 
 def test_property_26_catches_unscoped_database_and_key_statements() -> None:
-    broken = _break_policy(evaluated("staging"), "ReadDatabaseMasterSecret", Condition=None)
-    assert any("not scoped to the staging stack" in v for v in iam_violations(broken))
+    master = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-*"
+    broken = _break_policy(evaluated("staging"), "ReadStackSecrets", Resource=[master])
+    found = iam_violations(broken)
+    assert any("not scoped to the staging stack" in v for v in found)
+    assert any("reads the database master secret" in v for v in found)
     key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
     broken = _break_policy(evaluated("dev"), "QueryModelCatalog", Resource=[key], Condition=None)
     assert any("usable outside the stack's services" in v for v in iam_violations(broken))

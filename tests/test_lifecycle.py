@@ -72,6 +72,7 @@ UNIQUE_NAMES = {
     "aws:cognito/userPoolDomain:UserPoolDomain",
     "aws:cognito/userGroup:UserGroup",
     "aws:budgets/budget:Budget",
+    "aws:lambda/function:Function",
 }
 
 # Overwrite-by-name APIs: create-then-delete would delete the new resource.
@@ -94,6 +95,7 @@ RENAME_ONLY = {
     "aws:elasticache/subnetGroup:SubnetGroup",
     "aws:cloudfront/function:Function",
     "aws:wafv2/webAcl:WebAcl",
+    "aws:lambda/function:Function",
 }
 
 # Types that hold data (the catalog table, storage, DR and log buckets, the database, the

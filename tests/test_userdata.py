@@ -41,7 +41,7 @@ SECRET_KEY = "sentinel-secret-key-3f9a"
 ADMIN_PASSWORD = "sentinel admin/p@ss"
 DB_PASSWORD = "sentinel-db:p@ss/word"
 REDIS_TOKEN = "sentinel-redis-token"
-DB_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-abc-AbCdEf"
+DB_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ollama/dev/webui-db-AbCdEf"
 
 
 # ------------------------------------------------------------------ helpers
@@ -120,11 +120,10 @@ def seed_aws(
             "host": "db.example",
             "port": 5432,
             "dbname": "openwebui",
-            "username": "webui",
             "secret_arn": DB_SECRET_ARN,
         },
     )
-    box.put_secret(DB_SECRET_ARN, {"username": "webui", "password": DB_PASSWORD})
+    box.put_secret(DB_SECRET_ARN, {"username": "webui_app", "password": DB_PASSWORD})
     box.put_parameter(f"{prefix}/webui/redis", {"host": "cache.example", "port": 6379, "tls": True})
     box.put_secret(f"ollama/{env}/redis-auth", REDIS_TOKEN)
     box.put_parameter(
@@ -438,7 +437,13 @@ def test_boot_steps_run_in_order() -> None:
     ]
     positions = [box.index(step) for step in steps]
     assert positions == sorted(positions), box.calls()
-    assert box.calls()[-1].startswith("aws dynamodb delete-item")
+    # The lock is released last among the boot's own steps, then the secret follower starts
+    # (only on an instance that passed its health gate).
+    assert box.calls()[-3].startswith("aws dynamodb delete-item")
+    assert box.calls()[-2:] == [
+        "systemctl daemon-reload",
+        "systemctl enable --now ollama-follow-secrets.timer",
+    ]
     assert "bootstrap complete" in box.file(BOOT_LOG).read_text()
     docker_run = next(c for c in box.calls() if c.startswith("docker run"))
     for option in ("--log-driver journald", "--log-opt tag=open-webui", "--restart unless-stopped"):
@@ -478,7 +483,7 @@ def test_shared_state_configuration() -> None:
     assert result.returncode == 0, result.stdout
     env = env_file(box)
     assert env["DATABASE_URL"] == (
-        "postgresql://webui:sentinel-db%3Ap%40ss%2Fword@db.example:5432/openwebui"
+        "postgresql://webui_app:sentinel-db%3Ap%40ss%2Fword@db.example:5432/openwebui"
     )
     assert env["VECTOR_DB"] == "pgvector"
     redis = "rediss://:sentinel-redis-token@cache.example:6379/0"
@@ -974,3 +979,57 @@ def test_here_document_check_catches_a_hash_line() -> None:
     broken = "f() {\n  cat <<EOF\nserver {\n # a directive comment\n}\nEOF\n}\n"
     assert comment_lines_in_heredocs(broken) == [" # a directive comment"]
     assert b"a directive comment" not in userdata.shipped(b"#!/bin/bash\n" + broken.encode())
+
+
+# ------------------------------------------------------------------ following rotated secrets
+
+
+def follow(box: Sandbox, **env: str) -> subprocess.CompletedProcess[str]:
+    """What ollama-follow-secrets.service runs on the instance."""
+    return box.run([str(box.file("/usr/local/sbin/ollama-boot.sh")), "follow-secrets"], **env)
+
+
+def test_boot_enables_the_secret_follower_and_ships_its_units() -> None:
+    box, result = stack_boot("staging")
+    assert result.returncode == 0, result.stdout
+    assert box.index("docker run") < box.index("systemctl enable --now ollama-follow-secrets.timer")
+    service = box.file("/etc/systemd/system/ollama-follow-secrets.service").read_text()
+    assert "ExecStart=/usr/local/sbin/ollama-boot.sh follow-secrets" in service
+    timer = box.file("/etc/systemd/system/ollama-follow-secrets.timer").read_text()
+    # Hourly, at a random point per instance: instances rarely restart Open WebUI together.
+    assert "OnUnitActiveSec=1h" in timer and "RandomizedDelaySec=" in timer
+
+
+def test_follower_recreates_open_webui_on_a_rotated_database_login(box: Sandbox) -> None:
+    """Issue 21 item 1: after a rotation, the instance moves to the new login by itself."""
+    seed_aws(box)
+    assert boot(box).returncode == 0
+    box.reset_calls()
+    box.put_secret(DB_SECRET_ARN, {"username": "webui_app_clone", "password": "rotated-pw"})
+    result = follow(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert box.index("docker rm -f open-webui") < box.index("docker run")
+    assert env_file(box)["DATABASE_URL"] == (
+        "postgresql://webui_app_clone:rotated-pw@db.example:5432/openwebui"
+    )
+    assert "Open WebUI is ready with the current secrets" in result.stdout
+    assert "rotated-pw" not in result.stdout + result.stderr  # never logged
+
+
+def test_follower_leaves_open_webui_alone_when_nothing_changed(box: Sandbox) -> None:
+    seed_aws(box)
+    assert boot(box).returncode == 0
+    box.reset_calls()
+    result = follow(box)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not box.called("docker rm") and not box.called("docker run")
+    assert "runs with the current secrets" in result.stdout
+
+
+def test_follower_fails_loudly_when_open_webui_does_not_come_back(box: Sandbox) -> None:
+    seed_aws(box)
+    assert boot(box).returncode == 0
+    box.put_secret("ollama/dev/redis-auth", "rotated-token")
+    result = follow(box, STUB_WEBUI_NOT_READY="1", OLLAMA_HEALTH_RETRIES="2")
+    assert result.returncode != 0
+    assert "Open WebUI /ready did not answer" in result.stdout + result.stderr

@@ -482,6 +482,14 @@ class DataConfig(Model):
         ge=0,
         le=3_600_000,
     )
+    secret_rotation_days: int = field(
+        30,
+        "Days between rotations of the Open WebUI database login (alternating users): the "
+        "login the instances use stays valid for one more interval, so every instance has a "
+        "whole interval to follow (ollama-boot.sh follow-secrets, hourly).",
+        ge=2,
+        le=365,
+    )
     cache_node_type: str = field(
         "cache.t4g.micro",
         "ElastiCache node type of the Valkey cache.",

@@ -665,4 +665,12 @@ NO_CHARGE: dict[str, str] = {
     "aws:elasticache/subnetGroup:SubnetGroup": "no charge",
     "aws:backup/vault:Vault": "no charge; recovery points are the backup plan's lines",
     "aws:backup/selection:Selection": "no charge; recovery points are the backup plan's lines",
+    # The database login rotation: four invocations of a 128 MB function per rotation (every
+    # data.secret_rotation_days), seconds each: inside Lambda's monthly free requests and
+    # compute, and a fraction of a cent without them (AWS Lambda pricing, 2026-12).
+    "aws:lambda/function:Function": "four short invocations per rotation: under 0.01 USD",
+    "aws:lambda/permission:Permission": "a function's resource policy, no charge",
+    "aws:secretsmanager/secretRotation:SecretRotation": (
+        "rotation configuration; the secret and the function have their own lines"
+    ),
 }

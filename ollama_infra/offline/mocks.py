@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_ACCOUNT_ID = "123456789012"
 EXAMPLE_AMI_ID = "ami-0a1b2c3d4e5f67890"
 CLOUDFRONT_PREFIX_LIST_ID = "pl-3b927c52"
@@ -96,6 +98,22 @@ def physical_name(inputs: dict[str, Any]) -> str | None:
     return None
 
 
+def _repo_path(path: str) -> str:
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else path
+
+
+def describe_asset(value: Any) -> Any:
+    """A Lambda code archive as plain, reproducible data (files by repository path), so a
+    plan record reads the same on every machine; anything else unchanged."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {k: describe_asset(v) for k, v in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
+        kind = "file_archive" if isinstance(value, pulumi.FileArchive) else "file"
+        return {kind: _repo_path(value.path)}
+    return value
+
+
 @dataclass(frozen=True)
 class MockedResource:
     """One registration as the mocks answered it."""
@@ -127,8 +145,11 @@ class OfflineMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
+        recorded = {key: describe_asset(value) for key, value in inputs.items()}
         if not args.custom:
-            self.resources.append(MockedResource(args.typ, args.name, inputs, False, None, "", {}))
+            self.resources.append(
+                MockedResource(args.typ, args.name, recorded, False, None, "", {})
+            )
             return None, {}
         seed = f"{args.typ}::{args.name}"
         prefix = _ID_PREFIX.get(args.typ)
@@ -162,7 +183,7 @@ class OfflineMocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:{self.partition}:{service}:{region}:{self.account_id}:{rid}"
         state.update(self._extra_state(args.typ, pname, rid, region, seed))
         self.resources.append(
-            MockedResource(args.typ, args.name, inputs, True, args.provider, rid, state)
+            MockedResource(args.typ, args.name, recorded, True, args.provider, rid, state)
         )
         return rid, state
 

@@ -53,6 +53,7 @@ from ollama_infra.ops.common import (
     eprint,
 )
 from ollama_infra.ops.envs import add_change_args
+from ollama_infra.rotation import VENDOR_DIR as ROTATION_VENDOR
 
 MIN_PYTHON = (3, 11)
 
@@ -213,11 +214,28 @@ def check_own_resources(cfg: StackConfig, account: str) -> None:
         )
 
 
+def check_rotation_bundle(values: dict[str, Any]) -> None:
+    """A stack with a database deploys the login rotation function with its PostgreSQL driver
+    from build/rotation-vendor, which the repository does not carry (a build output)."""
+    data = values.get("ollama:data") or {}
+    if not (isinstance(data, dict) and data.get("database_enabled")):
+        return
+    if not (ROTATION_VENDOR / "pg8000").is_dir():
+        raise OpsError(
+            f"the database login rotation function needs its PostgreSQL driver in "
+            f"{ROTATION_VENDOR.name}/ (build/rotation-vendor), which does not exist",
+            "run `make rotation-vendor` (installs the pinned ollama_infra/rotation/"
+            "requirements.txt), then deploy again",
+            EXIT_USAGE,
+        )
+
+
 def prerequisites(args: argparse.Namespace, region: str) -> dict[str, Any]:
     """Every prerequisite, in order; returns the stack values. Changes nothing."""
     check_python()
     version = check_pulumi()
     values = check_stack(args)  # needs no AWS: before the credentials are used
+    check_rotation_bundle(values)
     identity = check_credentials(region)
     if not args.skip_permission_check:
         check_permissions(region, str(identity.get("Arn", "")), REQUIRED_ACTIONS)

@@ -108,6 +108,30 @@ WEBUI_OIDC_SETTINGS: dict[str, tuple[str, str]] = {
     "OAUTH_ALLOWED_ROLES": ("`auth.user_group`,`auth.admin_group`", _EVERY_START),
     "OAUTH_ADMIN_ROLES": ("`auth.admin_group`", _EVERY_START),
 }
+# The instances follow rotated secrets (the database login, the cache token, the Open WebUI
+# key): hourly, at a random point of the hour per instance so they rarely restart together,
+# and once a few minutes after a reboot. ollama-boot.sh follow-secrets recreates Open WebUI
+# only when its rendered environment changed.
+FOLLOW_SECRETS_UNITS: dict[str, str] = {
+    "ollama-follow-secrets.service": (
+        "[Unit]\n"
+        "Description=Follow rotated secrets: recreate Open WebUI when its environment changed\n"
+        "After=docker.service\n\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        "ExecStart=/usr/local/sbin/ollama-boot.sh follow-secrets\n"
+    ),
+    "ollama-follow-secrets.timer": (
+        "[Unit]\n"
+        "Description=Hourly check for rotated secrets of Open WebUI\n\n"
+        "[Timer]\n"
+        "OnBootSec=10min\n"
+        "OnUnitActiveSec=1h\n"
+        "RandomizedDelaySec=50min\n\n"
+        "[Install]\n"
+        "WantedBy=timers.target\n"
+    ),
+}
 OIDC_SCRIPT = "ollama-webui-oidc.sh"
 # With edge.backend_tls: the instance's TLS proxy (ollama-backend-tls.sh). AWS recommends a
 # target idle timeout longer than the ALB's (else the ALB may reuse a connection the target
@@ -276,6 +300,8 @@ def boot_files(
     for unit, text in sorted(cwagent.journald_forwarders(names, install_method).items()):
         files[f"etc/systemd/system/{unit}"] = (text.encode(), 0o644)
     files["etc/logrotate.d/ollama-logs"] = (cwagent.logrotate_config(names).encode(), 0o644)
+    for unit, text in FOLLOW_SECRETS_UNITS.items():
+        files[f"etc/systemd/system/{unit}"] = (text.encode(), 0o644)
     return files
 
 

@@ -207,7 +207,7 @@ cors_origins() {
 }
 
 webui_env() {
-  local secret admin email password db host port name user pw redis auth scheme storage url
+  local secret admin email password db host port name user pw login redis auth scheme storage url
   secret=$(get_secret "${SECRET_PREFIX}webui-secret-key")
   admin=$(get_secret "${SECRET_PREFIX}webui-admin")
   email=$(jq -r '.email' <<<"$admin")
@@ -226,8 +226,9 @@ webui_env() {
   if [[ -n $PARAM ]]; then
     db=$PARAM
     host=$(jq -r .host <<<"$db") port=$(jq -r .port <<<"$db") name=$(jq -r .dbname <<<"$db")
-    user=$(jq -r .username <<<"$db")
-    pw=$(get_secret "$(jq -r .secret_arn <<<"$db")" | jq -r .password)
+    # The login rotates between two users (alternating users): the secret names which.
+    login=$(get_secret "$(jq -r .secret_arn <<<"$db")")
+    user=$(jq -r .username <<<"$login") pw=$(jq -r .password <<<"$login")
     env_line DATABASE_URL "postgresql://$(uri "$user"):$(uri "$pw")@$host:$port/$name"
     env_line VECTOR_DB pgvector
     log "Open WebUI uses PostgreSQL at $host:$port/$name with pgvector" >&2
@@ -308,15 +309,20 @@ model_listed() { # model_listed NAME: /api/tags lists it (untagged names mean :l
   jq -e --arg m "$name" 'any(.models[]?; .name == $m or .model == $m)' <<<"$TAGS" >/dev/null
 }
 
-health_gate() {
-  local i model missing
+wait_webui_ready() {
+  local i
   for ((i = 1; i <= HEALTH_RETRIES; i++)); do
     if webui_ready; then
-      break
+      return 0
     fi
     ((i < HEALTH_RETRIES)) || die "health gate: Open WebUI /ready did not answer {\"status\": true} after $HEALTH_RETRIES attempts (startup, database or Redis not ready)"
     sleep "$RETRY_DELAY"
   done
+}
+
+health_gate() {
+  local model missing
+  wait_webui_ready
   TAGS=$(curl -fsS --max-time 10 http://127.0.0.1:11434/api/tags) ||
     die "health gate: Ollama /api/tags does not answer"
   missing=()
@@ -523,7 +529,40 @@ configure_webui() {
   apply_webui_settings
 }
 
+# follow_secrets: the hourly check of ollama-follow-secrets.timer (at a random minute per
+# instance, so instances rarely restart together). It renders Open WebUI's environment from the
+# current secrets and parameters; when that differs from what the container was started with (a
+# rotated database login or cache token, a new WEBUI_SECRET_KEY), it recreates the container
+# and waits for /ready. A rotated database login never breaks an instance that has not
+# followed yet: the previous login stays valid until the rotation after next.
+follow_secrets() {
+  local content hash current
+  content=$(webui_env)
+  hash=$(printf '%s\n%s' "$WEBUI_IMAGE" "$content" | sha256sum | cut -c1-16)
+  current=$(docker inspect -f '{{index .Config.Labels "ollama-infra.config"}}' open-webui 2>/dev/null || true)
+  if [[ $current == "$hash" ]]; then
+    log "follow-secrets: Open WebUI runs with the current secrets"
+    return 0
+  fi
+  log "follow-secrets: a secret or setting changed; recreating Open WebUI on this instance"
+  start_open_webui
+  wait_webui_ready
+  log "follow-secrets: Open WebUI is ready with the current secrets"
+}
+
+enable_secret_follower() {
+  local timer="ollama-follow-secrets.timer"
+  [[ -e $ROOT/etc/systemd/system/$timer ]] || die "$timer is missing from the boot files"
+  systemctl daemon-reload
+  systemctl enable --now "$timer"
+  log "$timer follows rotated secrets hourly"
+}
+
 main() {
+  if [[ ${1:-} == follow-secrets ]]; then
+    follow_secrets
+    return 0
+  fi
   log "boot of environment $OLLAMA_ENV in $AWS_REGION (Ollama $OLLAMA_VERSION by $INSTALL_METHOD, $WEBUI_IMAGE)"
   install_packages
   harden_sshd
@@ -535,6 +574,7 @@ main() {
   health_gate
   configure_webui
   first_start_lock_release || true
+  enable_secret_follower
   log "bootstrap complete"
 }
 

@@ -6,6 +6,7 @@ moto cannot produce), and Open WebUI is a fake server on a loopback port.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ops_support
@@ -244,9 +245,14 @@ def test_deploy_needs_confirmation(ready: tuple[AwsRecorder, FakePulumi, WebUISt
 
 
 def test_production_deploy_needs_the_production_flag(
-    ready: tuple[AwsRecorder, FakePulumi, WebUIState], capsys: pytest.CaptureFixture[str]
+    ready: tuple[AwsRecorder, FakePulumi, WebUIState],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     recorder, fake, _ = ready
+    (tmp_path / "pg8000").mkdir()
+    monkeypatch.setattr(deploy, "ROTATION_VENDOR", tmp_path)  # a built driver bundle
     fake.selected = "production"
     assert cli("deploy", "--stack", "production", "--yes", *FAST) == EXIT_REFUSED
     assert "--production" in capsys.readouterr().err
@@ -416,3 +422,23 @@ def test_foreign_or_example_resources_stop_before_pulumi_up(
     assert message in capsys.readouterr().err
     _no_change(recorder, fake)
     assert not fake.ran("preview")
+
+
+def test_a_database_stack_needs_the_rotation_driver_bundle(
+    ready: tuple[AwsRecorder, FakePulumi, WebUIState],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The rotation function ships build/rotation-vendor; without it deploy stops before any
+    AWS call and says how to build it."""
+    recorder, fake, _ = ready
+    fake.selected = "staging"
+    monkeypatch.setattr(deploy, "ROTATION_VENDOR", tmp_path / "missing")
+    assert cli("deploy", "--stack", "staging", "--dry-run", *FAST) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "make rotation-vendor" in err and "fix:" in err
+    assert recorder.calls == []
+    (tmp_path / "built" / "pg8000").mkdir(parents=True)
+    monkeypatch.setattr(deploy, "ROTATION_VENDOR", tmp_path / "built")
+    assert cli("deploy", "--stack", "staging", "--dry-run", *FAST) == 0
