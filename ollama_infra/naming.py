@@ -188,12 +188,15 @@ def is_taggable(type_token: str) -> bool:
     """
     import importlib
     import inspect
+    import keyword
 
     pkg, _, rest = type_token.partition(":")
     if pkg != "aws" or ":" not in rest:
         return False
     module_path, _, class_name = rest.partition(":")
     module_name = module_path.split("/")[0]
+    if keyword.iskeyword(module_name):  # the SDK names the lambda module lambda_
+        module_name += "_"
     module = importlib.import_module(
         "pulumi_aws" if module_name == "index" else f"pulumi_aws.{module_name}"
     )

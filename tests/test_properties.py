@@ -31,10 +31,12 @@ PARAMETER_RE = re.compile(r"^/ollama/(?P<env>dev|staging|production)/[a-z0-9][a-
 LOG_GROUP_RE = re.compile(
     r"^/aws/ec2/ollama-[a-z0-9]+(-[a-z0-9]+)*-(?P<env>dev|staging|production)$"
 )
-# Log group names the service dictates (RDS exports, WAF's aws-waf-logs- prefix).
+# Log group names the service dictates (RDS exports, WAF's aws-waf-logs- prefix, Lambda's
+# /aws/lambda/<function>).
 SERVICE_LOG_GROUP_RE = re.compile(
     r"^(/aws/rds/instance/ollama-webui-db-(?P<env>dev|staging|production)/(postgresql|upgrade)"
-    r"|aws-waf-logs-ollama-waf-(?P<waf_env>dev|staging|production))$"
+    r"|aws-waf-logs-ollama-waf-(?P<waf_env>dev|staging|production)"
+    r"|/aws/lambda/ollama-db-rotation-(?P<fn_env>dev|staging|production))$"
 )
 # Name-like inputs AWS shows as the resource's name (Name tags included).
 NAME_KEYS = (
@@ -77,7 +79,7 @@ def naming_violations(ev: Evaluation) -> list[str]:
             m = _name_pattern(r.type if key == "name" else "", value).match(value)
             if not m:
                 out.append(f"{r.type} {r.name}: {key}={value!r} is not ollama-<role>-<env>")
-            elif (m.group("env") or m.groupdict().get("waf_env")) != ev.stack:
+            elif (m.group("env") or m.groupdict().get("waf_env") or m.groupdict().get("fn_env")) != ev.stack:
                 out.append(f"{r.name}: {key}={value!r} names another environment")
         for key in PREFIX_KEYS:
             value = r.inputs.get(key)

@@ -322,6 +322,10 @@ MESSAGES: dict[str, str] = {
     "data.database_storage_gb": "RDS gp3 storage must be 20-65536 GiB",
     "data.database_max_storage_gb": "RDS gp3 storage must be 20-65536 GiB",
     "data.database_backup_retention_days": "RDS keeps automated backups for 1-35 days; use 7",
+    "data.secret_rotation_days": (
+        "the database login rotates every 2-365 days (Secrets Manager; the previous login stays "
+        "valid one more interval while the instances follow); use 30"
+    ),
     "data.database_slow_statement_ms": (
         "must be 0-3600000 ms; 1000 logs statements slower than a second (0 logs every one)"
     ),

@@ -356,6 +356,27 @@ def _budget(kinds: tuple[str, ...] = ("ACTUAL", "FORECASTED")) -> ResourceRecord
     )
 
 
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+
+
+def _secret(role: str) -> ResourceRecord:
+    return rec(SECRET, f"ollama-data-{role}", name=f"ollama/production/{role}")
+
+
+def _rotation(
+    role: str, days: float = 30.0, fn: str | None = "arn:aws:lambda:fn"
+) -> ResourceRecord:
+    arn = _secret(role).state["arn"]
+    return rec(
+        SECRET_ROTATION,
+        f"ollama-data-{role}-rotation",
+        secretId=arn,
+        rotationLambdaArn=fn,
+        rotationRules={"automaticallyAfterDays": days},
+    )
+
+
 CASES: list[Case] = [
     # S3
     Case(
@@ -531,6 +552,30 @@ CASES: list[Case] = [
         lambda: p(rds(monitoringInterval=5.0)),
         "ollama-data-database",
         "monitoring role",
+    ),
+    Case(
+        "secret-rotation",
+        "never-rotated",
+        lambda: p(_secret("webui-db"), _rotation("webui-db"), _secret("webui-secret-key")),
+        lambda: p(_secret("webui-db"), _secret("webui-secret-key")),
+        "ollama-data-webui-db",
+        "SecretRotation",
+    ),
+    Case(
+        "secret-rotation",
+        "too-rare",
+        lambda: p(_secret("webui-db"), _rotation("webui-db", days=365.0)),
+        lambda: p(_secret("webui-db"), _rotation("webui-db", days=400.0)),
+        "ollama-data-webui-db",
+        "secret_rotation_days",
+    ),
+    Case(
+        "secret-rotation",
+        "no-function",
+        lambda: p(_secret("webui-db"), _rotation("webui-db")),
+        lambda: p(_secret("webui-db"), _rotation("webui-db", fn=None)),
+        "ollama-data-webui-db",
+        "with a function",
     ),
     Case(
         "rds-query-logging",
