@@ -79,7 +79,7 @@ def naming_violations(ev: Evaluation) -> list[str]:
             m = _name_pattern(r.type if key == "name" else "", value).match(value)
             if not m:
                 out.append(f"{r.type} {r.name}: {key}={value!r} is not ollama-<role>-<env>")
-            elif (m.group("env") or m.groupdict().get("waf_env") or m.groupdict().get("fn_env")) != ev.stack:
+            elif next((g for g in m.groupdict().values() if g), None) != ev.stack:
                 out.append(f"{r.name}: {key}={value!r} names another environment")
         for key in PREFIX_KEYS:
             value = r.inputs.get(key)
