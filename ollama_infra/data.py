@@ -957,6 +957,8 @@ def rotation_statements(
                 ctx.arn("ec2", "subnet/*"),
                 ctx.arn("ec2", "security-group/*"),
             ],
+            # Lambda names the interfaces itself: bound to the stack's account and region.
+            "Condition": {"StringEquals": {"aws:RequestedRegion": ctx.region}},
         },
         {
             "Sid": "WriteFunctionLogs",

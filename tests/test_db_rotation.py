@@ -31,6 +31,7 @@ SETTINGS = db_users.Settings(
     master_secret_arn="",  # filled per test
 )
 MASTER = "openwebui"
+FIRST_PW = "initial-pw"  # the login's first version (test double value)
 
 
 class FakePostgres:
@@ -94,10 +95,8 @@ def _stack(sm: Any, initial_user: str = db_users.APP_USER) -> tuple[str, db_user
     master = sm.create_secret(
         Name="rds!db-1234", SecretString=json.dumps({"username": MASTER, "password": "m-pw"})
     )["ARN"]
-    app = sm.create_secret(
-        Name="ollama/dev/webui-db",
-        SecretString=json.dumps({"username": initial_user, "password": "initial-pw"}),
-    )["ARN"]
+    login = json.dumps(dict(username=initial_user, password=FIRST_PW))
+    app = sm.create_secret(Name="ollama/dev/webui-db", SecretString=login)["ARN"]
     # Rotation configured with a function (never invoked here: the tests call the steps).
     sm.rotate_secret(
         SecretId=app,

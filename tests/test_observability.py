@@ -28,7 +28,8 @@ LOG_GROUP_RE = re.compile(r"^/aws/ec2/ollama-[a-z0-9]+(-[a-z0-9]+)*-(?P<env>[a-z
 # to aws-waf-logs-*. They still carry the stack's environment.
 SERVICE_NAMED_RE = re.compile(
     r"^(/aws/rds/instance/ollama-webui-db-(?P<db_env>[a-z]+)/(postgresql|upgrade)"
-    r"|aws-waf-logs-ollama-waf-(?P<waf_env>[a-z]+))$"
+    r"|aws-waf-logs-ollama-waf-(?P<waf_env>[a-z]+)"
+    r"|/aws/lambda/ollama-db-rotation-(?P<fn_env>[a-z]+))$"
 )
 
 
@@ -44,7 +45,7 @@ def log_group_naming_violations(ev: Evaluation) -> list[str]:
         name = str(group.inputs.get("name"))
         service = SERVICE_NAMED_RE.match(name)
         if service:
-            env = service.group("db_env") or service.group("waf_env")
+            env = service.group("db_env") or service.group("waf_env") or service.group("fn_env")
             if env != ev.stack:
                 out.append(f"{group.name}: {name!r} belongs to environment {env}")
             continue

@@ -278,15 +278,16 @@ def pg8000_connect(login: Mapping[str, Any]) -> Connection:  # pragma: no cover 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "vendor"))
     import pg8000.native
 
-    conn: Connection = pg8000.native.Connection(
-        user=login["username"],
-        password=login["password"],
-        host=login["host"],
-        port=int(login["port"]),
-        database=login["dbname"],
-        ssl_context=True,
-        timeout=10,
-    )
+    settings: dict[str, Any] = {
+        "user": login["username"],
+        "password": login["password"],
+        "host": login["host"],
+        "port": int(login["port"]),
+        "database": login["dbname"],
+        "ssl_context": True,
+        "timeout": 10,
+    }
+    conn: Connection = pg8000.native.Connection(**settings)
     return conn
 
 
