@@ -4,7 +4,6 @@ config rules."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from typing import Any
@@ -18,6 +17,7 @@ from test_identity import iam_violations
 
 from ollama_infra.config import ConfigError, StackConfig, parse_config
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
+from ollama_infra.userdata import decode_user_data
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 ASG = "aws:autoscaling/group:Group"
@@ -369,7 +369,7 @@ def test_spot_gpu_ssh_and_request_tracking_variants() -> None:
     lt = _lt_inputs(ev)
     assert lt["instanceType"] == "g6.xlarge"
     assert lt["keyName"] == "ollama-key-dev"
-    assert "GPU=true" in base64.b64decode(lt["userData"]).decode()
+    assert "GPU=true" in decode_user_data(lt["userData"])
     (tracking,) = [
         p for p in ev.of_type(POLICY) if p.inputs["policyType"] == "TargetTrackingScaling"
     ]

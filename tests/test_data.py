@@ -25,6 +25,7 @@ from harness import (
 from ollama_infra.config import ConfigError, parse_config
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
 from ollama_infra.offline.evaluate import unwrap_secrets as plain
+from ollama_infra.userdata import decode_user_data, encode_user_data
 
 TABLE = "aws:dynamodb/table:Table"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -539,7 +540,7 @@ def _searchable(record: ResourceRecord) -> str:
     text = json.dumps(plain(inputs), default=str)
     user_data = inputs.get("userData")
     if isinstance(user_data, str):
-        text += base64.b64decode(user_data).decode("utf-8", "replace")
+        text += decode_user_data(user_data)
     return text
 
 
@@ -581,13 +582,15 @@ def test_secret_leak_check_catches_leaks() -> None:
     admin = values["ollama-data-webui-admin-password"]
     broken = replace_record(ev, "ollama-data-param-webui-storage", value=f'{{"x": "{admin}"}}')
     assert any("ollama-data-param-webui-storage" in v for v in secret_leak_violations(broken))
-    # A launch template whose (base64) user data embeds the admin password.
-    poisoned = base64.b64encode(f"#!/bin/bash\nexport WEBUI_ADMIN_PASSWORD={admin}\n".encode())
-    template = ResourceRecord(
-        LAUNCH_TEMPLATE, "ollama-leaky-lt", {"userData": poisoned.decode()}, True, None, "lt-0", {}
-    )
-    with_template = Evaluation(ev.stack, ev.region, [*ev.resources, template], [], ev.outputs)
-    assert any("ollama-leaky-lt" in v for v in secret_leak_violations(with_template))
+    # A launch template whose user data embeds the admin password: plain base64, and
+    # gzip-compressed as the stack stores it.
+    script = f"#!/bin/bash\nexport WEBUI_ADMIN_PASSWORD={admin}\n"
+    for poisoned in (base64.b64encode(script.encode()).decode(), encode_user_data(script)):
+        template = ResourceRecord(
+            LAUNCH_TEMPLATE, "ollama-leaky-lt", {"userData": poisoned}, True, None, "lt-0", {}
+        )
+        with_template = Evaluation(ev.stack, ev.region, [*ev.resources, template], [], ev.outputs)
+        assert any("ollama-leaky-lt" in v for v in secret_leak_violations(with_template))
     leaky = Evaluation(
         ev.stack,
         ev.region,

@@ -5,13 +5,10 @@ system commands, against every stack's rendering.
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 import shlex
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +46,7 @@ DB_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ollama/dev
 
 def user_data_of(ev: Evaluation) -> str:
     (template,) = ev.of_type(LAUNCH_TEMPLATE)
-    return base64.b64decode(template.inputs["userData"]).decode()
+    return userdata.decode_user_data(template.inputs["userData"])
 
 
 def heredoc(text: str, marker: str) -> str:
@@ -59,10 +56,11 @@ def heredoc(text: str, marker: str) -> str:
 
 
 def embedded_files(text: str) -> dict[str, str]:
-    """The files the bootstrap unpacks, by path relative to /."""
-    data = base64.b64decode(heredoc(text, "SCRIPTS"))
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        return {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}  # type: ignore[union-attr]
+    """The files the bootstrap writes, by path relative to /."""
+    end = userdata.FILE_END
+    found = re.findall(rf"^cat >\"\$ROOT/([^\"]+)\" <<'{end}'\n(.*?)^{end}$", text, re.S | re.M)
+    assert found, "no boot file here-documents in the user data"
+    return dict(found)
 
 
 def embedded_scripts(text: str) -> dict[str, str]:
@@ -266,7 +264,7 @@ def test_launch_template_carries_the_rendered_user_data(stack: str) -> None:
     )
     text = user_data_of(evaluated(stack))
     assert text == expected
-    assert len(text.encode()) < USER_DATA_LIMIT
+    assert len(userdata.compress_user_data(text)) < USER_DATA_LIMIT
     env = boot_env(text)
     assert env["OLLAMA_ENV"] == stack
     assert env["CATALOG_TABLE"] == f"ollama-data-table-{stack}"
@@ -682,8 +680,22 @@ def test_gpu_profile_checks_the_driver(box: Sandbox) -> None:
 
 def test_rendering_is_deterministic() -> None:
     assert render_user_data(settings()) == render_user_data(settings())
-    names = StackNames("dev", "123456789012")
-    assert userdata.scripts_archive(names, "script") == userdata.scripts_archive(names, "script")
+    text = render_user_data(settings())
+    assert userdata.encode_user_data(text) == userdata.encode_user_data(text)  # no timestamp
+    assert userdata.decode_user_data(userdata.encode_user_data(text)) == text
+
+
+def test_boot_files_travel_in_here_documents_intact() -> None:
+    files = {"usr/local/sbin/a.sh": (b"#!/bin/bash\necho '$HOME' \"$(date)\"\n", 0o755)}
+    section = userdata.files_section(files)
+    assert embedded_files(section) == {
+        "usr/local/sbin/a.sh": files["usr/local/sbin/a.sh"][0].decode()
+    }
+    assert 'chmod 0755 "$ROOT/usr/local/sbin/a.sh"' in section
+    with pytest.raises(UserDataError, match="newline"):
+        userdata.files_section({"etc/x": (b"no newline", 0o644)})
+    with pytest.raises(UserDataError, match="would end its here-document"):
+        userdata.files_section({"etc/x": (f"a\n{userdata.FILE_END}\nb\n".encode(), 0o644)})
 
 
 def test_oversized_user_data_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -919,7 +931,9 @@ def test_without_backend_tls_the_boot_is_unchanged(stack: str) -> None:
     text = user_data_of(evaluated(stack))
     assert (
         embedded_scripts(text)["ollama-boot.sh"]
-        == (ROOT / "ollama_infra" / "userdata" / "ollama-boot.sh").read_text()
+        == userdata.shipped(
+            (ROOT / "ollama_infra" / "userdata" / "ollama-boot.sh").read_bytes()
+        ).decode()
     )
     assert "WEBUI_TLS_PORT" not in boot_env(text)
     box, result = stack_boot(stack)

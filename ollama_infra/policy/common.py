@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import gzip
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -326,15 +327,18 @@ def find_secrets(text: str) -> list[str]:
 
 
 def decode_user_data(value: Any) -> str:
-    """User data as text: launch templates take base64, instances may take plain text."""
+    """User data as text: launch templates take base64 (ours gzip-compressed, which
+    cloud-init unpacks), instances may take plain text."""
     if not isinstance(value, str):
         return ""
     compact = value.strip()
     if compact and re.fullmatch(r"[A-Za-z0-9+/=\s]+", compact):
         try:
             raw = base64.b64decode(compact, validate=False)
+            if raw[:2] == b"\x1f\x8b":
+                raw = gzip.decompress(raw)
             return raw.decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, UnicodeDecodeError, OSError, EOFError):
             return value
     return value
 

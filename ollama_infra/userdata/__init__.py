@@ -3,21 +3,20 @@
 The user data carries names and versions only (environment, region, table, parameter and
 secret prefixes, Ollama and Open WebUI versions, install method); the boot script fetches
 every secret at boot through the instance role. It writes those settings to
-``/etc/ollama/boot.env``, unpacks ``ollama-install.sh`` (also ``scripts/ollama-install.sh``,
-for hosts and AMI builds) and ``ollama-boot.sh`` into ``/usr/local/sbin`` and runs the boot
-script. Together the two scripts are larger than the 16 KB user-data limit, so they travel
-as a deterministic gzip'd tar in base64 inside the one bootstrap script (the same bytes for
-the same sources, so the launch template only changes when a script or a setting does).
+``/etc/ollama/boot.env``, writes ``ollama-install.sh`` (also ``scripts/ollama-install.sh``,
+for hosts and AMI builds) and ``ollama-boot.sh`` into ``/usr/local/sbin`` (one quoted
+here-document per file) and runs the boot script. Together the scripts are larger than the
+16 KB user-data limit, so EC2 stores the whole bootstrap gzip-compressed, which cloud-init
+unpacks before running it; the compression is deterministic (the same bytes for the same
+sources, so the launch template only changes when a script or a setting does).
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
-import io
 import re
 import shlex
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,7 +140,9 @@ BACKEND_TLS_SCRIPT = "ollama-backend-tls.sh"
 PROXY_TIMEOUT_SECONDS = 4010
 OIDC_CALLBACK_PATH = "/oauth/oidc/callback"
 _BOOT_MAIN = '\nmain "$@"\n'
-_HEREDOC_ENDS = ("BOOT_ENV", "SCRIPTS")
+# Ends each file's here-document in the user data; no file may contain this line.
+FILE_END = "OLLAMA_FILE"
+_HEREDOC_ENDS = ("BOOT_ENV", FILE_END)
 
 
 class UserDataError(ValueError):
@@ -276,7 +277,7 @@ _COMMENT_LINE = re.compile(r"^[ \t]*#(?!!| shellcheck )[^\n]*\n", re.M)
 
 def shipped(script: bytes) -> bytes:
     """A script as the user data carries it: without its comment-only lines (the sources keep
-    them; the archive must stay under the 16 KB user-data limit). No here-document or
+    them; the compressed user data must stay under the 16 KB limit). No here-document or
     multi-line string in the scripts has a line starting with '#' (test_userdata checks)."""
     head, _, body = script.partition(b"\n")
     note = b"# Comments stripped for the user-data limit; the commented source is in the repo.\n"
@@ -305,26 +306,23 @@ def boot_files(
     return files
 
 
-def scripts_archive(
-    names: StackNames, install_method: str, oidc: bool = False, backend_tls: bool = False
-) -> bytes:
-    """The boot files as a reproducible tar.gz (fixed mtime, owner and mode)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for path, (data, mode) in boot_files(names, install_method, oidc, backend_tls).items():
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            info.mode = mode
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0)
-
-
-def _base64_lines(data: bytes, width: int = 76) -> str:
-    text = base64.b64encode(data).decode()
-    return "\n".join(text[i : i + width] for i in range(0, len(text), width))
+def files_section(files: dict[str, tuple[bytes, int]]) -> str:
+    """Shell that writes each boot file under $ROOT with its mode: one quoted here-document
+    per file (the shell expands nothing in it), so the user data stays plain text that gzip
+    compresses well. Raises UserDataError for content a here-document cannot carry."""
+    dirs = sorted({path.rsplit("/", 1)[0] for path in files})
+    out = ["install -d -m 0755 " + " ".join(f'"$ROOT/{d}"' for d in dirs)]
+    for path, (data, mode) in files.items():
+        text = data.decode()
+        if not text.endswith("\n"):
+            raise UserDataError(f"{path} must end with a newline to travel in a here-document")
+        if FILE_END in text.splitlines():
+            raise UserDataError(
+                f"{path} has a line {FILE_END!r}, which would end its here-document"
+            )
+        out.append(f"cat >\"$ROOT/{path}\" <<'{FILE_END}'\n{text}{FILE_END}")
+        out.append(f'chmod {mode:04o} "$ROOT/{path}"')
+    return "\n".join(out)
 
 
 def render_user_data(settings: BootSettings) -> str:
@@ -333,10 +331,8 @@ def render_user_data(settings: BootSettings) -> str:
     values = {
         "ENV": settings.env,
         "BOOT_ENV": boot_env,
-        "SCRIPTS": _base64_lines(
-            scripts_archive(
-                settings.names, settings.install_method, settings.oidc, settings.backend_tls
-            )
+        "FILES": files_section(
+            boot_files(settings.names, settings.install_method, settings.oidc, settings.backend_tls)
         ),
     }
     for line in boot_env.splitlines():
@@ -347,15 +343,28 @@ def render_user_data(settings: BootSettings) -> str:
     if unknown:
         raise UserDataError(f"bootstrap.sh.tpl uses unknown placeholders {sorted(unknown)}")
     rendered = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
-    size = len(rendered.encode())
+    size = len(compress_user_data(rendered))
     if size >= USER_DATA_LIMIT:
         raise UserDataError(
-            f"rendered user data is {size} bytes; EC2 accepts at most {USER_DATA_LIMIT} raw: "
-            "shorten the boot scripts or move them to a versioned SSM parameter"
+            f"the user data is {size} bytes gzip-compressed; EC2 accepts at most "
+            f"{USER_DATA_LIMIT} raw: shorten the boot scripts or move them to a versioned "
+            "S3 object the bootstrap downloads"
         )
     return rendered
 
 
+def compress_user_data(rendered: str) -> bytes:
+    """The user data EC2 stores: gzip, which cloud-init recognises and unpacks before it runs
+    the script (docs/UPSTREAM.md); reproducible (no timestamp), so plans stay byte-identical."""
+    return gzip.compress(rendered.encode(), compresslevel=9, mtime=0)
+
+
+def decode_user_data(encoded: str) -> str:
+    """The script a launch template's base64 user data carries (gzip-compressed or not)."""
+    raw = base64.b64decode(encoded)
+    return (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode()
+
+
 def encode_user_data(rendered: str) -> str:
-    """Base64 as the launch template API expects."""
-    return base64.b64encode(rendered.encode()).decode()
+    """Base64 of the compressed user data, as the launch template API expects."""
+    return base64.b64encode(compress_user_data(rendered)).decode()

@@ -3,10 +3,11 @@
 # ollama_infra.userdata. It carries names only, never secrets: the boot script reads the
 # secrets from Secrets Manager through the instance role at boot.
 #  1. writes the boot settings to /etc/ollama/boot.env;
-#  2. unpacks ollama-install.sh and ollama-boot.sh into /usr/local/sbin, and the journald
-#     log forwarders (systemd units) and their logrotate rules the CloudWatch agent relies
-#     on (a gzip'd tar in base64 keeps the user data under the 16 KB limit; the sources are
-#     ollama_infra/userdata/*.sh and ollama_infra/cwagent.py);
+#  2. writes ollama-install.sh and ollama-boot.sh into /usr/local/sbin, the journald log
+#     forwarders (systemd units) and their logrotate rules the CloudWatch agent relies on, and
+#     the secret follower's units (the sources are ollama_infra/userdata/*.sh,
+#     ollama_infra/userdata/__init__.py and ollama_infra/cwagent.py; EC2 stores this script
+#     gzip-compressed, which cloud-init unpacks, to stay under the 16 KB user-data limit);
 #  3. runs ollama-boot.sh, whose exit status is this script's.
 # Logs for the CloudWatch agent config: /var/log/ollama-bootstrap.log (this boot), the journal
 # of Ollama's systemd unit (per install method), and journald tag "open-webui" (Open WebUI).
@@ -16,7 +17,5 @@ install -d -m 0755 "$ROOT/etc/ollama"
 cat >"$ROOT/etc/ollama/boot.env" <<'BOOT_ENV'
 @@BOOT_ENV@@
 BOOT_ENV
-base64 -d <<'SCRIPTS' | tar -xz --no-same-owner -C "$ROOT/"
-@@SCRIPTS@@
-SCRIPTS
+@@FILES@@
 exec "$ROOT/usr/local/sbin/ollama-boot.sh"

@@ -19,6 +19,7 @@ from policy_records import (
     DEV_TAGS,
     FAKE_ACCESS_KEY,
     GOOD_METADATA,
+    GOOD_USER_DATA,
     LOGS,
     PROD_TAGS,
     STORAGE,
@@ -37,6 +38,7 @@ from policy_records import (
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord
 from ollama_infra.policy.evaluate import PolicyResult, evaluate_policies
 from ollama_infra.policy.pack import RULES, rule
+from ollama_infra.userdata import encode_user_data
 
 # Every secret-looking value in this file is fake; they exist only to trip the rules.
 TABLE = "aws:dynamodb/table:Table"
@@ -1203,6 +1205,14 @@ CASES: list[Case] = [
         "user-data",
         lambda: p(launch_template()),
         lambda: p(launch_template(userData=b64(BAD_USER_DATA))),
+        "ollama-compute-lt",
+        "Secrets Manager",
+    ),
+    Case(
+        "no-plaintext-secrets",
+        "user-data-gzip",  # as the stack stores it: gzip, which cloud-init unpacks
+        lambda: p(launch_template(userData=encode_user_data(GOOD_USER_DATA))),
+        lambda: p(launch_template(userData=encode_user_data(BAD_USER_DATA))),
         "ollama-compute-lt",
         "Secrets Manager",
     ),
