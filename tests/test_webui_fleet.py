@@ -216,6 +216,9 @@ def test_a_lock_without_the_lease_clause_would_never_expire(
     broken.write_text(text.replace("OR #x < :now ", "OR #x > :now "))
     env = functions_env(tmp_path, dynamodb, "i-dead", FIRST_START_LOCK_LEASE="1")
     run("first_start_lock_acquire; kill -9 $$", env, broken)
+    # Past the dead holder's lease (whole seconds) before the heir tries: the reversed
+    # comparison would still let an heir in while the lease runs.
+    time.sleep(2.1)
     heir = run(
         "first_start_lock_acquire",
         functions_env(tmp_path, dynamodb, "i-heir", FIRST_START_LOCK_WAIT="3"),
