@@ -29,7 +29,7 @@ if _ROOT not in sys.path:
 import gevent  # noqa: E402
 import requests  # noqa: E402
 from locust import HttpUser, LoadTestShape, events, task  # noqa: E402
-from locust.runners import WorkerRunner  # noqa: E402
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner  # noqa: E402
 
 from loadtest import gate, scaling, schedule  # noqa: E402
 from loadtest import settings as settings_mod  # noqa: E402
@@ -53,6 +53,11 @@ from loadtest.stream import (  # noqa: E402
 log = logging.getLogger("loadtest")
 
 LLM_ROW = "LLM"  # request_type of the per-request metric rows
+# Distributed runs: at the end of a run the master asks every worker for its last records and
+# waits for them. Locust's own final report on quit is waited for only half a second, so a
+# worker on a busy machine lost everything it had not yet sent (a 3 s report interval).
+FLUSH_REQUEST, FLUSH_REPLY = "ollama_flush", "ollama_flushed"
+FLUSH_TIMEOUT_S = 30.0
 
 
 class RunState:
@@ -63,6 +68,7 @@ class RunState:
         self.records: list[RequestRecord] = []
         self.outbox: list[dict[str, Any]] = []  # records not yet sent to the master
         self.warmups = 0
+        self.flushed: set[str] = set()  # workers whose last records reached the master
         self.stage_log: list[tuple[float, int]] = []  # (wall time, target users)
         self.user_ids = itertools.count()
         self.observer: scaling.ScalingObserver | None = None
@@ -116,6 +122,10 @@ def _on_init(environment: Any, **_: Any) -> None:
         OllamaUser.host = STATE.settings.host
     if STATE.settings.observe_scaling and not isinstance(environment.runner, WorkerRunner):
         STATE.observer = _scaling_observer(STATE.settings)
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message(FLUSH_REPLY, _on_flushed)
+    elif isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message(FLUSH_REQUEST, _on_flush_request)
 
 
 def _scaling_observer(s: settings_mod.Settings) -> scaling.ScalingObserver:
@@ -165,6 +175,43 @@ def _report_to_master(data: dict[str, Any], **_: Any) -> None:
 def _worker_report(data: dict[str, Any], **_: Any) -> None:
     STATE.records.extend(RequestRecord.from_dict(r) for r in data.get("ollama_records", []))
     STATE.warmups += data.get("ollama_warmups", 0)
+
+
+def _on_flush_request(environment: Any, **_: Any) -> None:
+    """Worker: stop the users (what the master's quit would do next), then send what is left."""
+    environment.runner.stop()
+    data: dict[str, Any] = {}
+    _report_to_master(data)
+    environment.runner.send_message(FLUSH_REPLY, data)
+
+
+def _on_flushed(msg: Any, **_: Any) -> None:
+    _worker_report(msg.data)
+    STATE.flushed.add(msg.node_id)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Any, **_: Any) -> None:
+    """Master: collect every live worker's last records before the summary is written."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return
+    STATE.flushed.clear()
+    workers = {c.id for c in runner.clients.all if c.state != STATE_MISSING}
+    for worker in workers:
+        runner.send_message(FLUSH_REQUEST, None, worker)
+    deadline = time.monotonic() + FLUSH_TIMEOUT_S
+    while not workers <= STATE.flushed and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    missing = workers - STATE.flushed
+    if missing:
+        log.error(
+            "%d worker(s) sent no final records within %.0f s; the summary lacks their last "
+            "requests: %s",
+            len(missing),
+            FLUSH_TIMEOUT_S,
+            ", ".join(sorted(missing)),
+        )
 
 
 @events.quitting.add_listener
