@@ -21,49 +21,63 @@ from loadtest import gate
 from loadtest.settings import API_KEY_ENV as API_KEY
 
 FAST = ("--wait-min", "0", "--wait-max", "0.05", "--task-weights", "generate=1,chat=1")
-# A CPU-class stream: half a second to the first token, then 20 tokens/s.
-DELAY_S, INTERVAL_S, TOKENS = 0.5, 0.05, 10
+# A CPU-class stream: half a second to the first token, then 4 tokens/s. The token interval
+# is long enough that a busy machine (the suite shares its cores with other jobs) does not
+# push a correct first-token figure past the second token, which a wrong one always reaches.
+DELAY_S, INTERVAL_S, TOKENS = 0.5, 0.25, 4
 
 
 @pytest.mark.parametrize("users", [1, 50])
 def test_reported_ttft_and_decode_rate_match_the_fake_servers_ground_truth(
     users: int, tmp_path: Path
 ) -> None:
-    """With first-token delay D and token interval I, median TTFT is within max(5 ms, 2 %) of
-    what the server really did (and no more than the machine's load above D), and the median
-    decode rate within 2 % of 1/I, at 1 and at 50 concurrent streams."""
+    """With first-token delay D and token interval I, the median TTFT is no earlier than what
+    the server really did (less a small tolerance) and earlier than the second token could
+    leave the server (D + I), and the median decode rate is within 2 % of 1/I, at 1 and at
+    50 concurrent streams.
+
+    A busy machine only makes things late: the server's first token, and the client's sight
+    of it after the server sent it. So the checks are tight below and bounded above by what
+    a measuring defect (TTFT taken at the second token or at the end of the stream) always
+    exceeds."""
     with fake_ollama_process(DELAY_S, INTERVAL_S, TOKENS) as url:
-        run = run_locust(url, tmp_path, *FAST, users=users, run_time="6s")
+        run = run_locust(url, tmp_path, *FAST, users=users, run_time="8s")
         truth = fake_truth(url)
     assert run.returncode == 0, run.output
     s = run.summary
     assert s is not None
     assert s["errors"]["total"] == 0
     assert s["run"]["warmup_requests_excluded"] == users  # one warm-up per user, not counted
-    assert s["latency_ms"]["ttft_ms"]["count"] >= (4 if users == 1 else 200)
-    tolerance_ms = max(5.0, 0.02 * DELAY_S * 1000)
-    # A busy machine (the suite runs on parallel workers) can only make the server late, never
-    # early: the absolute figures get room above D; the harness's own error (client figure vs
-    # what the server really did) keeps the tight tolerance.
-    late_ms = 5 * tolerance_ms
+    # 50 streams really ran side by side (one after another, 8 s would hold about 6).
+    assert s["latency_ms"]["ttft_ms"]["count"] >= (3 if users == 1 else 100)
+    delay_ms, interval_ms = DELAY_S * 1000, INTERVAL_S * 1000
+    tolerance_ms = max(5.0, 0.02 * delay_ms)
+    # The fake's own log: it never sends the first token early, and kept roughly to its delay.
+    server_ms = statistics.median(truth) * 1000
+    assert delay_ms <= server_ms < delay_ms + interval_ms, server_ms
     ttft = s["latency_ms"]["ttft_ms"]["p50"]
-    assert DELAY_S * 1000 - tolerance_ms <= ttft <= DELAY_S * 1000 + late_ms, ttft
+    # Not earlier than the server sent the first token (a clock started late, or stopped at
+    # the headers or the empty chunk the fake sends at D/2, is far below) ...
+    assert ttft >= server_ms - tolerance_ms, (ttft, server_ms)
+    # ... and before the second token could leave (at D + I at the earliest): a client
+    # figure at the second token, or at the end of the stream, is never below it.
+    assert ttft < delay_ms + interval_ms, (ttft, server_ms)
     decode = s["server_rates"]["decode_tokens_per_s"]["p50"]
     assert abs(decode - 1 / INTERVAL_S) <= 0.02 / INTERVAL_S, decode
     client_rate = 1000 / s["latency_ms"]["tpot_ms"]["p50"]  # user-perceived rate agrees too
     assert abs(client_rate - 1 / INTERVAL_S) <= 0.02 / INTERVAL_S, client_rate
-    # The fake's own log: it really kept the delay, and the client's figure matches what the
-    # server really did (the harness's own error, apart from the machine's load on the server).
-    server_ms = statistics.median(truth) * 1000
-    assert DELAY_S * 1000 - tolerance_ms <= server_ms <= DELAY_S * 1000 + late_ms, server_ms
-    assert abs(ttft - server_ms) <= tolerance_ms, (ttft, server_ms)
 
 
 def test_gate_fails_a_slower_run_and_passes_an_equal_one(
     fake_ollama: FakeOllama, tmp_path: Path
 ) -> None:
     """Seed 11.5: a run that regresses beyond the tolerance versus the baseline exits non-zero
-    with a table of what regressed; an equal run exits zero."""
+    with a table of what regressed; an equal run exits zero.
+
+    The fake's timings are large (half a second to the first token, 100 ms per token) so a
+    busy machine's few tens of milliseconds of scheduling delay stay well inside the 20 %
+    tolerance, while the slower run (1.5 times every delay) regresses by 50 %."""
+    fake_ollama.reconfigure(first_token_delay_s=0.5, token_interval_s=0.1, token_count=4)
     baseline = tmp_path / "baseline.json"
     baseline.write_text(
         json.dumps(
@@ -77,20 +91,20 @@ def test_gate_fails_a_slower_run_and_passes_an_equal_one(
             }
         )
     )
-    reference = run_locust(fake_ollama.url, tmp_path / "a", *FAST, users=4, run_time="2s")
+    reference = run_locust(fake_ollama.url, tmp_path / "a", *FAST, users=8, run_time="3s")
     assert reference.returncode == 0, reference.output
     promoted = tmp_path / "a" / "summary.json"
     assert gate.main(["--summary", str(promoted), "--baseline", str(baseline), "--promote"]) == 0
 
     equal = run_locust(
-        fake_ollama.url, tmp_path / "b", *FAST, "--baseline", str(baseline), users=4, run_time="2s"
+        fake_ollama.url, tmp_path / "b", *FAST, "--baseline", str(baseline), users=8, run_time="3s"
     )
     assert equal.returncode == 0, equal.output
     assert "load-test gate for 'dev' (measured baseline): PASS" in equal.output
 
-    fake_ollama.reconfigure(first_token_delay_s=0.2, token_interval_s=0.03)
+    fake_ollama.reconfigure(first_token_delay_s=0.75, token_interval_s=0.15)
     slower = run_locust(
-        fake_ollama.url, tmp_path / "c", *FAST, "--baseline", str(baseline), users=4, run_time="2s"
+        fake_ollama.url, tmp_path / "c", *FAST, "--baseline", str(baseline), users=8, run_time="3s"
     )
     assert slower.returncode == gate.EXIT_GATE_FAILED, slower.output
     assert "FAIL" in slower.output
@@ -308,8 +322,26 @@ def test_bad_values_from_the_environment_or_locust_conf_stop_before_any_request(
 def test_distributed_workers_report_every_request_to_the_master(
     fake_ollama: FakeOllama, tmp_path: Path
 ) -> None:
-    """With --processes, the per-request records reach the master's summary and gate."""
-    run = run_locust(fake_ollama.url, tmp_path, *FAST, "--processes", "2", users=4, run_time="2s")
+    """With --processes, the per-request records reach the master's summary and gate.
+
+    The master listens on a free loopback port: on locust's fixed default (5557) another
+    run on the same machine (a parallel suite) can take the workers, or lend its own."""
+    port = str(_closed_port())
+    run = run_locust(
+        fake_ollama.url,
+        tmp_path,
+        *FAST,
+        "--processes",
+        "2",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        port,
+        "--master-port",
+        port,
+        users=4,
+        run_time="4s",  # on a busy machine the worker processes start their users late
+    )
     assert run.returncode == 0, run.output
     s = run.summary
     assert s is not None
@@ -347,7 +379,9 @@ def test_client_capacity_benchmark_runs(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     (row,) = result["rows"]
     assert row["users"] == 2 and row["requests"] > 0
-    assert abs(row["server_ttft_p50_ms"] - 200) < 10  # the fake kept its configured delay
+    # The fake kept its configured 200 ms delay: never early, and (a busy machine only makes
+    # it late) before its second token was due 50 ms later.
+    assert 200 <= row["server_ttft_p50_ms"] < 250, row
     assert "max users with median TTFT error" in proc.stdout
 
 
