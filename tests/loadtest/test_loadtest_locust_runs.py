@@ -33,7 +33,7 @@ def test_reported_ttft_and_decode_rate_match_the_fake_servers_ground_truth(
 ) -> None:
     """With first-token delay D and token interval I, the median TTFT is no earlier than what
     the server really did (less a small tolerance) and earlier than the second token could
-    leave the server (D + I), and the median decode rate is within 2 % of 1/I, at 1 and at
+    leave the server (D + I), and the median decode rate is within 10 % of 1/I, at 1 and at
     50 concurrent streams.
 
     A busy machine only makes things late: the server's first token, and the client's sight
@@ -62,10 +62,13 @@ def test_reported_ttft_and_decode_rate_match_the_fake_servers_ground_truth(
     # ... and before the second token could leave (at D + I at the earliest): a client
     # figure at the second token, or at the end of the stream, is never below it.
     assert ttft < delay_ms + interval_ms, (ttft, server_ms)
+    # Rates within 10 %: a late first or last token moves them either way by a few per cent
+    # over a 3-interval stream, while the defects this catches are 20 % off or more (decode
+    # over total_duration, TPOT including TTFT or divided by the token count).
     decode = s["server_rates"]["decode_tokens_per_s"]["p50"]
-    assert abs(decode - 1 / INTERVAL_S) <= 0.02 / INTERVAL_S, decode
+    assert abs(decode - 1 / INTERVAL_S) <= 0.1 / INTERVAL_S, decode
     client_rate = 1000 / s["latency_ms"]["tpot_ms"]["p50"]  # user-perceived rate agrees too
-    assert abs(client_rate - 1 / INTERVAL_S) <= 0.02 / INTERVAL_S, client_rate
+    assert abs(client_rate - 1 / INTERVAL_S) <= 0.1 / INTERVAL_S, client_rate
 
 
 def test_gate_fails_a_slower_run_and_passes_an_equal_one(
