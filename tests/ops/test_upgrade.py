@@ -139,8 +139,11 @@ def account(
     pulumi: FakePulumi,
     webui: tuple[str, WebUIState],
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> Iterator[Account]:
     url, state = webui
+    (tmp_path / "pg8000").mkdir()
+    monkeypatch.setattr(deploy, "ROTATION_VENDOR", tmp_path)  # a built driver bundle
     _identity(aws_env)
     _simulate(aws_env)
     monkeypatch.setattr(deploy, "load_stack_values", _values)
