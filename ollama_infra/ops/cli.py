@@ -41,6 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ami",
     "models",
     "users",
+    "secrets",
     "state",
 )
 

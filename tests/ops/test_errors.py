@@ -221,6 +221,7 @@ VALID_ARGS: dict[str, list[str]] = {
     "models remove": ["--model", "llama3.2:1b"],
     "users add": ["--email", "ada@example.com"],
     "users remove": ["--email", "ada@example.com"],
+    "secrets rotate": ["--secret", "webui-secret-key"],
     "dr sync-uploads": ["--from-replica"],
 }
 # Commands that take no --stack or need none.

@@ -1,0 +1,323 @@
+"""``ollama-ops secrets rotate``: replace a secret every Open WebUI instance shares.
+
+  secrets rotate --stack S --secret webui-secret-key
+        a new random WEBUI_SECRET_KEY in ollama/<env>/webui-secret-key; every session
+        signed with the old key ends when its instance follows (typed confirmation)
+  secrets rotate --stack S --secret redis-auth
+        step 1: the cache accepts a new AUTH token beside the old one
+        (AuthTokenUpdateStrategy ROTATE), then ollama/<env>/redis-auth holds the new one
+  secrets rotate --stack S --secret redis-auth --finish
+        step 2, once every instance follows: only the current token works (SET)
+
+Instances follow the secrets by themselves within the hour (`ollama-boot.sh
+follow-secrets`, hourly); an instance refresh makes them follow now. Step 2 is refused
+until an hour has passed since step 1 and when the cache and the secret visibly disagree
+(docs/SECURITY.md, "Secret rotation"). Production needs --production; --stack must be the
+selected stack unless --force-cross-env; --dry-run changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets as _random
+import string
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ollama_infra.config import load_stack_values, parse_config
+from ollama_infra.ops import aws, envs
+from ollama_infra.ops.common import (
+    EXIT_FAILURE,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    OpsError,
+    add_command,
+    confirm,
+)
+
+WEBUI_KEY = "webui-secret-key"
+REDIS_AUTH = "redis-auth"
+SECRETS = (WEBUI_KEY, REDIS_AUTH)
+# Like the stack's own values (data.py): 64 letters and digits, valid as an ElastiCache
+# AUTH token (16-128 printable characters without / " @ %) and safe inside REDIS_URL.
+TOKEN_LENGTH = 64
+_ALPHABET = string.ascii_letters + string.digits
+# Every instance checks its secrets once an hour (ollama-follow-secrets.timer) at a random
+# minute; ten more minutes cover an instance that rebooted and a slow container restart.
+FOLLOW_WINDOW = timedelta(minutes=70)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "secrets", "rotate a secret the Open WebUI instances share", __doc__)
+    ssub = p.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
+    rot = ssub.add_parser("rotate", help="store a new value (and, for redis-auth, on the cache)")
+    envs.add_change_args(rot)
+    rot.add_argument(
+        "--secret",
+        required=True,
+        choices=SECRETS,
+        help="which secret: webui-secret-key (ends sessions) or redis-auth (two steps)",
+    )
+    rot.add_argument(
+        "--finish",
+        action="store_true",
+        help="redis-auth step 2, after every instance follows: the old token stops working",
+    )
+    rot.set_defaults(func=run_rotate)
+
+
+def new_token() -> str:
+    return "".join(_random.choice(_ALPHABET) for _ in range(TOKEN_LENGTH))
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Everything the stack file can tell, before any AWS call."""
+    if args.finish and args.secret != REDIS_AUTH:
+        raise OpsError(
+            f"--finish belongs to --secret redis-auth; {args.secret} is rotated in one step",
+            f"run `ollama-ops secrets rotate --stack {args.stack} --secret {args.secret}`",
+            EXIT_USAGE,
+        )
+    if args.secret == REDIS_AUTH:
+        cfg = parse_config(args.stack, load_stack_values(args.stack))
+        if not cfg.data.cache_enabled:
+            raise OpsError(
+                f"stack {args.stack} has no cache (data.cache_enabled is false), "
+                "so it has no redis-auth token",
+                "rotate a stack with a cache, or --secret webui-secret-key",
+                EXIT_USAGE,
+            )
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    _check_args(args)
+    what = f"rotate {args.secret}" + (" (finish)" if args.finish else "")
+    envs.guard(args, what)
+    target = aws.resolve_target(args.stack, args.region)
+    if args.secret == WEBUI_KEY:
+        return _rotate_webui_key(args, target)
+    if args.finish:
+        return _finish_redis(args, target)
+    return _start_redis(args, target)
+
+
+# ------------------------------------------------------------------ Secrets Manager
+
+
+def _versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
+    """The secret's versions (with their stages), or EXIT_NOT_FOUND with the fix."""
+    with aws.aws_errors(f"reading the versions of {secret_id}"):
+        try:
+            sm.describe_secret(SecretId=secret_id)
+        except ClientError as exc:
+            if aws.error_code(exc) != "ResourceNotFoundException":
+                raise
+            raise OpsError(
+                f"no secret {secret_id}",
+                "deploy the stack first (`ollama-ops deploy`); it creates the secret",
+                EXIT_NOT_FOUND,
+            ) from None
+        versions: list[dict[str, Any]] = []
+        page: dict[str, Any] = {}
+        while True:  # botocore has no paginator for this call
+            page = sm.list_secret_version_ids(SecretId=secret_id, **_next(page))
+            versions += page.get("Versions", [])
+            if not page.get("NextToken"):
+                return versions
+
+
+def _next(page: dict[str, Any]) -> dict[str, Any]:
+    return {"NextToken": page["NextToken"]} if page.get("NextToken") else {}
+
+
+def _staged(versions: list[dict[str, Any]], stage: str) -> dict[str, Any] | None:
+    return next((v for v in versions if stage in v.get("VersionStages", [])), None)
+
+
+def _follow_hint(target: aws.Target) -> str:
+    return (
+        "Every instance follows within the hour (ollama-boot.sh follow-secrets). To make them "
+        "follow now, refresh the instances: `aws autoscaling start-instance-refresh "
+        f"--auto-scaling-group-name {target.names.asg} --region {target.region}` "
+        f"(progress: `ollama-ops rollout status --stack {target.stack}`)."
+    )
+
+
+def _rotate_webui_key(args: argparse.Namespace, target: aws.Target) -> int:
+    sm = target.client("secretsmanager")
+    secret_id = target.names.secret("webui-secret-key")
+    _versions(sm, secret_id)
+    if args.dry_run:
+        print(f"dry run: would store a new WEBUI_SECRET_KEY in {secret_id}")
+        return EXIT_OK
+    confirm(
+        f"Store a new WEBUI_SECRET_KEY in {secret_id}. Every session signed with the old key "
+        "ends when its instance follows (within the hour), and users sign in again; while "
+        "instances disagree (up to an hour) a user may be signed out more than once.",
+        yes=args.yes,
+        typed=args.stack,
+    )
+    with aws.aws_errors(f"storing a new value in {secret_id}"):
+        sm.put_secret_value(SecretId=secret_id, SecretString=new_token())
+    print(f"{secret_id}: new WEBUI_SECRET_KEY stored.")
+    print(
+        "Users: every session signed with the old key ends when the instance serving it "
+        "follows; they sign in again. Instances may disagree for up to an hour, so a user "
+        "may be signed out more than once."
+    )
+    print(_follow_hint(target))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ ElastiCache
+
+
+def _group(target: aws.Target) -> dict[str, Any]:
+    """The stack's replication group; refuses one whose token cannot rotate now."""
+    cache_id = target.names.cache
+    ec = target.client("elasticache")
+    with aws.aws_errors(f"describing the cache {cache_id}"):
+        try:
+            group = ec.describe_replication_groups(ReplicationGroupId=cache_id)[
+                "ReplicationGroups"
+            ][0]
+        except ClientError as exc:
+            if aws.error_code(exc) != "ReplicationGroupNotFoundFault":
+                raise
+            raise OpsError(
+                f"no cache {cache_id} in {target.region}",
+                "deploy the stack first (`ollama-ops deploy`)",
+                EXIT_NOT_FOUND,
+            ) from None
+    if not (group.get("TransitEncryptionEnabled") and group.get("AuthTokenEnabled")):
+        raise OpsError(
+            f"cache {cache_id} has no AUTH token with in-transit encryption, "
+            "so there is no token to rotate",
+            "deploy the stack (`ollama-ops deploy`): the program turns both on",
+            EXIT_FAILURE,
+        )
+    pending = group.get("PendingModifiedValues", {}).get("AuthTokenStatus")
+    if group.get("Status") != "available" or pending:
+        state = f"status {group.get('Status')}" + (f", token {pending}" if pending else "")
+        raise OpsError(
+            f"cache {cache_id} is changing ({state})",
+            "wait until it is available (`aws elasticache describe-replication-groups "
+            f"--replication-group-id {cache_id}`) and run the command again",
+            EXIT_REFUSED,
+        )
+    return dict(group)
+
+
+def _modify(target: aws.Target, token: str, strategy: str) -> None:
+    cache_id = target.names.cache
+    with aws.aws_errors(f"setting the AUTH token of {cache_id} ({strategy})"):
+        target.client("elasticache").modify_replication_group(
+            ReplicationGroupId=cache_id,
+            AuthToken=token,
+            AuthTokenUpdateStrategy=strategy,
+            ApplyImmediately=True,
+        )
+
+
+def _start_redis(args: argparse.Namespace, target: aws.Target) -> int:
+    sm = target.client("secretsmanager")
+    secret_id = target.names.secret("redis-auth")
+    cache_id = target.names.cache
+    versions = _versions(sm, secret_id)
+    current = _staged(versions, "AWSCURRENT")
+    if current is None:
+        raise OpsError(
+            f"{secret_id} has no current value", "deploy the stack (`ollama-ops deploy`)"
+        )
+    _group(target)
+    if args.dry_run:
+        print(
+            f"dry run: would add a new AUTH token to {cache_id} beside the old one (ROTATE) "
+            f"and store it in {secret_id}"
+        )
+        return EXIT_OK
+    confirm(
+        f"Add a new AUTH token to {cache_id} (the old one keeps working) and store it in "
+        f"{secret_id}; no session ends.",
+        yes=args.yes,
+    )
+    token = new_token()
+    # Staged first: if the cache refuses the token, the instances' value is untouched.
+    with aws.aws_errors(f"staging a new value in {secret_id}"):
+        staged = sm.put_secret_value(
+            SecretId=secret_id, SecretString=token, VersionStages=["AWSPENDING"]
+        )["VersionId"]
+    _modify(target, token, "ROTATE")
+    with aws.aws_errors(f"making the new value of {secret_id} current"):
+        sm.update_secret_version_stage(
+            SecretId=secret_id,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=staged,
+            RemoveFromVersionId=current["VersionId"],
+        )
+        sm.update_secret_version_stage(
+            SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=staged
+        )
+    print(f"step 1 done: {cache_id} accepts the old and the new token; {secret_id} holds the new.")
+    print(_follow_hint(target))
+    done_after = datetime.now(UTC) + FOLLOW_WINDOW
+    print(
+        f"Step 2, after {done_after:%Y-%m-%d %H:%M} UTC (or once an instance refresh has "
+        f"completed): `ollama-ops secrets rotate --stack {args.stack} --secret redis-auth "
+        "--finish`."
+    )
+    return EXIT_OK
+
+
+def _finish_redis(args: argparse.Namespace, target: aws.Target) -> int:
+    sm = target.client("secretsmanager")
+    secret_id = target.names.secret("redis-auth")
+    cache_id = target.names.cache
+    versions = _versions(sm, secret_id)
+    current = _staged(versions, "AWSCURRENT")
+    if _staged(versions, "AWSPENDING") is not None or current is None:
+        raise OpsError(
+            f"{secret_id} has a staged value that never became current: step 1 did not finish",
+            f"run step 1 again: `ollama-ops secrets rotate --stack {args.stack} "
+            "--secret redis-auth`",
+            EXIT_REFUSED,
+        )
+    group = _group(target)
+    stored = current["CreatedDate"]
+    changed = group.get("AuthTokenLastModifiedDate")
+    if changed is not None and changed > stored:
+        raise OpsError(
+            f"the AUTH token of {cache_id} changed ({changed:%Y-%m-%d %H:%M} UTC) after "
+            f"{secret_id} got its current value ({stored:%Y-%m-%d %H:%M} UTC): the secret "
+            "may not hold the token the cache accepts, and SET would lock out the instances",
+            f"run step 1 again: `ollama-ops secrets rotate --stack {args.stack} "
+            "--secret redis-auth`",
+            EXIT_REFUSED,
+        )
+    ready = stored + FOLLOW_WINDOW
+    if datetime.now(UTC) < ready:
+        raise OpsError(
+            f"{secret_id} changed at {stored:%H:%M} UTC; instances may still use the old token "
+            f"until {ready:%Y-%m-%d %H:%M} UTC",
+            "run --finish after that time (an instance refresh only makes them follow sooner; "
+            "the command still waits the hour)",
+            EXIT_REFUSED,
+        )
+    if args.dry_run:
+        print(f"dry run: would make the value of {secret_id} the only token of {cache_id} (SET)")
+        return EXIT_OK
+    confirm(
+        f"Make the value of {secret_id} the only AUTH token of {cache_id}; an instance still "
+        "using the old token loses the cache (websockets, shared state) until it follows.",
+        yes=args.yes,
+        typed=args.stack,
+    )
+    with aws.aws_errors(f"reading {secret_id}"):
+        token = sm.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
+    _modify(target, token, "SET")
+    print(f"step 2 done: {cache_id} accepts only the token in {secret_id}; the old one is gone.")
+    return EXIT_OK
