@@ -840,7 +840,14 @@ class DataComponent(pulumi.ComponentResource):
             maintenance_window="sun:05:30-sun:06:30",
             auto_minor_version_upgrade=True,
             tags=ctx.tags(SERVICE, cache_name),
-            opts=self._child,
+            # After creation `ollama-ops secrets rotate --secret redis-auth` owns the token
+            # (ollama/<env>/redis-auth holds the current one). The provider sends the token
+            # it has in the state whenever either property differs, which would put the
+            # first token back and lock the instances out.
+            opts=pulumi.ResourceOptions.merge(
+                self._child,
+                pulumi.ResourceOptions(ignore_changes=["authToken", "authTokenUpdateStrategy"]),
+            ),
         )
 
     # ------------------------------------------------------------------ parameters

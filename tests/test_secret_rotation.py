@@ -159,3 +159,38 @@ def test_the_interval_comes_from_config_and_is_validated() -> None:
             parse_config(
                 "staging", override(stack_values("staging"), "data", secret_rotation_days=bad)
             )
+
+
+# The cache AUTH token: `ollama-ops secrets rotate --secret redis-auth` changes it after
+# creation, so `pulumi up` must never send the first token again (the provider sends the
+# token in its state whenever authToken or authTokenUpdateStrategy differs).
+CACHE_OWNED_BY_ROTATION = {"authToken", "authTokenUpdateStrategy"}
+
+
+def cache_token_violations(ev: Evaluation) -> list[str]:
+    out = []
+    for cache in ev.of_type("aws:elasticache/replicationGroup:ReplicationGroup"):
+        if not set(cache.options.get("ignoreChanges", [])) >= CACHE_OWNED_BY_ROTATION:
+            out.append(f"{cache.name}: pulumi up would set the first AUTH token back")
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pulumi_up_leaves_a_rotated_cache_token_alone(stack: str) -> None:
+    ev = evaluated(stack)
+    has_cache = bool(ev.of_type("aws:elasticache/replicationGroup:ReplicationGroup"))
+    assert has_cache == config_for(stack).data.cache_enabled
+    assert cache_token_violations(ev) == []
+
+
+@pytest.mark.parametrize("kept", [[], ["authToken"], ["authTokenUpdateStrategy"]])
+def test_cache_token_check_catches_a_reverting_cache(kept: list[str]) -> None:
+    ev = evaluated("staging")
+    reverted = [
+        dataclasses.replace(r, options={**r.options, "ignoreChanges": kept})
+        if r.name == "ollama-data-cache"
+        else r
+        for r in ev.resources
+    ]
+    broken = Evaluation(ev.stack, ev.region, reverted, ev.components, ev.outputs)
+    assert any("first AUTH token back" in v for v in cache_token_violations(broken))
