@@ -9,11 +9,12 @@
   secrets rotate --stack S --secret redis-auth --finish
         step 2, once every instance follows: only the current token works (SET)
 
-Instances follow the secrets by themselves within the hour (`ollama-boot.sh
-follow-secrets`, hourly); an instance refresh makes them follow now. Step 2 is refused
-until an hour has passed since step 1 and when the cache and the secret visibly disagree
-(docs/SECURITY.md, "Secret rotation"). Production needs --production; --stack must be the
-selected stack unless --force-cross-env; --dry-run changes nothing.
+Instances follow the secrets by themselves within two hours (`ollama-boot.sh
+follow-secrets`, hourly plus a random delay); an instance refresh makes them follow now.
+Step 2 is refused until two hours have passed since step 1, and when the cache and the
+secret visibly disagree (docs/SECURITY.md, "Secret rotation"). Production needs
+--production; --stack must be the selected stack unless --force-cross-env; --dry-run
+changes nothing.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ SECRETS = (WEBUI_KEY, REDIS_AUTH)
 # AUTH token (16-128 printable characters without / " @ %) and safe inside REDIS_URL.
 TOKEN_LENGTH = 64
 _ALPHABET = string.ascii_letters + string.digits
-# Every instance checks its secrets once an hour (ollama-follow-secrets.timer) at a random
-# minute; ten more minutes cover an instance that rebooted and a slow container restart.
-FOLLOW_WINDOW = timedelta(minutes=70)
+# ollama-follow-secrets.timer fires an hour after its last run plus a random delay of up to
+# 50 minutes (OnUnitActiveSec=1h, RandomizedDelaySec=50min, ollama_infra/userdata), so two
+# checks of one instance can be 1 h 50 min apart; ten more minutes cover the restart.
+FOLLOW_WINDOW = timedelta(hours=2)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -140,7 +142,8 @@ def _staged(versions: list[dict[str, Any]], stage: str) -> dict[str, Any] | None
 
 def _follow_hint(target: aws.Target) -> str:
     return (
-        "Every instance follows within the hour (ollama-boot.sh follow-secrets). To make them "
+        "Every instance follows within two hours (ollama-boot.sh follow-secrets, hourly plus a "
+        "random delay of up to 50 minutes). To make them "
         "follow now, refresh the instances: `aws autoscaling start-instance-refresh "
         f"--auto-scaling-group-name {target.names.asg} --region {target.region}` "
         f"(progress: `ollama-ops rollout status --stack {target.stack}`)."
@@ -156,8 +159,8 @@ def _rotate_webui_key(args: argparse.Namespace, target: aws.Target) -> int:
         return EXIT_OK
     confirm(
         f"Store a new WEBUI_SECRET_KEY in {secret_id}. Every session signed with the old key "
-        "ends when its instance follows (within the hour), and users sign in again; while "
-        "instances disagree (up to an hour) a user may be signed out more than once.",
+        "ends when its instance follows (within two hours), and users sign in again; while "
+        "instances disagree (up to two hours) a user may be signed out more than once.",
         yes=args.yes,
         typed=args.stack,
     )
@@ -166,7 +169,7 @@ def _rotate_webui_key(args: argparse.Namespace, target: aws.Target) -> int:
     print(f"{secret_id}: new WEBUI_SECRET_KEY stored.")
     print(
         "Users: every session signed with the old key ends when the instance serving it "
-        "follows; they sign in again. Instances may disagree for up to an hour, so a user "
+        "follows; they sign in again. Instances may disagree for up to two hours, so a user "
         "may be signed out more than once."
     )
     print(_follow_hint(target))
@@ -304,7 +307,7 @@ def _finish_redis(args: argparse.Namespace, target: aws.Target) -> int:
             f"{secret_id} changed at {stored:%H:%M} UTC; instances may still use the old token "
             f"until {ready:%Y-%m-%d %H:%M} UTC",
             "run --finish after that time (an instance refresh only makes them follow sooner; "
-            "the command still waits the hour)",
+            "the command still waits the two hours)",
             EXIT_REFUSED,
         )
     if args.dry_run:

@@ -8,6 +8,7 @@ parameters and their order. Rejected commands make no AWS call at all.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from ollama_infra.ops.common import (
     EXIT_REFUSED,
     EXIT_USAGE,
 )
+from ollama_infra.userdata import FOLLOW_SECRETS_UNITS
 
 aws_env = ops_support.aws_env
 pulumi = ops_support.pulumi
@@ -282,3 +284,17 @@ class _null:
 
     def __exit__(self, *_: object) -> None:
         return None
+
+
+def _seconds(text: str) -> float:
+    value, unit = re.fullmatch(r"(\d+)(min|h)", text).groups()  # type: ignore[union-attr]
+    return int(value) * (60 if unit == "min" else 3600)
+
+
+def test_finish_waits_at_least_the_longest_gap_between_two_checks() -> None:
+    """The wait before --finish covers the follow-secrets timer as the instances run it."""
+    timer = FOLLOW_SECRETS_UNITS["ollama-follow-secrets.timer"]
+    settings = dict(re.findall(r"^(\w+)=(\S+)$", timer, re.MULTILINE))
+    gap = _seconds(settings["OnUnitActiveSec"]) + _seconds(settings["RandomizedDelaySec"])
+    assert gap == 110 * 60  # fails (on purpose) when the timer changes: re-check the window
+    assert secrets.FOLLOW_WINDOW.total_seconds() >= gap
