@@ -51,6 +51,8 @@ _ALPHABET = string.ascii_letters + string.digits
 # 50 minutes (OnUnitActiveSec=1h, RandomizedDelaySec=50min, ollama_infra/userdata), so two
 # checks of one instance can be 1 h 50 min apart; ten more minutes cover the restart.
 FOLLOW_WINDOW = timedelta(hours=2)
+# How long step 1 waits for the cache to apply a token change (minutes, usually).
+CACHE_WAIT_SECONDS = 30 * 60
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -226,6 +228,27 @@ def _modify(target: aws.Target, token: str, strategy: str) -> None:
         )
 
 
+def _wait_available(target: aws.Target) -> None:
+    """Until the cache has applied the token change; the secret changes only after it."""
+    cache_id = target.names.cache
+    ec = target.client("elasticache")
+    with aws.aws_errors(f"waiting for the cache {cache_id}"):
+        last = aws.wait_for(
+            ec.get_waiter("replication_group_available"),
+            CACHE_WAIT_SECONDS,
+            15,
+            ReplicationGroupId=cache_id,
+        )
+    if last is not None:
+        raise OpsError(
+            f"cache {cache_id} did not apply the new token within {CACHE_WAIT_SECONDS // 60} "
+            "minutes; the instances keep the old token (it still works)",
+            "once the cache is available, run step 1 again: "
+            f"`ollama-ops secrets rotate --stack {target.stack} --secret redis-auth`",
+            EXIT_FAILURE,
+        )
+
+
 def _start_redis(args: argparse.Namespace, target: aws.Target) -> int:
     sm = target.client("secretsmanager")
     secret_id = target.names.secret("redis-auth")
@@ -249,19 +272,18 @@ def _start_redis(args: argparse.Namespace, target: aws.Target) -> int:
         yes=args.yes,
     )
     token = new_token()
-    # Staged first: if the cache refuses the token, the instances' value is untouched.
+    # Staged first: if the cache refuses the token, the instances' value is untouched, and
+    # if anything stops later, the staged version still holds the token the cache got.
     with aws.aws_errors(f"staging a new value in {secret_id}"):
         staged = sm.put_secret_value(
             SecretId=secret_id, SecretString=token, VersionStages=["AWSPENDING"]
         )["VersionId"]
     _modify(target, token, "ROTATE")
+    _wait_available(target)
+    # A new version made current after the cache finished: its CreatedDate is later than the
+    # cache's AuthTokenLastModifiedDate, which is what --finish checks.
     with aws.aws_errors(f"making the new value of {secret_id} current"):
-        sm.update_secret_version_stage(
-            SecretId=secret_id,
-            VersionStage="AWSCURRENT",
-            MoveToVersionId=staged,
-            RemoveFromVersionId=current["VersionId"],
-        )
+        sm.put_secret_value(SecretId=secret_id, SecretString=token)  # AWSCURRENT
         sm.update_secret_version_stage(
             SecretId=secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=staged
         )
@@ -269,9 +291,9 @@ def _start_redis(args: argparse.Namespace, target: aws.Target) -> int:
     print(_follow_hint(target))
     done_after = datetime.now(UTC) + FOLLOW_WINDOW
     print(
-        f"Step 2, after {done_after:%Y-%m-%d %H:%M} UTC (or once an instance refresh has "
-        f"completed): `ollama-ops secrets rotate --stack {args.stack} --secret redis-auth "
-        "--finish`."
+        f"Step 2, after {done_after:%Y-%m-%d %H:%M} UTC (refused earlier; a refresh makes the "
+        f"instances follow sooner but does not shorten the wait): `ollama-ops secrets rotate "
+        f"--stack {args.stack} --secret redis-auth --finish`."
     )
     return EXIT_OK
 
@@ -292,7 +314,9 @@ def _finish_redis(args: argparse.Namespace, target: aws.Target) -> int:
     group = _group(target)
     stored = current["CreatedDate"]
     changed = group.get("AuthTokenLastModifiedDate")
-    if changed is not None and changed > stored:
+    # Whole seconds: Secrets Manager dates may carry no fraction (a change within the
+    # second the value was stored counts as before it).
+    if changed is not None and changed.replace(microsecond=0) > stored.replace(microsecond=0):
         raise OpsError(
             f"the AUTH token of {cache_id} changed ({changed:%Y-%m-%d %H:%M} UTC) after "
             f"{secret_id} got its current value ({stored:%Y-%m-%d %H:%M} UTC): the secret "

@@ -129,9 +129,13 @@ def test_redis_step_one_rotates_the_cache_then_makes_the_secret_current(
     assert aws_env.mutations() == [
         "secretsmanager:PutSecretValue",
         "elasticache:ModifyReplicationGroup",
-        "secretsmanager:UpdateSecretVersionStage",
+        "secretsmanager:PutSecretValue",
         "secretsmanager:UpdateSecretVersionStage",
     ]
+    # the secret changes only after the cache is available again
+    ops = aws_env.operations()
+    modify = ops.index("elasticache:ModifyReplicationGroup")
+    assert "elasticache:DescribeReplicationGroups" in ops[modify:]
     versions = setup_client("secretsmanager").list_secret_version_ids(SecretId=name)["Versions"]
     assert not [v for v in versions if "AWSPENDING" in v.get("VersionStages", [])]
 
@@ -298,3 +302,38 @@ def test_finish_waits_at_least_the_longest_gap_between_two_checks() -> None:
     gap = _seconds(settings["OnUnitActiveSec"]) + _seconds(settings["RandomizedDelaySec"])
     assert gap == 110 * 60  # fails (on purpose) when the timer changes: re-check the window
     assert secrets.FOLLOW_WINDOW.total_seconds() >= gap
+
+
+def test_redis_both_steps_in_a_row(
+    aws_env: AwsRecorder, pulumi: FakePulumi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache records the token change (now); step 1's current value is newer, so
+    --finish (after the wait) accepts it and SETs the token step 1 stored."""
+    pulumi.selected = "staging"
+    name = make_secret("redis-auth")
+    cache_answer(aws_env, modified=datetime.now(UTC))
+    assert run("--stack", "staging", "--secret", "redis-auth", "--yes") == EXIT_OK
+    monkeypatch.setattr(secrets, "FOLLOW_WINDOW", timedelta(0))
+    assert run("--stack", "staging", "--secret", "redis-auth", "--finish", "--yes") == EXIT_OK
+    rotate, finish = modify_calls(aws_env)
+    assert (rotate["AuthTokenUpdateStrategy"], finish["AuthTokenUpdateStrategy"]) == (
+        "ROTATE",
+        "SET",
+    )
+    assert rotate["AuthToken"] == finish["AuthToken"] == current(name) != OLD
+
+
+def test_redis_step_one_keeps_the_old_value_when_the_cache_does_not_finish(
+    aws_env: AwsRecorder,
+    pulumi: FakePulumi,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pulumi.selected = "staging"
+    name = make_secret("redis-auth")
+    cache_answer(aws_env)
+    # the waiter's last answer after its time ran out (test double for a slow cache)
+    monkeypatch.setattr(secrets.aws, "wait_for", lambda *_, **__: {"ReplicationGroups": []})
+    assert run("--stack", "staging", "--secret", "redis-auth", "--yes") != EXIT_OK
+    assert "did not apply the new token" in capsys.readouterr().err
+    assert current(name) == OLD
