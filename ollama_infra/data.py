@@ -130,6 +130,8 @@ class DataComponent(pulumi.ComponentResource):
         self.dr_bucket = self._replication() if cfg.replication_region else None
         self.secret_arns = self._app_secrets()
         self.database = self._database() if cfg.database_enabled else None
+        # The first rotation creates Open WebUI's logins: the instances start after it.
+        self.app_login_rotation: aws.secretsmanager.SecretRotation | None = None
         if self.database is not None:
             self._app_login_arn = self._app_login(self.database)
         self.cache = self._cache() if cfg.cache_enabled else None
@@ -651,7 +653,7 @@ class DataComponent(pulumi.ComponentResource):
             source_arn=arn,
             opts=self._child,
         )
-        aws.secretsmanager.SecretRotation(
+        self.app_login_rotation = aws.secretsmanager.SecretRotation(
             f"{self._name}-{APP_LOGIN_SECRET}-rotation",
             secret_id=arn,
             rotation_lambda_arn=function.arn,

@@ -300,7 +300,11 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             oidc=cfg.oidc,
             shared_database=cfg.data.database_enabled,
             backend_tls=cfg.backend_tls,
-            depends_on=[*instance_identity.grants, *([sso.parameter] if sso else [])],
+            depends_on=[
+                *instance_identity.grants,
+                *([sso.parameter] if sso else []),
+                *([data.app_login_rotation] if data.app_login_rotation else []),
+            ],
         ),
     )
 

@@ -32,6 +32,7 @@ from ollama_infra.rotation import db_users
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+ASG = "aws:autoscaling/group:Group"
 SG = "aws:ec2/securityGroup:SecurityGroup"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -112,6 +113,35 @@ def test_stacks_with_a_database_rotate_its_login(stack: str) -> None:
         assert "ollama_database_app_secret_arn" not in ev.outputs
         return
     assert rotation_violations(ev, cfg.data.secret_rotation_days) == []
+
+
+def instances_wait_for_the_first_rotation(ev: Evaluation) -> bool:
+    """The first rotation creates Open WebUI's logins: an instance that booted before it
+    would render a login that does not exist yet, so the group depends on the rotation."""
+    rotations = {r.name for r in ev.of_type(ROTATION)}
+    return all(rotations <= set(r.options.get("dependsOn") or []) for r in ev.of_type(ASG))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_instances_start_after_the_first_rotation(stack: str) -> None:
+    assert instances_wait_for_the_first_rotation(evaluated(stack))
+
+
+def test_first_rotation_order_check_catches_a_group_without_it() -> None:
+    ev = evaluated("production")
+    (group,) = ev.of_type(ASG)
+    kept = [d for d in group.options["dependsOn"] if not d.endswith("-rotation")]
+    broken = Evaluation(
+        ev.stack,
+        ev.region,
+        [
+            dataclasses.replace(r, options={**r.options, "dependsOn": kept}) if r is group else r
+            for r in ev.resources
+        ],
+        ev.components,
+        ev.outputs,
+    )
+    assert not instances_wait_for_the_first_rotation(broken)
 
 
 @pytest.mark.parametrize(
