@@ -18,6 +18,11 @@ Threaded (one thread per connection), binds 127.0.0.1 on an ephemeral port. Run 
 (for the client-capacity benchmark) with ``python tests/fakes/fake_ollama.py --help``; then
 ``GET /_fake/truth`` returns each request's real arrival-to-first-token time and ``POST``
 to it clears the log.
+
+Every request is also recorded (method, path, and ``keep_alive`` when the body has one) and
+``GET /_fake/hits`` returns that log (``POST`` clears it), so a test can tell whether a proxy
+in front of the fake forwarded a model-management request. The management endpoints (pull,
+push, create, copy, delete, blobs) answer a plain success without doing anything.
 """
 
 from __future__ import annotations
@@ -46,6 +51,17 @@ FAULTS = (
 )
 # Test-double-only endpoint: GET returns the ground-truth log, POST clears it.
 TRUTH_PATH = "/_fake/truth"
+HITS_PATH = "/_fake/hits"
+# Ollama's model-management endpoints: answered with a plain success, so a proxy's call succeeds.
+MANAGEMENT = (
+    ("POST", "/api/pull"),
+    ("POST", "/api/push"),
+    ("POST", "/api/create"),
+    ("POST", "/api/copy"),
+    ("DELETE", "/api/delete"),
+    ("POST", "/api/blobs/"),
+    ("HEAD", "/api/blobs/"),
+)
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 
 
@@ -93,6 +109,7 @@ class _State:
     admitted: int = 0  # requests holding or waiting for a parallel slot
     truth: list[GroundTruth] = field(default_factory=list)
     slots: threading.BoundedSemaphore | None = None
+    hits: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _now_iso() -> str:
@@ -119,10 +136,41 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _record(self, body: dict[str, Any] | None = None) -> None:
+        if self.path in (TRUTH_PATH, HITS_PATH):
+            return
+        hit: dict[str, Any] = {"method": self.command, "path": self.path}
+        if body and "keep_alive" in body:
+            hit["keep_alive"] = body["keep_alive"]
+        with self.server.state.lock:
+            self.server.state.hits.append(hit)
+
+    def _management(self) -> bool:
+        """Answer a model-management request with a plain success (True when it was one)."""
+        if not any(
+            self.command == m and (self.path == p or (p.endswith("/") and self.path.startswith(p)))
+            for m, p in MANAGEMENT
+        ):
+            return False
+        self._send_json(200, {"status": "success"})
+        return True
+
+    def do_DELETE(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._record()
+        if not self._management():
+            self._send_json(404, {"error": "not found"})
+
+    def do_HEAD(self) -> None:
+        self._record()
+        self.send_response(200 if self.path.startswith("/api/blobs/") else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def _authorized(self) -> bool:
-        """Proxy behaviour when an API key is configured; the test-double endpoint is exempt."""
+        """Proxy behaviour when an API key is configured; the test-double endpoints are exempt."""
         key = self.server.state.config.api_key
-        if key is None or self.path == TRUTH_PATH:
+        if key is None or self.path in (TRUTH_PATH, HITS_PATH):
             return True
         if self.path == "/ollama" or self.path.startswith("/ollama/"):
             self.path = self.path[len("/ollama") :] or "/"
@@ -135,7 +183,12 @@ class _Handler(BaseHTTPRequestHandler):
         cfg = self.server.state.config
         if not self._authorized():
             return
-        if self.path == TRUTH_PATH:
+        self._record()
+        if self.path == HITS_PATH:
+            with self.server.state.lock:
+                hits = list(self.server.state.hits)
+            self._send_json(200, {"hits": hits})
+        elif self.path == TRUTH_PATH:
             with self.server.state.lock:
                 truth = [t.queue_s + t.first_token_offset_s for t in self.server.state.truth]
             self._send_json(200, {"first_token_from_arrival_s": truth})
@@ -146,6 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/api/tags":
             model = {"name": cfg.model, "model": cfg.model, "size": 1, "digest": "0" * 64}
             self._send_json(200, {"models": [model]})
+        elif self.path == "/api/ps":
+            self._send_json(200, {"models": []})
         else:
             self._send_json(404, {"error": "not found"})
 
@@ -160,10 +215,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.state.truth.clear()
             self._send_json(200, {"reset": True})
             return
+        if self.path == HITS_PATH:
+            with self.server.state.lock:
+                self.server.state.hits.clear()
+            self._send_json(200, {"reset": True})
+            return
+        raw = self.rfile.read(length)
+        if self.path.startswith("/api/blobs/"):  # a binary body
+            self._record()
+            self._management()
+            return
         try:
-            request = json.loads(self.rfile.read(length) or b"{}")
+            request = json.loads(raw or b"{}")
         except json.JSONDecodeError:
             self._send_json(400, {"error": "invalid JSON body"})
+            return
+        self._record(request if isinstance(request, dict) else None)
+        if self._management():
+            return
+        if self.path == "/api/show":
+            details = {"format": "gguf", "family": "fake", "parameter_size": "1B"}
+            self._send_json(200, {"details": details, "model_info": {}, "capabilities": []})
             return
         if self.path not in ("/api/generate", "/api/chat"):
             self._send_json(404, {"error": "not found"})
@@ -304,6 +376,16 @@ class FakeOllama:
     def truth(self) -> list[GroundTruth]:
         with self._server.state.lock:
             return list(self._server.state.truth)
+
+    @property
+    def hits(self) -> list[dict[str, Any]]:
+        """Every request received since the last ``clear_hits`` (test-double endpoints aside)."""
+        with self._server.state.lock:
+            return list(self._server.state.hits)
+
+    def clear_hits(self) -> None:
+        with self._server.state.lock:
+            self._server.state.hits.clear()
 
     def reconfigure(self, **changes: Any) -> None:
         """Change timing or faults between runs (not while streams are in flight)."""
