@@ -390,15 +390,18 @@ def planned_boot(
     from harness import run_program
     from test_userdata import boot_env, embedded_scripts, user_data_of
 
+    from test_edge import inputs
+
     ev = run_program(stack, dict(values))
     text = user_data_of(ev)
     settings = boot_env(text)
     prefix = settings["PARAMETER_PREFIX"] + "/webui/"
     params: dict[str, str] = {}
     for record in ev.of_type("aws:ssm/parameter:Parameter"):
-        name = str(record.inputs.get("name", ""))
+        spec = inputs(record)
+        name = str(spec.get("name", ""))
         if name.startswith(prefix):
-            params[name.removeprefix(prefix)] = str(record.inputs.get("value"))
+            params[name.removeprefix(prefix)] = str(spec.get("value"))
     return embedded_scripts(text)["ollama-boot.sh"], settings, params
 
 
