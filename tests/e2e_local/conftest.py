@@ -21,22 +21,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
-from harness import override, stack_values
-from tier import E2E_DIR, Tier, WebUI, installed, running_tier
+from tier import (
+    E2E_DIR,
+    STACK,
+    Findings,
+    Fleet,
+    Tier,
+    running_tier,
+    skip_reason,
+    stack_config_values,
+)
 
-STACK = "staging"
-ALIASES = ["chat.example.com", "ai.example.com", "llm.example.org"]
-CF_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0c6b1f4e-e2e0-4c6b-9d7e-1a2b3c4d5e6f"
 HERE = os.path.dirname(__file__)
-
-
-def skip_reason() -> str | None:
-    if os.environ.get("E2E_LOCAL") != "1":
-        return "the real-application tier runs only through `make e2e-local`"
-    return installed()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -46,22 +44,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if str(item.path).startswith(HERE):
             item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def stack_config_values() -> dict[str, object]:
-    """The staging stack with three domain aliases (item 6 needs several)."""
-    return override(
-        stack_values(STACK), "edge", domain_aliases=ALIASES, cloudfront_certificate_arn=CF_CERT
-    )
-
-
-@dataclass
-class Findings:
-    lines: list[str] = field(default_factory=list)
-
-    def add(self, test: str, text: str) -> None:
-        self.lines.append(f"## {test}\n\n{text.rstrip()}\n")
-        print(f"\n[finding] {test}: {text}")
 
 
 @pytest.fixture(scope="session")
@@ -77,14 +59,6 @@ def findings() -> Iterator[Findings]:
 def tier() -> Iterator[Tier]:
     with running_tier(STACK, stack_config_values()) as t:
         yield t
-
-
-@dataclass
-class Fleet:
-    a: WebUI
-    b: WebUI
-    admin_token: str
-    env: dict[str, str]
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,7 @@ import uuid
 import boto3
 import pytest
 import socketio
-from conftest import Findings, Fleet
-from tier import REGION, Tier
+from tier import REGION, Findings, Fleet, Tier
 
 pytestmark = pytest.mark.e2e_local
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import Findings
-from tier import ADMIN_EMAIL, Tier, WebUI
+from tier import ADMIN_EMAIL, Findings, Tier, WebUI
 
 pytestmark = pytest.mark.e2e_local
 DB = "first_start"

@@ -6,8 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import Findings, Fleet
-from tier import MODEL, Tier
+from tier import MODEL, Findings, Fleet, Tier
 
 pytestmark = pytest.mark.e2e_local
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Findings, Fleet
-from tier import MODEL, Tier
+from tier import MODEL, Findings, Fleet, Tier
 
 from ollama_infra.edge.alb import blocked_path_patterns
 

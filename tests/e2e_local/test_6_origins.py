@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import ALIASES, Findings, Fleet
+from tier import ALIASES, Findings, Fleet
 
 pytestmark = pytest.mark.e2e_local
 

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Findings, Fleet
-from tier import Tier
+from tier import Findings, Fleet, Tier
 
 pytestmark = pytest.mark.e2e_local
 _spec = importlib.util.spec_from_file_location(

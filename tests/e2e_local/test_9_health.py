@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import Findings, Fleet
-from tier import Tier
+from tier import Findings, Fleet, Tier
 
 pytestmark = pytest.mark.e2e_local
 

@@ -217,7 +217,8 @@ class Redis:
 
 # ---------------------------------------------------------------- the boot script's functions
 
-_FUNCTION = re.compile(r"^([a-z_][a-z0-9_]*)\(\) \{.*?^\}$", re.M | re.S)
+# A one-line function (``uri() { ...; }``) or one whose closing brace starts a line.
+_FUNCTION = re.compile(r"^([a-z_][a-z0-9_]*)\(\) \{(?:[^\n]*\}$|.*?^\}$)", re.M | re.S)
 
 
 def boot_functions(script: str) -> dict[str, str]:
@@ -382,15 +383,50 @@ class WebUI:
 
 # ---------------------------------------------------------------- the whole tier
 
+STACK = "staging"
+ALIASES = ["chat.example.com", "ai.example.com", "llm.example.org"]
+CF_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0c6b1f4e-e2e0-4c6b-9d7e-1a2b3c4d5e6f"
+
+
+def skip_reason() -> str | None:
+    if os.environ.get("E2E_LOCAL") != "1":
+        return "the real-application tier runs only through `make e2e-local`"
+    return installed()
+
+
+def stack_config_values() -> dict[str, object]:
+    """The staging stack with three domain aliases (item 6 needs several)."""
+    from harness import override, stack_values
+
+    return override(
+        stack_values(STACK), "edge", domain_aliases=ALIASES, cloudfront_certificate_arn=CF_CERT
+    )
+
+
+@dataclass
+class Findings:
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, test: str, text: str) -> None:
+        self.lines.append(f"## {test}\n\n{text.rstrip()}\n")
+        print(f"\n[finding] {test}: {text}")
+
+
+@dataclass
+class Fleet:
+    a: WebUI
+    b: WebUI
+    admin_token: str
+    env: dict[str, str]
+
 
 def planned_boot(
     stack: str, values: Mapping[str, Any]
 ) -> tuple[str, dict[str, str], dict[str, str]]:
     """(boot script, boot.env, webui/* parameters) of the user data the program renders."""
     from harness import run_program
-    from test_userdata import boot_env, embedded_scripts, user_data_of
-
     from test_edge import inputs
+    from test_userdata import boot_env, embedded_scripts, user_data_of
 
     ev = run_program(stack, dict(values))
     text = user_data_of(ev)

@@ -108,3 +108,32 @@ def test_bad_fake_configuration_is_rejected() -> None:
         FakeConfig(faults=("gremlins",))
     with pytest.raises(ValueError, match="first_token_delay_s >= token_interval_s"):
         FakeConfig(first_token_delay_s=0.01, token_interval_s=0.02)
+
+
+def test_records_hits_and_answers_management_endpoints() -> None:
+    """The e2e-local tier tells forwarded management requests by the fake's hit log."""
+    with FakeOllama(FakeConfig(model=MODEL)) as fake:
+        pulled = requests.post(f"{fake.url}/api/pull", json={"model": MODEL}, timeout=5)
+        deleted = requests.delete(f"{fake.url}/api/delete", json={"model": MODEL}, timeout=5)
+        blob = requests.post(f"{fake.url}/api/blobs/sha256:ab", data=b"\x00bin", timeout=5)
+        unknown = requests.post(f"{fake.url}/api/nothing", json={}, timeout=5)
+        unload = requests.post(
+            f"{fake.url}/api/generate",
+            json={"model": MODEL, "prompt": "", "keep_alive": 0, "stream": False},
+            timeout=5,
+        )
+        logged = requests.get(f"{fake.url}/_fake/hits", timeout=5).json()["hits"]
+        hits = fake.hits
+        fake.clear_hits()
+        assert fake.hits == []
+    assert [pulled.status_code, deleted.status_code, blob.status_code] == [200, 200, 200]
+    assert unknown.status_code == 404 and unload.status_code == 200
+    assert logged == hits
+    assert [(h["method"], h["path"]) for h in hits] == [
+        ("POST", "/api/pull"),
+        ("DELETE", "/api/delete"),
+        ("POST", "/api/blobs/sha256:ab"),
+        ("POST", "/api/nothing"),
+        ("POST", "/api/generate"),
+    ]
+    assert hits[-1]["keep_alive"] == 0 and "keep_alive" not in hits[0]
