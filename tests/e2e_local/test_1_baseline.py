@@ -47,7 +47,9 @@ def test_websocket_events_cross_servers_through_redis(fleet: Fleet, findings: Fi
     clients = []
     try:
         for server in (fleet.a, fleet.b):
-            client = socketio.Client(reconnection=False)
+            # A browser sends the public URL as Origin; socket.io refuses others.
+            origin = {"origin": fleet.env["WEBUI_URL"]}
+            client = socketio.Client(reconnection=False, websocket_extra_options=origin)
             client.connect(
                 server.url,
                 socketio_path="/ws/socket.io",

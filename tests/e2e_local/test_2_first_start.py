@@ -19,14 +19,16 @@ def start_guarded(tier: Tier, server: WebUI, gate: threading.Barrier, notes: lis
     lock = tier.boot.has("first_start_lock_acquire") and tier.boot.has("first_start_lock_release")
     gate.wait()
     if lock:
-        got = tier.boot.run("first_start_lock_acquire", timeout=600, **server.env)
+        # One owner per server: acquire and release run in separate shells.
+        owner = {"FIRST_START_LOCK_OWNER": f"e2e-{server.name}", "FIRST_START_LOCK_POLL": "1"}
+        got = tier.boot.run("first_start_lock_acquire", timeout=900, **server.env, **owner)
         notes.append(
             f"{server.name}: lock acquire exit {got.returncode} {got.stderr.strip()[-300:]}"
         )
     server.start()
     server.wait_ready()
     if lock:
-        done = tier.boot.run("first_start_lock_release", **server.env)
+        done = tier.boot.run("first_start_lock_release", **server.env, **owner)
         notes.append(
             f"{server.name}: lock release exit {done.returncode} {done.stderr.strip()[-300:]}"
         )

@@ -23,7 +23,7 @@ def test_user_api_key_lists_and_generates_with_catalog_models(
         done = tier.boot.run(
             f"MODELS=({MODEL}); grant_model_access",
             **fleet.env,
-            WEBUI_LOCAL_URL=fleet.a.url,
+            WEBUI_API=fleet.a.url,
         )
         granted = f"ran: exit {done.returncode} {done.stderr.strip()[-300:]}"
     tags = fleet.b.call("GET", "/ollama/api/tags", key)

@@ -43,7 +43,7 @@ MASTER_PASSWORD = "m@ster:pa/ss%w0rd"
 REDIS_PASSWORD = "redis-t0ken/with:chars"
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "Admin-pass-1"
-SECRET_KEY = "e2e-webui-secret-key"
+SECRET_KEY = "e2e-webui-secret-key-0123456789abcdef"
 MODEL = "fake-model:1b"
 # Test-tier settings on top of the rendered environment (never in the boot script):
 #  - OLLAMA_BASE_URL: instances reach their own Ollama as host.docker.internal; here the fake.
@@ -490,6 +490,22 @@ class Tier:
         secret(db_secret, {"username": MASTER_USER, "password": MASTER_PASSWORD})
         bucket = f"ollama-storage-{env_name}-123456789012"
         s3.create_bucket(Bucket=bucket)
+        # The catalog table (the boot reads models from it; a first-start lock may live in it).
+        ddb = boto3.client("dynamodb", **kw)
+        table = s["CATALOG_TABLE"]
+        if table not in ddb.list_tables()["TableNames"]:
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[
+                    {"AttributeName": "environment", "KeyType": "HASH"},
+                    {"AttributeName": "model", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "environment", "AttributeType": "S"},
+                    {"AttributeName": "model", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
         for name, value in self.planned_params.items():
             param(f"webui/{name}", value)
         param(
