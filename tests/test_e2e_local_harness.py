@@ -5,6 +5,7 @@ from the script exactly, so the tier renders Open WebUI's environment with the r
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,3 +48,23 @@ def test_boot_function_extraction_can_fail() -> None:
         "uri": "uri() { printf x; }",
         "log": "log() {\n  echo\n}",
     }
+
+
+def test_tier_script_is_shellcheck_clean() -> None:
+    from harness import tool
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "e2e-local.sh"
+    done = subprocess.run([tool("shellcheck"), str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
+def test_tier_is_not_part_of_make_test_or_ci() -> None:
+    """The tier installs gigabytes and runs for minutes: only `make e2e-local` starts it."""
+    root = Path(__file__).resolve().parents[1]
+    makefile = (root / "Makefile").read_text()
+    targets = dict(re.findall(r"^([a-z0-9-]+):([^\n=]*)$", makefile, re.M))
+    assert "e2e-local" in targets and "scripts/e2e-local.sh" in makefile
+    for target in ("test", "pytest", "lint", "typecheck"):
+        assert "e2e" not in targets[target].split("##")[0], target
+    assert "e2e" not in (root / ".ci" / "run").read_text()
+    assert "E2E_LOCAL" not in makefile.split("e2e-local:")[0]
