@@ -28,7 +28,8 @@ from scripts import wrappers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
-OTHER_SCRIPTS = {"ollama-install.sh", "ollama-cleanup.sh"}  # host scripts, not CLI wrappers
+# Host scripts and the e2e-local test tier, not CLI wrappers.
+OTHER_SCRIPTS = {"ollama-install.sh", "ollama-cleanup.sh", "e2e-local.sh"}
 
 PS1_WRAPPERS = {
     "deploy.ps1": "deploy",

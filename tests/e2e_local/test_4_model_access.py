@@ -14,18 +14,16 @@ pytestmark = pytest.mark.e2e_local
 def test_user_api_key_lists_and_generates_with_catalog_models(
     fleet: Fleet, tier: Tier, findings: Findings
 ) -> None:
+    granted = "absent from the boot script"
+    if tier.boot.has("grant_model_access"):
+        # The boot runs it before anyone signs up; server A stands in for the instance's own.
+        done = tier.boot.run(
+            f"MODELS=({MODEL}); grant_model_access", **fleet.env, WEBUI_API=fleet.a.url
+        )
+        granted = f"ran: exit {done.returncode} {done.stderr.strip()[-300:]}"
     email, password = f"user-{uuid.uuid4().hex[:8]}@example.com", "User-pass-1"
     fleet.a.add_user(fleet.admin_token, email, password)
     key = fleet.a.make_api_key(fleet.a.sign_in(email, password))
-    granted = "absent from the boot script"
-    if tier.boot.has("grant_model_access"):
-        # The instance runs it against its own Open WebUI; here server A stands in for it.
-        done = tier.boot.run(
-            f"MODELS=({MODEL}); grant_model_access",
-            **fleet.env,
-            WEBUI_API=fleet.a.url,
-        )
-        granted = f"ran: exit {done.returncode} {done.stderr.strip()[-300:]}"
     tags = fleet.b.call("GET", "/ollama/api/tags", key)
     names = [m.get("name") for m in tags.json().get("models", [])] if tags.ok else []
     gen = fleet.b.call(

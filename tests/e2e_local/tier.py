@@ -546,6 +546,10 @@ class Tier:
         self.servers.clear()
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(f"terminated by signal {signum}")
+
+
 @contextmanager
 def running_tier(stack: str, values: Mapping[str, Any]) -> Iterator[Tier]:
     """PostgreSQL, Redis, moto and the fake Ollama for one test session; all stopped after."""
@@ -553,6 +557,8 @@ def running_tier(stack: str, values: Mapping[str, Any]) -> Iterator[Tier]:
     from moto.server import ThreadedMotoServer
 
     RUN.mkdir(parents=True, exist_ok=True)
+    # A SIGTERM (a timeout, a stopped job) unwinds like an error, so the finally below runs.
+    signal.signal(signal.SIGTERM, _terminate)
     for stale in RUN.glob("webui-*"):
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
