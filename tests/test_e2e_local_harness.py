@@ -40,6 +40,14 @@ def test_boot_functions_are_the_scripts_own_text() -> None:
         assert not re.search(r"^[a-z_]+\(\) \{", body, re.M), name
 
 
+def test_boot_globals_are_the_scripts_initialisations() -> None:
+    found = tier.boot_globals(BOOT.read_text())
+    assert 'ENV_FILE="$ROOT/etc/open-webui/open-webui.env"' in found and "MODELS=()" in found
+    # indented assignments (locals) and command substitutions are not globals to replay
+    script = 'A=""\n  B=1\nC=$(date)\nD=(x)\n'
+    assert tier.boot_globals(script) == ['A=""', "D=(x)"]
+
+
 def test_boot_function_extraction_can_fail() -> None:
     """A function whose closing brace is not at the start of a line is not taken (half a
     function would render a wrong environment silently)."""

@@ -226,6 +226,16 @@ def boot_functions(script: str) -> dict[str, str]:
     return {m.group(1): m.group(0) for m in _FUNCTION.finditer(script) if m.group(1) != "main"}
 
 
+# A top-level assignment without command substitution (``WEBUI_TOKEN=""``, ``MODELS=()``):
+# functions rely on the globals the script initialises.
+_GLOBAL = re.compile(r"^[A-Z_][A-Z0-9_]*=(?!.*\$\().*$", re.M)
+
+
+def boot_globals(script: str) -> list[str]:
+    """The script's top-level variable initialisations, in order."""
+    return _GLOBAL.findall(script)
+
+
 @dataclass
 class Boot:
     """The boot script's functions run in bash, with the AWS CLI pointed at moto."""
@@ -233,6 +243,7 @@ class Boot:
     functions: dict[str, str]
     settings: dict[str, str]  # boot.env of the planned user data
     aws_endpoint: str
+    globals: list[str] = field(default_factory=list)
 
     def has(self, name: str) -> bool:
         return name in self.functions
@@ -247,12 +258,13 @@ class Boot:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
-            "RETRY_DELAY": "1",
+            "OLLAMA_RETRY_DELAY": "1",
             **extra,
         }
 
     def script(self, body: str) -> str:
-        return "set -euo pipefail\n" + "\n".join(self.functions.values()) + "\n" + body + "\n"
+        parts = ["set -euo pipefail", *self.globals, *self.functions.values(), body]
+        return "\n".join(parts) + "\n"
 
     def run(
         self, body: str, timeout: float = 120, **extra: str
@@ -572,7 +584,9 @@ def running_tier(stack: str, values: Mapping[str, Any]) -> Iterator[Tier]:
     fake.start()
     postgres, redis = Postgres(), Redis()
     tier = Tier(
-        Boot(boot_functions(script), settings, f"http://127.0.0.1:{moto_port}"),
+        Boot(
+            boot_functions(script), settings, f"http://127.0.0.1:{moto_port}", boot_globals(script)
+        ),
         postgres, redis, f"http://127.0.0.1:{moto_port}", fake, params,
     )  # fmt: skip
     try:
