@@ -1,5 +1,7 @@
 """Item 4 of the fleet issue: a non-admin user's API key lists and generates with the catalog's
-models once the boot's ``grant_model_access`` ran (when the boot script defines it)."""
+models once the boot's ``configure_webui`` ran (the model grants and the stack-owned settings,
+among them the default group new accounts join), or ``grant_model_access`` alone where the boot
+script has no ``configure_webui``."""
 
 from __future__ import annotations
 
@@ -15,12 +17,11 @@ def test_user_api_key_lists_and_generates_with_catalog_models(
     fleet: Fleet, tier: Tier, findings: Findings
 ) -> None:
     granted = "absent from the boot script"
-    if tier.boot.has("grant_model_access"):
+    step = next((f for f in ("configure_webui", "grant_model_access") if tier.boot.has(f)), None)
+    if step is not None:
         # The boot runs it before anyone signs up; server A stands in for the instance's own.
-        done = tier.boot.run(
-            f"MODELS=({MODEL}); grant_model_access", **fleet.env, WEBUI_API=fleet.a.url
-        )
-        granted = f"ran: exit {done.returncode} {done.stderr.strip()[-300:]}"
+        done = tier.boot.run(f"MODELS=({MODEL}); {step}", **fleet.env, WEBUI_API=fleet.a.url)
+        granted = f"{step} ran: exit {done.returncode} {done.stderr.strip()[-300:]}"
     email, password = f"user-{uuid.uuid4().hex[:8]}@example.com", "User-pass-1"
     fleet.a.add_user(fleet.admin_token, email, password)
     key = fleet.a.make_api_key(fleet.a.sign_in(email, password))
