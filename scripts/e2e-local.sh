@@ -96,6 +96,19 @@ pgvector_source() { # the Debian source package of pgvector, unpacked; prints it
   printf '%s\n' "$E2E_DIR/src/pgvector"
 }
 
+install_rotation_driver() {
+  # The database rotation's PostgreSQL driver, pinned as the function ships it (make
+  # rotation-vendor); the tier runs the rotation's steps against its PostgreSQL.
+  local req=ollama_infra/rotation/requirements.txt stamp
+  stamp="$E2E_DIR/rotation-vendor/.$(sha256sum "$req" | cut -c1-16)"
+  [[ -e $stamp ]] && return 0
+  log "installing the rotation's PostgreSQL driver into $E2E_DIR/rotation-vendor"
+  rm -rf "$E2E_DIR/rotation-vendor"
+  "$REPO_PY" -m pip install --progress-bar off --disable-pip-version-check --only-binary=:all: \
+    --no-deps --target "$E2E_DIR/rotation-vendor" -r "$req"
+  touch "$stamp"
+}
+
 install_postgres() {
   # A private copy of Debian's PostgreSQL (it finds its share and lib folders relative to its
   # binaries), so pgvector installs into it without root.
@@ -122,6 +135,7 @@ install_all() {
   install_apt
   install_webui
   install_awscli
+  install_rotation_driver
   install_postgres
   log "installed in $((SECONDS - start)) s"
 }

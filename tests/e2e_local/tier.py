@@ -66,6 +66,7 @@ def installed() -> str | None:
         (WEBUI_BIN, "Open WebUI"),
         (AWS_BIN / "aws", "the AWS CLI"),
         (PG_BIN / "pg_ctl", "PostgreSQL"),
+        (E2E_DIR / "rotation-vendor" / "pg8000", "the rotation's PostgreSQL driver"),
     ):
         if not path.exists():
             return f"{what} is not installed under {E2E_DIR}; run `make e2e-local`"
@@ -179,6 +180,23 @@ class Postgres:
     def create_database(self, name: str) -> None:
         self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.sql(f'CREATE DATABASE "{name}"')
+
+
+def pg_connect(login: Mapping[str, Any]) -> Any:
+    """The rotation's ``connect`` with the driver it ships (pinned in
+    ollama_infra/rotation/requirements.txt, installed by scripts/e2e-local.sh), without TLS:
+    the tier's PostgreSQL listens on 127.0.0.1 only."""
+    import sys
+
+    vendor = str(E2E_DIR / "rotation-vendor")
+    if vendor not in sys.path:
+        sys.path.insert(0, vendor)
+    import pg8000.native
+
+    return pg8000.native.Connection(
+        user=login["username"], password=login["password"], host=login["host"],
+        port=int(login["port"]), database=login["dbname"], timeout=10,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- Redis
@@ -520,16 +538,140 @@ class Tier:
             )
         for name, value in self.planned_params.items():
             param(f"webui/{name}", value)
-        param(
-            "webui/database",
-            {"host": "127.0.0.1", "port": self.postgres.port, "dbname": database,
-             "username": MASTER_USER, "secret_arn": db_secret},
-        )  # fmt: skip
+        # The database: the master login (RDS-managed secret) and the application login
+        # ``<prefix>webui-db`` the parameter names; the stack's first rotation (rotate
+        # immediately) creates the alternating logins before any instance reads it.
+        master_arn = sm.describe_secret(SecretId=db_secret)["ARN"]
+        app_arn, created = self.app_login_secret(database, master_arn)
+        seeded = {"host": "127.0.0.1", "port": self.postgres.port, "dbname": database,
+                  "secret_arn": app_arn}  # fmt: skip
+        planned = self.planned_params.get("database")
+        if planned is not None and set(json.loads(planned)) != set(seeded):
+            raise RuntimeError(
+                f"the stack's webui/database has keys {sorted(json.loads(planned))}, the tier "
+                f"seeds {sorted(seeded)}: make the tier seed what the stack writes"
+            )
+        if planned is not None and f":secret:{self.app_login_name}" not in planned:
+            raise RuntimeError(f"the stack's webui/database names another secret: {planned}")
+        param("webui/database", seeded)
+        if created:
+            self.rotate_login(database)
+        else:
+            # One login pair serves the tier (one stack's PostgreSQL); another database gets
+            # what the first rotation gives a stack's database, without rotating the logins
+            # the running servers use.
+            self.prepare_database(database)
         param("webui/redis", {"host": "127.0.0.1", "port": self.redis.port, "tls": False})
         param("webui/storage", {"bucket": bucket, "prefix": "open-webui/", "region": REGION})
 
+    def _secrets(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "secretsmanager", endpoint_url=self.moto_url, region_name=REGION,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+
+    @property
+    def app_login_name(self) -> str:
+        return f"{self.boot.settings['SECRET_PREFIX']}webui-db"
+
+    def app_login_secret(self, database: str, master_arn: str) -> tuple[str, bool]:
+        """``<prefix>webui-db`` as the stack creates it (first version only: the rotation owns
+        every later one), with rotation configured; returns its ARN and whether it is new."""
+        from ollama_infra.rotation import db_users
+
+        sm, name = self._secrets(), self.app_login_name
+        try:
+            return str(sm.describe_secret(SecretId=name)["ARN"]), False
+        except sm.exceptions.ResourceNotFoundException:
+            pass
+        value = {
+            "engine": "postgres", "host": "127.0.0.1", "port": self.postgres.port,
+            "dbname": database, "username": db_users.APP_USER,
+            "password": "initial-app-login-password-never-created", "masterarn": master_arn,
+        }  # fmt: skip
+        arn = str(sm.create_secret(Name=name, SecretString=json.dumps(value))["ARN"])
+        sm.rotate_secret(
+            SecretId=arn,
+            RotationLambdaARN=self._rotation_function(),
+            RotationRules={"AutomaticallyAfterDays": 30},
+            RotateImmediately=False,
+        )
+        return arn, True
+
+    def prepare_database(self, database: str) -> None:
+        """The rotation's ownership statements (owner role, pgvector, schema) on ``database``,
+        run with the master login as its setSecret step runs them."""
+        from ollama_infra.rotation import db_users
+
+        conn = pg_connect(
+            {"host": "127.0.0.1", "port": self.postgres.port, "dbname": database,
+             "username": MASTER_USER, "password": MASTER_PASSWORD},
+        )  # fmt: skip
+        try:
+            for statement in db_users.ownership_statements(MASTER_USER, database):
+                conn.run(statement)
+        finally:
+            conn.close()
+
+    def _rotation_function(self) -> str:
+        """TEST DOUBLE: a placeholder function in moto, so rotation is configured; the tier
+        runs the rotation's steps itself (``rotate_login``), as Secrets Manager would."""
+        import io
+        import zipfile
+
+        import boto3
+
+        kw: dict[str, Any] = {
+            "endpoint_url": self.moto_url, "region_name": REGION,
+            "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
+        }  # fmt: skip
+        role = boto3.client("iam", **kw).create_role(
+            RoleName="db-rotation", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+        )["Role"]["Arn"]
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr("db_users.py", "")
+        return str(
+            boto3.client("lambda", **kw).create_function(
+                FunctionName="db-rotation", Runtime="python3.12", Role=role,
+                Handler="db_users.lambda_handler", Code={"ZipFile": archive.getvalue()},
+            )["FunctionArn"]
+        )  # fmt: skip
+
+    def rotate_login(self, database: str) -> str:
+        """One rotation of the application login, the four steps of the Secrets Manager
+        contract run by the rotation's own code against this PostgreSQL with the pinned
+        driver; returns the new AWSCURRENT version id."""
+        import uuid
+
+        from ollama_infra.rotation import db_users
+
+        sm = self._secrets()
+        master_arn = sm.describe_secret(SecretId=f"rds!db-e2e-{database}")["ARN"]
+        settings = db_users.Settings("127.0.0.1", self.postgres.port, database, master_arn)
+        token = str(uuid.uuid4())
+        arn = sm.describe_secret(SecretId=self.app_login_name)["ARN"]
+        # The service labels the new version AWSPENDING before its first call; createSecret
+        # writes that version, so the tier calls it directly (as the rotation's unit tests do).
+        db_users.create_secret(sm, arn, token, settings)
+        for step in db_users.STEPS[1:]:
+            event = {"SecretId": arn, "ClientRequestToken": token, "Step": step}
+            db_users.rotate(sm, event, pg_connect, settings)
+        return token
+
+    def app_login(self, stage: str = "AWSCURRENT") -> dict[str, Any]:
+        value = self._secrets().get_secret_value(SecretId=self.app_login_name, VersionStage=stage)
+        return dict(json.loads(value["SecretString"]))
+
     def server_env(self, database: str) -> dict[str, str]:
         self.seed(database)
+        return self.render_env()
+
+    def render_env(self) -> dict[str, str]:
+        """The servers' environment from the current parameters and secrets (what the boot's
+        ``webui_env`` renders at boot and at each ``follow-secrets`` check), plus the tier's."""
         env = self.boot.webui_env()
         return {
             **env,
