@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 import pytest
-from tier import MODEL, Findings, Fleet, Tier, WebUI
+from tier import MODEL, Findings, Fleet, Tier, WebUI, wait_for
 
 pytestmark = pytest.mark.e2e_local
 DATABASE = "openwebui"
@@ -56,6 +56,10 @@ def stored(tier: Tier) -> str:
     return tier.postgres.sql("SELECT data::text FROM config ORDER BY id DESC LIMIT 1", DATABASE)
 
 
+def signup_stored(tier: Tier) -> Any:
+    return json.loads(stored(tier)).get("ui", {}).get("enable_signup")
+
+
 def boot_configure(tier: Tier, fleet: Fleet, server: WebUI) -> str:
     """The boot's configure_webui against ``server`` (its own Open WebUI on an instance)."""
     done = tier.boot.run(f"MODELS=({MODEL}); configure_webui", **fleet.env, WEBUI_API=server.url)
@@ -86,12 +90,16 @@ def test_settings_across_servers_and_restarts(fleet: Fleet, tier: Tier, findings
     x = banner(f"set on A {uuid.uuid4().hex[:6]}")
     set_banners(a, token, x)
     found["B reads A's banner"] = x["content"] in banners(b, token)
-    assert x["id"] in stored(tier), "A's save did not reach the database"
+    # Open WebUI writes the record to the database in a background task.
+    wait_for(lambda: x["id"] in stored(tier), 15, "A's banner in the database")
 
     # B then saves other settings (among them two the stack owns) from its own copy.
     save_admin_config(
         b, token, ENABLE_SIGNUP=not want["ENABLE_SIGNUP"], WEBUI_URL="https://changed.example.org"
     )
+    # B's background write has landed once the record holds B's sign-up value.
+    flipped = not want["ENABLE_SIGNUP"]
+    wait_for(lambda: signup_stored(tier) is flipped, 15, "B's save in the database")
     found["A's banner in the database after B's save"] = x["id"] in stored(tier)
     found["A's banner as A/B return it after B's save"] = [
         x["content"] in banners(s, token) for s in (a, b)
@@ -112,13 +120,16 @@ def test_settings_across_servers_and_restarts(fleet: Fleet, tier: Tier, findings
     # The documented rule: edit in one session, roll the fleet, then others may save.
     y = banner(f"kept {uuid.uuid4().hex[:6]}")
     set_banners(a, token, y)
+    wait_for(lambda: y["id"] in stored(tier), 15, "the banner in the database")
     a.restart()
     b.restart()
     token = a.sign_in()
-    save_admin_config(b, token, ENABLE_SIGNUP=want["ENABLE_SIGNUP"])
+    save_admin_config(b, token, ENABLE_SIGNUP=flipped)
+    wait_for(lambda: signup_stored(tier) is flipped, 15, "B's save in the database")
     found["rule followed: banner in the database after B's save"] = y["id"] in stored(tier)
     found["rule followed: A and B return it"] = [y["content"] in banners(s, token) for s in (a, b)]
 
+    boot_configure(tier, fleet, a)  # leave the fleet as a boot leaves it
     findings.add("item 3: settings ownership", json.dumps(found, indent=None))
     # docs/configuration.md: an edit is live on every instance at once ...
     assert found["B reads A's banner"]

@@ -700,6 +700,30 @@ class Tier:
         self.servers.clear()
 
 
+def _moto_current_follows_the_label() -> None:
+    """TEST DOUBLE fix: moto 5 moves the AWSCURRENT label in UpdateSecretVersionStage but
+    keeps answering GetSecretValue without a stage from the old version; Secrets Manager
+    answers from the AWSCURRENT version (what the boot's ``get_secret`` reads). The tier's
+    moto runs in this process, so its backend is corrected here."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.update_secret_version_stage
+    if getattr(original, "_tier_fixed", False):
+        return
+
+    def update(self: Any, secret_id: str, version_stage: str, *args: Any, **kw: Any) -> Any:
+        result = original(self, secret_id, version_stage, *args, **kw)
+        if version_stage == "AWSCURRENT":
+            secret = self.secrets[secret_id]
+            for version_id, version in secret.versions.items():
+                if "AWSCURRENT" in version["version_stages"]:
+                    secret.default_version_id = version_id
+        return result
+
+    update._tier_fixed = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.update_secret_version_stage = update  # type: ignore[method-assign]
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(f"terminated by signal {signum}")
 
@@ -719,6 +743,7 @@ def running_tier(stack: str, values: Mapping[str, Any]) -> Iterator[Tier]:
         else:
             stale.unlink()
     script, settings, params = planned_boot(stack, values)
+    _moto_current_follows_the_label()
     moto_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
