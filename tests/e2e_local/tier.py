@@ -539,8 +539,8 @@ class Tier:
         for name, value in self.planned_params.items():
             param(f"webui/{name}", value)
         # The database: the master login (RDS-managed secret) and the application login
-        # ``<prefix>webui-db`` the parameter names; the stack's first rotation (rotate
-        # immediately) creates the alternating logins before any instance reads it.
+        # ``<prefix>webui-db`` the parameter names. The stack's first rotation (rotate
+        # immediately) creates the alternating logins; the tier runs it before any server starts.
         master_arn = sm.describe_secret(SecretId=db_secret)["ARN"]
         app_arn, created = self.app_login_secret(database, master_arn)
         seeded = {"host": "127.0.0.1", "port": self.postgres.port, "dbname": database,
