@@ -84,3 +84,18 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: `make install-dev` installs it")
     return found
+
+
+# The catalog table's keys and billing as ollama_infra/data.py declares them, for the tables
+# tests create in moto (a test double of the stack's table).
+CATALOG_TABLE: dict[str, Any] = {
+    "KeySchema": [
+        {"AttributeName": "environment", "KeyType": "HASH"},
+        {"AttributeName": "model", "KeyType": "RANGE"},
+    ],
+    "AttributeDefinitions": [
+        {"AttributeName": "environment", "AttributeType": "S"},
+        {"AttributeName": "model", "AttributeType": "S"},
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}

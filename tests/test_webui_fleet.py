@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
-from harness import STACKS, evaluated, override, stack_values
+from harness import CATALOG_TABLE, STACKS, evaluated, override, stack_values
 from moto.server import ThreadedMotoServer
 from oidc_stack import oidc_values
 from stubs.sandbox import Sandbox, make_sandbox
@@ -57,15 +57,7 @@ def dynamodb() -> Iterator[str]:
     client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", **_boto_creds())
     client.create_table(
         TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "environment", "KeyType": "HASH"},
-            {"AttributeName": "model", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "environment", "AttributeType": "S"},
-            {"AttributeName": "model", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+        **CATALOG_TABLE,
     )
     try:
         yield url

@@ -521,20 +521,14 @@ class Tier:
         bucket = f"ollama-storage-{env_name}-123456789012"
         s3.create_bucket(Bucket=bucket)
         # The catalog table (the boot reads models from it; a first-start lock may live in it).
+        from harness import CATALOG_TABLE
+
         ddb = boto3.client("dynamodb", **kw)
         table = s["CATALOG_TABLE"]
         if table not in ddb.list_tables()["TableNames"]:
             ddb.create_table(
                 TableName=table,
-                KeySchema=[
-                    {"AttributeName": "environment", "KeyType": "HASH"},
-                    {"AttributeName": "model", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "environment", "AttributeType": "S"},
-                    {"AttributeName": "model", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
+                **CATALOG_TABLE,
             )
         for name, value in self.planned_params.items():
             param(f"webui/{name}", value)

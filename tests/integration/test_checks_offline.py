@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from e2e_lifecycle import config_values, ephemeral_stack
+from harness import CATALOG_TABLE
 from integration_checks import (
     WS_GUID,
     catalog_problems,
@@ -239,15 +240,7 @@ def test_catalog_models_must_be_served(aws: None) -> None:
     ddb = boto3.client("dynamodb", region_name=REGION)
     ddb.create_table(
         TableName="ollama-data-table-dev",
-        KeySchema=[
-            {"AttributeName": "environment", "KeyType": "HASH"},
-            {"AttributeName": "model", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "environment", "AttributeType": "S"},
-            {"AttributeName": "model", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+        **CATALOG_TABLE,
     )
     for model, enabled in (("llama3.2:1b", True), ("qwen2.5:7b", True), ("phi3:mini", False)):
         ddb.put_item(

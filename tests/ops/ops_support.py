@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from harness import CATALOG_TABLE
 from moto import mock_aws
 
 from ollama_infra.ops import aws, pulumi_cli
@@ -261,15 +262,7 @@ def make_table(name: str, items: list[dict[str, Any]], pitr: bool = True) -> Non
     ddb = setup_client("dynamodb")
     ddb.create_table(
         TableName=name,
-        KeySchema=[
-            {"AttributeName": "environment", "KeyType": "HASH"},
-            {"AttributeName": "model", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "environment", "AttributeType": "S"},
-            {"AttributeName": "model", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+        **CATALOG_TABLE,
     )
     if pitr:
         ddb.update_continuous_backups(

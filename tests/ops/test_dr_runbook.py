@@ -26,6 +26,7 @@ import ops_support
 import pytest
 import yaml
 from commandcheck import extract_commands
+from harness import CATALOG_TABLE
 from ops_support import (
     ACCOUNT,
     REGION,
@@ -123,15 +124,7 @@ def _table(name: str, region: str) -> None:
     ddb = setup_client("dynamodb", region)
     ddb.create_table(
         TableName=name,
-        KeySchema=[
-            {"AttributeName": "environment", "KeyType": "HASH"},
-            {"AttributeName": "model", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "environment", "AttributeType": "S"},
-            {"AttributeName": "model", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+        **CATALOG_TABLE,
         DeletionProtectionEnabled=True,
     )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import ops_support
 import pytest
 import yaml
+from harness import CATALOG_TABLE
 from ops_support import ACCOUNT, AwsRecorder, FakePulumi, answer, cli, setup_client
 
 from ollama_infra import naming
@@ -152,15 +153,7 @@ def test_commands_act_on_the_dr_stack_by_name_in_its_region(
     ddb = setup_client("dynamodb", DR_REGION)
     ddb.create_table(
         TableName=names.table,
-        KeySchema=[
-            {"AttributeName": "environment", "KeyType": "HASH"},
-            {"AttributeName": "model", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "environment", "AttributeType": "S"},
-            {"AttributeName": "model", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+        **CATALOG_TABLE,
     )
     ddb.put_item(
         TableName=names.table,

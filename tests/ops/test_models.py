@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from harness import CATALOG_TABLE
 from moto import mock_aws
 from ops_support import FakePulumi
 
@@ -79,15 +80,7 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     with mock_aws():
         boto3.client("dynamodb", region_name=REGION).create_table(
             TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "environment", "KeyType": "HASH"},
-                {"AttributeName": "model", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "environment", "AttributeType": "S"},
-                {"AttributeName": "model", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
+            **CATALOG_TABLE,
         )
         previous = aws.set_client_factory(recorder.factory)
         try:
