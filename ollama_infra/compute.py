@@ -19,6 +19,7 @@ import pulumi_aws as aws
 from ollama_infra import cwagent, release
 from ollama_infra.config import ComputeConfig, OllamaConfig, WebUIConfig
 from ollama_infra.context import StackContext
+from ollama_infra.deployed import Deployed
 from ollama_infra.observability import alarms
 from ollama_infra.userdata import BootSettings, encode_user_data, render_user_data
 
@@ -66,6 +67,8 @@ class ComputeArgs:
     change must never run two versions against it (``_refresh``)."""
     backend_tls: bool = False
     """edge.backend_tls: the boot runs the TLS proxy the HTTPS target groups reach."""
+    deployed: Deployed = field(default_factory=Deployed)
+    """What the last deployment left in SSM (its release record); empty for a new stack."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """IAM grants the instances need at boot; the group is created after them (and after
     the default-models parameter the boot reads)."""
@@ -370,22 +373,12 @@ class ComputeComponent(pulumi.ComponentResource):
         """Whether the stack is deployed already, and the release its last deployment
         recorded (None: no record, or one that does not parse).
 
-        Read at deploy time through GetParametersByPath, which answers an empty list for a
-        new stack where GetParameter would fail the deployment. Every deployed stack holds
-        parameters under /ollama/<env>/ (the default models, the agent config), so a stack
-        with parameters but no record was deployed before the record existed: its running
-        release is unknown and counts as a change. Values are not decrypted (only the
-        names and the plain record are used).
+        A stack with parameters but no record was deployed before the record existed: its
+        running release is unknown and counts as a change.
         """
-        names = self._args.ctx.names
-        found = aws.ssm.get_parameters_by_path(
-            path=names.parameter_path, recursive=True, with_decryption=False
-        )
-        wanted = release.record_name(names)
-        for name, value in zip(found.names, found.values, strict=False):
-            if name == wanted:
-                return True, release.Release.parse(value)
-        return bool(found.names), None
+        deployed = self._args.deployed
+        value = deployed.parameters.get(release.record_name(self._args.ctx.names))
+        return deployed.exists, None if value is None else release.Release.parse(value)
 
     def _release_record(self) -> aws.ssm.Parameter:
         """What this deployment runs, for the next one to compare against."""

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra import origin_header
 from ollama_infra.auth import SingleSignOnArgs, SingleSignOnComponent
 from ollama_infra.backup import BackupArgs, BackupComponent
 from ollama_infra.compute import ComputeArgs, ComputeComponent
@@ -25,6 +26,7 @@ from ollama_infra.data import (
     DataArgs,
     DataComponent,
 )
+from ollama_infra.deployed import read as read_deployed
 from ollama_infra.edge import (
     AlbArgs,
     AlbComponent,
@@ -144,6 +146,9 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             f"ollama:network.az_count = {cfg.network.az_count}: region {cfg.region} offers only "
             f"{len(azs)} available AZs; lower az_count"
         )
+    # What runs now (release record, origin header rotation), checked before any resource.
+    deployed = read_deployed(ctx.names)
+    origin_rotation = origin_header.read(ctx.names, deployed.parameters)
 
     network = NetworkComponent(
         "ollama-network",
@@ -237,6 +242,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             log_bucket_policy=log_bucket.policy,
             secrets_kms_key_arn=cfg.data.kms_key_arn,
             backend_tls=cfg.backend_tls,
+            origin_rotation=origin_rotation,
         ),
     )
 
@@ -261,6 +267,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             alb_dns_name=alb.alb_dns_name,
             origin_header_name=alb.origin_header_name,
             origin_header_value=alb.origin_header_value,
+            origin_rule=alb.web_forward_rule,
             log_bucket_domain_name=log_bucket.bucket_domain_name,
             cloudfront_logging=log_bucket.cloudfront_logging,
             log_delivery_ready=log_bucket.cloudfront_log_delivery_ready,
@@ -300,6 +307,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             oidc=cfg.oidc,
             shared_database=cfg.data.database_enabled,
             backend_tls=cfg.backend_tls,
+            deployed=deployed,
             depends_on=[
                 *instance_identity.grants,
                 *([sso.parameter] if sso else []),

@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from ollama_infra import origin_header
 from ollama_infra.builders import StoredSecret, stored_secret
 from ollama_infra.config import EdgeConfig, OllamaApiConfig
 from ollama_infra.context import StackContext
+from ollama_infra.origin_header import RotationState
 from ollama_infra.security import backend_ports
 
 SERVICE = "edge"
@@ -154,6 +156,8 @@ class AlbArgs:
     """Key for the edge secrets (data.kms_key_arn); None uses aws/secretsmanager."""
     backend_tls: bool = False
     """edge.backend_tls: HTTPS target groups and health checks to the instances' TLS proxy."""
+    origin_rotation: RotationState = field(default_factory=RotationState)
+    """The origin header generations the rule accepts (read from the deployed stack)."""
 
 
 class AlbComponent(pulumi.ComponentResource):
@@ -167,11 +171,18 @@ class AlbComponent(pulumi.ComponentResource):
         self.https = cfg.certificate_arn is not None
 
         self.origin_header_name = ORIGIN_HEADER
+        # Generations of the header value (ollama_infra.origin_header): CloudFront sends the
+        # current one; during a rotation the rule also accepts the previous one.
+        rotation = args.origin_rotation
+        accepted = {g: self._origin_value(g) for g in rotation.generations}
         origin_secret = self._secret(
-            "origin-header", "Header value CloudFront adds; the ALB forwards only requests with it"
+            "origin-header",
+            "Header value CloudFront adds; the ALB forwards only requests with it",
+            accepted[rotation.current],
         )
         self.origin_header_value = origin_secret.value
         self.origin_header_secret_arn = origin_secret.arn
+        self.origin_rotation_parameter = self._rotation_parameter()
 
         self.alb = aws.lb.LoadBalancer(
             f"{name}-lb",
@@ -232,13 +243,13 @@ class AlbComponent(pulumi.ComponentResource):
             self.web_listener = self._listener("http", 80, "HTTP")
             self.http_listener = self.web_listener
         self._block_rules("web", self.web_listener)
-        self._forward_rule(
+        self.web_forward_rule = self._forward_rule(
             "web-origin-header",
             self.web_listener,
             FORWARD_PRIORITY,
             self.webui_target_group,
             ORIGIN_HEADER,
-            self.origin_header_value,
+            [pulumi.Output.secret(v) for v in accepted.values()],
             paths=None,
         )
 
@@ -273,21 +284,44 @@ class AlbComponent(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------ pieces
 
-    def _secret(self, role: str, description: str) -> StoredSecret:
-        """A random value kept in Secrets Manager as ``ollama/<env>/<role>``."""
-        value = random.RandomPassword(
-            f"{self._name}-{role}-value",
-            length=48,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
+    def _random_value(self, name: str) -> pulumi.Output[str]:
+        return random.RandomPassword(
+            name, length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
+        ).result
+
+    def _origin_value(self, generation: int) -> pulumi.Output[str]:
+        """Generation 0 keeps the first release's logical name; a rotation adds ``-<n>``."""
+        suffix = f"-{generation}" if generation else ""
+        return self._random_value(f"{self._name}-origin-header-value{suffix}")
+
+    def _rotation_parameter(self) -> aws.ssm.Parameter:
+        """The rotation state, created at generation 0; ``ollama-ops secrets rotate`` owns
+        its value afterwards and the program reads it at deploy time."""
+        ctx = self._args.ctx
+        return aws.ssm.Parameter(
+            f"{self._name}-origin-header-rotation",
+            name=origin_header.state_name(ctx.names),
+            type="String",
+            description="Origin header generations the ALB accepts (JSON); written by "
+            "`ollama-ops secrets rotate --secret origin-header`",
+            value=origin_header.RotationState().to_json(),
+            tags=ctx.tags(SERVICE, ctx.name("origin-header-rotation")),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
         )
+
+    def _secret(
+        self, role: str, description: str, value: pulumi.Output[str] | None = None
+    ) -> StoredSecret:
+        """A random value (unless given) kept in Secrets Manager as ``ollama/<env>/<role>``."""
+        if value is None:
+            value = self._random_value(f"{self._name}-{role}-value")
         return stored_secret(
             f"{self._name}-{role}",
             ctx=self._args.ctx,
             service=SERVICE,
             role=role,
             description=f"Ollama {self._args.ctx.env}: {description}",
-            value=value.result,
+            value=value,
             kms_key_arn=self._args.secrets_kms_key_arn,
             parent=self,
             version_name=f"{self._name}-{role}-version",
@@ -372,15 +406,15 @@ class AlbComponent(pulumi.ComponentResource):
         priority: int,
         target_group: aws.lb.TargetGroup,
         header: str,
-        value: pulumi.Input[str],
+        values: list[pulumi.Input[str]],
         paths: list[str] | None,
-    ) -> None:
+    ) -> aws.lb.ListenerRule:
         conditions: list[aws.lb.ListenerRuleConditionArgsDict] = [
-            {"http_header": {"http_header_name": header, "values": [value]}}
+            {"http_header": {"http_header_name": header, "values": values}}
         ]
         if paths:
             conditions.append({"path_pattern": {"values": paths}})
-        aws.lb.ListenerRule(
+        return aws.lb.ListenerRule(
             f"{self._name}-{role}",
             listener_arn=listener.arn,
             priority=priority,
@@ -405,6 +439,6 @@ class AlbComponent(pulumi.ComponentResource):
                 FORWARD_PRIORITY + i,
                 self.api_target_group,
                 API_KEY_HEADER,
-                key.value,
+                [key.value],
                 paths=paths,
             )

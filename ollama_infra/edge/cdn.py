@@ -142,6 +142,9 @@ class CdnArgs:
     """The log bucket's ownership controls and ACL; the distribution waits for them."""
     waf_log_retention_days: int = 30
     """Retention of the WAF log group (observability.log_retention_days)."""
+    origin_rule: pulumi.Resource | None = None
+    """The ALB rule that checks the header: updated before the distribution, so that during a
+    rotation it accepts the new value before any edge location sends it."""
 
 
 class CdnComponent(pulumi.ComponentResource):
@@ -234,7 +237,10 @@ class CdnComponent(pulumi.ComponentResource):
             logging_config=logging_config,
             web_acl_id=self.web_acl.arn if self.web_acl else None,
             tags=ctx.tags(SERVICE, dist_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.log_delivery_ready)),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*args.log_delivery_ready, *filter(None, [args.origin_rule])],
+            ),
         )
         # Additional CloudWatch metrics (cache hit rate, origin latency, error rates by code)
         # that the cache-hit alarm and the dashboard read.
