@@ -254,6 +254,11 @@ class StackNames:
         return name("alb", self.env, "alb")
 
     @property
+    def distribution(self) -> str:
+        """The CloudFront distribution's Name tag (the ops CLI finds it by this tag)."""
+        return name("cdn", self.env)
+
+    @property
     def webui_target_group(self) -> str:
         return name("tg", self.env, "target_group")
 

@@ -16,6 +16,10 @@ deploy time (``ollama_infra.deployed``):
   {"current": 1}                  step 2, once CloudFront is deployed everywhere: the rule
                                   accepts only the new value; the old one is deleted
 
+The distribution's tag ``OriginHeaderGeneration`` names the generation it sends, so the ops
+CLI can tell that the deployment after step 1 has reached CloudFront (the secret and the
+distribution agree on the old value before it).
+
 Plain data, no Pulumi: the program and the ops CLI share it.
 """
 
@@ -26,7 +30,11 @@ from dataclasses import dataclass
 
 from ollama_infra.naming import StackNames
 
+HEADER = "X-Origin-Verify"
 STATE_ROLE = "edge/origin-header-rotation"
+# The distribution's tag naming the generation it sends: a deployment after step 1 has
+# reached CloudFront when it names the current generation.
+GENERATION_TAG = "OriginHeaderGeneration"
 SECRET_ROLE = "origin-header"  # noqa: S105 (a secret name)
 
 

@@ -267,6 +267,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
             alb_dns_name=alb.alb_dns_name,
             origin_header_name=alb.origin_header_name,
             origin_header_value=alb.origin_header_value,
+            origin_header_generation=origin_rotation.current,
             origin_rule=alb.web_forward_rule,
             log_bucket_domain_name=log_bucket.bucket_domain_name,
             cloudfront_logging=log_bucket.cloudfront_logging,

@@ -70,6 +70,13 @@ def stored(ev: Evaluation) -> str:
     return str(inputs(version)["secretString"])
 
 
+def generation(ev: Evaluation) -> int:
+    """The generation of the value CloudFront sends, from its password resource's name."""
+    (password,) = [p for p in ev.of_type(PASSWORD) if p.state["result"] == sent(ev)]
+    number = password.name.rsplit("origin-header-value", 1)[1]
+    return int(number.lstrip("-") or 0)
+
+
 def forwarded(ev: Evaluation, value: str) -> bool:
     return route(ev, listener_on(ev, 80), "/", {ORIGIN_HEADER: value}).kind == "forward"
 
@@ -84,6 +91,8 @@ def switch_problems(before: Evaluation, after: Evaluation) -> list[str]:
     if sent(after) != stored(after):
         out.append("the secret does not hold the value CloudFront sends")
     (dist,) = after.of_type(DIST)
+    if dist.inputs["tags"][origin_header.GENERATION_TAG] != str(generation(after)):
+        out.append("the distribution's tag does not name the generation it sends")
     if sent(before) != sent(after) and web_rule(after).name not in dist.options["dependsOn"]:
         out.append("the distribution may change before the rule accepts its new value")
     return out

@@ -36,7 +36,7 @@ from ollama_infra.security import backend_ports
 
 SERVICE = "edge"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-ORIGIN_HEADER = "X-Origin-Verify"
+ORIGIN_HEADER = origin_header.HEADER
 API_KEY_HEADER = "X-Ollama-Api-Key"
 # Ollama's model-management endpoints (server/routes.go): never reachable through the edge.
 # Open WebUI proxies them under /ollama (routers/ollama.py) with the same names, and adds

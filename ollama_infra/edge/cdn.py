@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from ollama_infra import origin_header
 from ollama_infra.config import EdgeConfig
 from ollama_infra.context import StackContext
 from ollama_infra.edge.alb import blocked_paths
@@ -142,6 +143,9 @@ class CdnArgs:
     """The log bucket's ownership controls and ACL; the distribution waits for them."""
     waf_log_retention_days: int = 30
     """Retention of the WAF log group (observability.log_retention_days)."""
+    origin_header_generation: int = 0
+    """The generation of ``origin_header_value``, in the distribution's tag
+    ``OriginHeaderGeneration``: what ``ollama-ops secrets rotate --finish`` checks."""
     origin_rule: pulumi.Resource | None = None
     """The ALB rule that checks the header: updated before the distribution, so that during a
     rotation it accepts the new value before any edge location sends it."""
@@ -220,7 +224,7 @@ class CdnComponent(pulumi.ComponentResource):
             "compress": False,
             "function_associations": [{"event_type": "viewer-request", "function_arn": block.arn}],
         }
-        dist_name = ctx.name("cdn")
+        dist_name = ctx.names.distribution
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-distribution",
             enabled=True,
@@ -236,7 +240,10 @@ class CdnComponent(pulumi.ComponentResource):
             viewer_certificate=viewer_certificate,
             logging_config=logging_config,
             web_acl_id=self.web_acl.arn if self.web_acl else None,
-            tags=ctx.tags(SERVICE, dist_name),
+            tags={
+                **ctx.tags(SERVICE, dist_name),
+                origin_header.GENERATION_TAG: str(args.origin_header_generation),
+            },
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[*args.log_delivery_ready, *filter(None, [args.origin_rule])],

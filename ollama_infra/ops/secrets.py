@@ -8,8 +8,13 @@
         (AuthTokenUpdateStrategy ROTATE), then ollama/<env>/redis-auth holds the new one
   secrets rotate --stack S --secret redis-auth --finish
         step 2, once every instance follows: only the current token works (SET)
+  secrets rotate --stack S --secret origin-header
+        step 1: record a new origin header value; the next `ollama-ops deploy` makes the
+        ALB accept it beside the old one, then CloudFront sends it
+  secrets rotate --stack S --secret origin-header --finish
+        step 2, once CloudFront is deployed with it: the next deploy drops the old value
 
-Instances follow the secrets by themselves within two hours (`ollama-boot.sh
+Instances follow the Open WebUI secrets by themselves within two hours (`ollama-boot.sh
 follow-secrets`, hourly plus a random delay); an instance refresh makes them follow now.
 Step 2 is refused until two hours have passed since step 1, and when the cache and the
 secret visibly disagree (docs/SECURITY.md, "Secret rotation"). Production needs
@@ -22,11 +27,13 @@ from __future__ import annotations
 import argparse
 import secrets as _random
 import string
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ollama_infra import origin_header
 from ollama_infra.config import load_stack_values, parse_config
 from ollama_infra.ops import aws, envs
 from ollama_infra.ops.common import (
@@ -39,10 +46,13 @@ from ollama_infra.ops.common import (
     add_command,
     confirm,
 )
+from ollama_infra.origin_header import RotationState, StateError
 
 WEBUI_KEY = "webui-secret-key"
 REDIS_AUTH = "redis-auth"
-SECRETS = (WEBUI_KEY, REDIS_AUTH)
+ORIGIN = origin_header.SECRET_ROLE
+SECRETS = (WEBUI_KEY, REDIS_AUTH, ORIGIN)
+TWO_STEPS = (REDIS_AUTH, ORIGIN)
 # Like the stack's own values (data.py): 64 letters and digits, valid as an ElastiCache
 # AUTH token (16-128 printable characters without / " @ %) and safe inside REDIS_URL.
 TOKEN_LENGTH = 64
@@ -64,12 +74,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--secret",
         required=True,
         choices=SECRETS,
-        help="which secret: webui-secret-key (ends sessions) or redis-auth (two steps)",
+        help="which secret: webui-secret-key (ends sessions), redis-auth or origin-header "
+        "(two steps each)",
     )
     rot.add_argument(
         "--finish",
         action="store_true",
-        help="redis-auth step 2, after every instance follows: the old token stops working",
+        help="step 2 of redis-auth (after every instance follows) or origin-header (after "
+        "CloudFront is deployed with the new value): the old value stops working",
     )
     rot.set_defaults(func=run_rotate)
 
@@ -80,9 +92,10 @@ def new_token() -> str:
 
 def _check_args(args: argparse.Namespace) -> None:
     """Everything the stack file can tell, before any AWS call."""
-    if args.finish and args.secret != REDIS_AUTH:
+    if args.finish and args.secret not in TWO_STEPS:
         raise OpsError(
-            f"--finish belongs to --secret redis-auth; {args.secret} is rotated in one step",
+            f"--finish belongs to --secret {' or '.join(TWO_STEPS)}; {args.secret} is "
+            "rotated in one step",
             f"run `ollama-ops secrets rotate --stack {args.stack} --secret {args.secret}`",
             EXIT_USAGE,
         )
@@ -104,6 +117,8 @@ def run_rotate(args: argparse.Namespace) -> int:
     target = aws.resolve_target(args.stack, args.region)
     if args.secret == WEBUI_KEY:
         return _rotate_webui_key(args, target)
+    if args.secret == ORIGIN:
+        return _finish_origin(args, target) if args.finish else _start_origin(args, target)
     if args.finish:
         return _finish_redis(args, target)
     return _start_redis(args, target)
@@ -347,4 +362,215 @@ def _finish_redis(args: argparse.Namespace, target: aws.Target) -> int:
         token = sm.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
     _modify(target, token, "SET")
     print(f"step 2 done: {cache_id} accepts only the token in {secret_id}; the old one is gone.")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ origin header
+
+
+def _origin_state(target: aws.Target) -> RotationState:
+    """The rotation state the program reads at deploy time."""
+    name = origin_header.state_name(target.names)
+    with aws.aws_errors(f"reading {name}"):
+        try:
+            found = target.client("ssm").get_parameter(Name=name)["Parameter"]
+        except ClientError as exc:
+            if aws.error_code(exc) != "ParameterNotFound":
+                raise
+            raise OpsError(
+                f"no parameter {name}: the stack was not deployed by a release that rotates "
+                "the origin header",
+                f"deploy it first (`ollama-ops deploy --stack {target.stack}`); that creates "
+                "the parameter at generation 0",
+                EXIT_NOT_FOUND,
+            ) from None
+    try:
+        return RotationState.parse(found["Value"])
+    except StateError as exc:
+        raise OpsError(
+            f"{name}: {exc}",
+            "set it to the generations the stack holds (the numbers ending the "
+            "origin-header-value resources in `pulumi stack --show-urns`; none is 0)",
+            EXIT_FAILURE,
+        ) from None
+
+
+def _write_origin_state(target: aws.Target, state: RotationState) -> None:
+    name = origin_header.state_name(target.names)
+    with aws.aws_errors(f"writing {name}"):
+        target.client("ssm").put_parameter(
+            Name=name, Value=state.to_json(), Type="String", Overwrite=True
+        )
+
+
+def _deploy_hint(stack: str, what: str) -> str:
+    return f"Next: `ollama-ops deploy --stack {stack}` ({what})."
+
+
+def _start_origin(args: argparse.Namespace, target: aws.Target) -> int:
+    state = _origin_state(target)
+    try:
+        new = state.start()
+    except StateError:
+        raise OpsError(
+            f"an origin header rotation is in progress ({state.describe()})",
+            f"deploy it if that is not done (`ollama-ops deploy --stack {args.stack}`), then "
+            f"finish it: `ollama-ops secrets rotate --stack {args.stack} --secret "
+            "origin-header --finish`",
+            EXIT_REFUSED,
+        ) from None
+    if args.dry_run:
+        print(f"dry run: would record {new.describe()} in {origin_header.state_name(target.names)}")
+        return EXIT_OK
+    confirm(
+        f"Record a new origin header value (generation {new.current}) for stack "
+        f"{args.stack}. The next deployment makes the ALB accept it beside the current one, "
+        "then CloudFront sends it; no request is refused.",
+        yes=args.yes,
+    )
+    _write_origin_state(target, new)
+    print(f"step 1 recorded: {new.describe()}.")
+    print(
+        _deploy_hint(
+            args.stack,
+            "the listener rule accepts both values, then the distribution sends the new one "
+            f"and {target.names.secret(ORIGIN)} holds it; pulumi waits until CloudFront has "
+            "deployed it",
+        )
+    )
+    print(
+        f"Then step 2: `ollama-ops secrets rotate --stack {args.stack} --secret origin-header "
+        "--finish` (refused until that deployment is complete everywhere)."
+    )
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class _Distribution:
+    id: str
+    status: str
+    generation: str | None
+    """Its OriginHeaderGeneration tag: the generation the last deployment gave it."""
+    sent: str | None
+    """The origin header value it adds (None: none)."""
+
+
+def _distribution(target: aws.Target) -> _Distribution:
+    """The stack's distribution, found by its Name tag."""
+    cf = target.client("cloudfront")
+    wanted = target.names.distribution
+    with aws.aws_errors("finding the stack's CloudFront distribution"):
+        for page in cf.get_paginator("list_distributions").paginate():
+            for item in page.get("DistributionList", {}).get("Items", []):
+                listed = cf.list_tags_for_resource(Resource=item["ARN"])["Tags"].get("Items", [])
+                tags = {t["Key"]: t.get("Value") for t in listed}
+                if tags.get("Name") != wanted:
+                    continue
+                dist = cf.get_distribution(Id=item["Id"])["Distribution"]
+                origins = dist["DistributionConfig"]["Origins"].get("Items", [])
+                sent = [
+                    h["HeaderValue"]
+                    for o in origins
+                    for h in o.get("CustomHeaders", {}).get("Items", [])
+                    if h["HeaderName"].lower() == origin_header.HEADER.lower()
+                ]
+                return _Distribution(
+                    id=str(item["Id"]),
+                    status=str(dist["Status"]),
+                    generation=tags.get(origin_header.GENERATION_TAG),
+                    sent=sent[0] if sent else None,
+                )
+    raise OpsError(
+        f"no CloudFront distribution tagged Name={wanted}",
+        "check --stack (is the stack deployed?)",
+        EXIT_NOT_FOUND,
+    )
+
+
+def _accepted(target: aws.Target) -> list[str]:
+    """Every origin header value a forward rule of the stack's ALB accepts."""
+    elb = target.client("elbv2")
+    with aws.aws_errors(f"reading the listener rules of {target.names.alb}"):
+        try:
+            (lb,) = elb.describe_load_balancers(Names=[target.names.alb])["LoadBalancers"]
+        except ClientError as exc:
+            if aws.error_code(exc) != "LoadBalancerNotFound":
+                raise
+            raise OpsError(
+                f"no load balancer {target.names.alb}", "check --stack and --region", EXIT_NOT_FOUND
+            ) from None
+        listeners = aws.paginate(
+            elb, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"]
+        )
+        values: list[str] = []
+        for listener in listeners:
+            for rule in aws.paginate(
+                elb, "describe_rules", "Rules", ListenerArn=listener["ListenerArn"]
+            ):
+                if not any(a["Type"] == "forward" for a in rule.get("Actions", [])):
+                    continue
+                for condition in rule.get("Conditions", []):
+                    header = condition.get("HttpHeaderConfig", {})
+                    if header.get("HttpHeaderName", "").lower() == origin_header.HEADER.lower():
+                        values += header.get("Values", [])
+    return values
+
+
+def _finish_origin(args: argparse.Namespace, target: aws.Target) -> int:
+    state = _origin_state(target)
+    if not state.rotating:
+        raise OpsError(
+            f"no origin header rotation is in progress ({state.describe()})",
+            f"start one: `ollama-ops secrets rotate --stack {args.stack} --secret origin-header`",
+            EXIT_REFUSED,
+        )
+    deploy = f"`ollama-ops deploy --stack {args.stack}`, then run --finish again"
+    dist = _distribution(target)
+    # The deployment after step 1 tags the distribution with the new generation; until then
+    # CloudFront and the secret may well agree, on the old value.
+    if dist.generation != str(state.current):
+        raise OpsError(
+            f"CloudFront distribution {dist.id} is tagged {origin_header.GENERATION_TAG}="
+            f"{dist.generation}, not {state.current}: the stack was not deployed since step 1",
+            deploy,
+            EXIT_REFUSED,
+        )
+    sm = target.client("secretsmanager")
+    secret_id = target.names.secret(ORIGIN)
+    _versions(sm, secret_id)
+    with aws.aws_errors(f"reading {secret_id}"):
+        value = sm.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
+    if dist.sent != value:
+        raise OpsError(
+            f"CloudFront distribution {dist.id} does not send the value in {secret_id}: the "
+            "deployment after step 1 did not finish",
+            deploy,
+            EXIT_REFUSED,
+        )
+    if value not in _accepted(target):
+        raise OpsError(
+            f"no listener rule of {target.names.alb} accepts the value in {secret_id}",
+            deploy,
+            EXIT_REFUSED,
+        )
+    if dist.status != "Deployed":
+        raise OpsError(
+            f"CloudFront distribution {dist.id} is {dist.status}: some edge locations may "
+            "still send the old value",
+            f"wait (`aws cloudfront wait distribution-deployed --id {dist.id}`), then run "
+            "--finish again",
+            EXIT_REFUSED,
+        )
+    new = state.finish()
+    if args.dry_run:
+        print(f"dry run: would record {new.describe()}; the next deploy drops the old value")
+        return EXIT_OK
+    confirm(
+        f"Record that the ALB of stack {args.stack} accepts only the new origin header value "
+        f"(generation {new.current}); the next deployment drops the old one.",
+        yes=args.yes,
+    )
+    _write_origin_state(target, new)
+    print(f"step 2 recorded: {new.describe()}.")
+    print(_deploy_hint(args.stack, "the listener rule accepts only the new value"))
     return EXIT_OK

@@ -182,7 +182,9 @@ MANUAL_ROTATION: dict[str, str] = {
     "replaces it",
     "redis-auth": "`ollama-ops secrets rotate --secret redis-auth`: a new token beside the "
     "old one (ROTATE), followed by the instances, then `--finish` (SET) retires the old one",
-    "origin-header": "not yet automated: a dual-value listener rule during the switch",
+    "origin-header": "`ollama-ops secrets rotate --secret origin-header` and a deploy: the "
+    "listener rule accepts the old and the new value while CloudFront switches, then "
+    "`--finish` and a deploy drop the old one",
 }
 MAX_ROTATION_DAYS = 365
 

@@ -238,7 +238,7 @@ def test_redis_finish_refuses_a_token_changed_after_the_secret(
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (("--stack", "dev", "--secret", "origin-header"), EXIT_USAGE, "invalid choice"),
+        (("--stack", "dev", "--secret", "webui-admin"), EXIT_USAGE, "invalid choice"),
         (("--stack", "dev", "--secret", "redis-auth"), EXIT_USAGE, "has no cache"),
         (
             ("--stack", "dev", "--secret", "webui-secret-key", "--finish"),
