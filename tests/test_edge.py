@@ -757,6 +757,29 @@ def test_edge_config_errors_name_the_key_and_the_fix(
     assert "Fix:" in message
 
 
+def test_first_alias_must_be_a_concrete_hostname() -> None:
+    """The first alias becomes the public URL (WEBUI_URL, the OIDC callback): a wildcard there
+    is refused before any resource is declared; after a concrete first alias it stays allowed
+    (CloudFront serves it; it is left out of the CORS origins, test_edge_cdn.py)."""
+    aliases = ["*.example.com", "chat.example.com"]
+    values = override(
+        values_of("staging"), "edge", domain_aliases=aliases, cloudfront_certificate_arn=CF_CERT
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config("staging", values)
+    (found,) = info.value.issues
+    assert found.key == "ollama:edge.domain_aliases"
+    assert "*.example.com is not a hostname" in found.rule
+    assert "put a concrete hostname" in found.fix and "chat.example.com" in found.fix
+    with pytest.raises(ConfigError, match=r"ollama:edge\.domain_aliases"):
+        run_program("staging", values)
+    only_wildcard = override(values, "edge", domain_aliases=["*.example.com"])
+    with pytest.raises(ConfigError, match="put a concrete hostname"):
+        parse_config("staging", only_wildcard)
+    concrete_first = override(values, "edge", domain_aliases=aliases[::-1])
+    assert parse_config("staging", concrete_first).edge.domain_aliases == aliases[::-1]
+
+
 def test_open_api_listener_is_accepted_only_with_the_acknowledgement() -> None:
     changes = {"enabled": True, "allowed_cidrs": ["0.0.0.0/0"]}
     values = override(values_of("staging"), "ollama_api", **changes)

@@ -138,8 +138,10 @@ class EdgeConfig(Model):
     )
     domain_aliases: list[WildcardDnsName] = field(
         [],
-        "Alternate domain names (CNAMEs) for CloudFront. The first is the public URL; every "
-        "one without a wildcard is an origin Open WebUI accepts (CORS_ALLOW_ORIGIN, websockets).",
+        "Alternate domain names (CNAMEs) for CloudFront. The first is the public URL "
+        "(WEBUI_URL, the OIDC callback), so it must be a concrete hostname; a wildcard "
+        "(*.example.com) may follow it. Every one without a wildcard is an origin Open WebUI "
+        "accepts (CORS_ALLOW_ORIGIN, websockets).",
     )
     alb_idle_timeout_seconds: int = field(
         900,
@@ -183,6 +185,18 @@ class EdgeConfig(Model):
         "a self-signed certificate generated at boot, and the target groups and health checks "
         "use HTTPS. Defaults to on in production (where it must stay on), off elsewhere.",
     )
+
+    @field_validator("domain_aliases")
+    @classmethod
+    def _concrete_first_alias(cls, value: list[str]) -> list[str]:
+        if value and value[0].startswith("*."):
+            raise ValueError(
+                f"the first alias becomes the public URL (WEBUI_URL, the OIDC callback), and "
+                f"the wildcard {value[0]} is not a hostname anyone can open; put a concrete "
+                f"hostname the certificate covers first (e.g. chat.{value[0][2:]}) and the "
+                f"wildcard after it"
+            )
+        return value
 
     @field_validator("origin_domain_name")
     @classmethod
