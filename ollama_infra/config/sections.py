@@ -307,7 +307,12 @@ class ComputeConfig(Model):
     refresh_auto_rollback: bool = field(
         True,
         "Instance refresh rolls the group back to the previous launch template version when "
-        "it fails or one of the stack's health alarms fires (see docs/runbooks/deployment.md).",
+        "it fails or one of the stack's health alarms fires. Exception, whatever this is set "
+        "to: on a deployed stack with a shared database (data.database_enabled), a release "
+        "change (the Open WebUI image or the Ollama release differs from the recorded one) "
+        "replaces every instance in one batch without automatic rollback or checkpoints, as "
+        "the previous Open WebUI must not start on a schema the new one migrated (see "
+        "docs/runbooks/deployment.md, Release changes).",
     )
     refresh_checkpoint_percentages: list[int] | None = field(
         None,
