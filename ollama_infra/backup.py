@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ollama_infra.builders import key_policy, service_role, via_service_statement
+from ollama_infra.builders import customer_key, service_role, via_service_statement
 from ollama_infra.config import BackupConfig
 from ollama_infra.context import StackContext
 
@@ -128,20 +128,19 @@ class BackupComponent(pulumi.ComponentResource):
     ) -> aws.backup.Vault:
         ctx = self._args.ctx
         opts = pulumi.ResourceOptions(parent=self, provider=provider)
-        key = aws.kms.Key(
+        key = customer_key(
             f"{self._name}-{role}-key",
+            ctx=ctx,
+            service=SERVICE,
+            key_name=ctx.name(f"backup-{role}-key"),
             description=f"Encrypts AWS Backup recovery points in {vault_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
             # AWS Backup encrypts and reads recovery points through grants it creates for
             # the backup role, in the vault's region only.
-            policy=key_policy(
-                ctx,
+            statements=[
                 via_service_statement(
                     ctx, "RecoveryPointsThroughBackup", ["backup"], region, BACKUP_KEY_ACTIONS
-                ),
-            ),
-            tags=ctx.tags(SERVICE, ctx.name(f"backup-{role}-key")),
+                )
+            ],
             opts=opts,
         )
         return aws.backup.Vault(

@@ -1,9 +1,10 @@
-"""Shared builders: private S3 buckets, stored secrets and service roles, one way each.
+"""Shared builders: private S3 buckets, stored secrets, service roles and KMS keys, one way each.
 
 Every bucket is versioned, encrypted, closed to the public and reachable over TLS only;
 what differs between buckets (encryption, ACLs, lifecycle, the bucket policy) is an
 argument. Every generated secret lives in Secrets Manager under ``ollama/<env>/<role>``.
-Every role an AWS service assumes trusts that one service principal.
+Every role an AWS service assumes trusts that one service principal. Every customer
+managed key rotates, waits 30 days before deletion and has an explicit key policy.
 """
 
 from __future__ import annotations
@@ -229,6 +230,33 @@ def key_policy(ctx: StackContext, *statements: dict[str, Any]) -> str:
         "Resource": "*",
     }
     return json.dumps({"Version": "2012-10-17", "Statement": [admin, *statements]})
+
+
+def customer_key(
+    name: str,
+    *,
+    ctx: StackContext,
+    service: str,
+    key_name: str,
+    description: str,
+    statements: Sequence[dict[str, Any]],
+    opts: pulumi.ResourceOptions,
+) -> aws.kms.Key:
+    """A customer managed KMS key tagged ``key_name``, whose policy is ``key_policy`` with
+    ``statements`` (each use of the key its own statement).
+
+    Automatic yearly rotation, and the longest deletion window (30 days) so a key scheduled
+    for deletion by mistake can be recovered before the data it encrypts becomes unreadable.
+    """
+    return aws.kms.Key(
+        name,
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=key_policy(ctx, *statements),
+        tags=ctx.tags(service, key_name),
+        opts=opts,
+    )
 
 
 def via_service_statement(

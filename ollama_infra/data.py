@@ -20,7 +20,7 @@ import pulumi_random as random
 
 from ollama_infra import naming
 from ollama_infra.builders import (
-    key_policy,
+    customer_key,
     private_bucket,
     service_role,
     stored_secret,
@@ -218,23 +218,22 @@ class DataComponent(pulumi.ComponentResource):
         covered by their own rules (docs/SECURITY.md).
         """
         ctx = self._args.ctx
-        return aws.kms.Key(
+        return customer_key(
             f"{self._name}-key",
+            ctx=ctx,
+            service=SERVICE,
+            key_name=ctx.names.data_key,
             description=f"Encrypts {ctx.names.table}, the Open WebUI cache at rest and "
             "Performance Insights of the Open WebUI database",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=key_policy(
-                ctx,
+            statements=[
                 via_service_statement(
                     ctx,
                     "DataThroughTheirServices",
                     DATA_KEY_SERVICES,
                     ctx.region,
                     DATA_KEY_ACTIONS,
-                ),
-            ),
-            tags=ctx.tags(SERVICE, ctx.names.data_key),
+                )
+            ],
             opts=self._child,
         )
 
@@ -315,24 +314,22 @@ class DataComponent(pulumi.ComponentResource):
         provider = aws.Provider(f"{self._name}-dr-region", region=region, opts=self._child)
         # KMS keys are regional, and S3 replicates SSE-KMS objects only into a key named in
         # the rule, so the replica gets its own key in the DR region.
-        dr_key_name = ctx.name("storage-dr-key")
-        dr_key = aws.kms.Key(
+        dr_key = customer_key(
             f"{self._name}-storage-dr-key",
+            ctx=ctx,
+            service=SERVICE,
+            key_name=ctx.name("storage-dr-key"),
             description=f"Encrypts the DR replica {ctx.names.storage_dr_bucket}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
             # Replication writes the replica through S3 in the DR region only.
-            policy=key_policy(
-                ctx,
+            statements=[
                 via_service_statement(
                     ctx,
                     "ReplicaThroughS3",
                     ["s3"],
                     region,
                     ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                ),
-            ),
-            tags=ctx.tags(SERVICE, dr_key_name),
+                )
+            ],
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
         replica, replica_versioning = self._bucket(

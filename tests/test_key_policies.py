@@ -1,5 +1,5 @@
 """KMS key policies (CKV2_AWS_64): every key the stacks create has an explicit policy whose
-service statements point at the key's own region.
+service statements point at the key's own region, rotates and waits 30 days before deletion.
 
 Checked on the resource records of every real stack file (offline Pulumi mocks, a test double
 for AWS); the check is shown failing on deliberately broken records.
@@ -8,6 +8,7 @@ for AWS); the check is shown failing on deliberately broken records.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from harness import STACKS, evaluated, override, replace_record, run_program, stack_values
@@ -35,10 +36,11 @@ def key_policy_violations(ev: Evaluation) -> list[str]:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_key_has_a_policy_scoped_to_its_region(stack: str) -> None:
+def test_every_key_rotates_and_has_a_policy_scoped_to_its_region(stack: str) -> None:
     ev = evaluated(stack)
     assert ev.of_type(KEY), "the stack creates keys"
     assert key_policy_violations(ev) == []
+    assert key_shape_violations(ev) == []
 
 
 def test_backup_and_dr_keys_name_their_service() -> None:
@@ -66,6 +68,39 @@ def test_key_policy_check_catches_broken_records() -> None:
     assert key_policy_violations(wrong_region) == [
         "ollama-data-storage-dr-key: ReplicaThroughS3 names s3.us-east-1.amazonaws.com "
         "(key in us-west-2)"
+    ]
+
+
+def key_shape_violations(ev: Evaluation) -> list[str]:
+    """Every customer managed key has the shape builders.customer_key gives it: rotation on,
+    the 30-day deletion window, and a policy whose first statement keeps the account
+    administering the key."""
+    return [f"{key.name}: {problem}" for key in ev.of_type(KEY) for problem in _shape(key.inputs)]
+
+
+def _shape(inputs: dict[str, Any]) -> list[str]:
+    policy = json.loads(inputs.get("policy") or '{"Statement": [{}]}')
+    checks = {
+        "rotation off": inputs.get("enableKeyRotation") is not True,
+        f"deletion window {inputs.get('deletionWindowInDays')}": (
+            inputs.get("deletionWindowInDays") != 30
+        ),
+        "policy without account administration first": (
+            policy["Statement"][0].get("Sid") != "AccountAdministration"
+        ),
+    }
+    return [problem for problem, failed in checks.items() if failed]
+
+
+def test_key_shape_check_catches_broken_records() -> None:
+    ev = evaluated("production")
+    broken = replace_record(ev, "ollama-data-key", enableKeyRotation=False)
+    broken = replace_record(broken, "ollama-observability-alerts-key", deletionWindowInDays=7.0)
+    broken = replace_record(broken, "ollama-backup-vault-key", policy=None)
+    assert sorted(key_shape_violations(broken)) == [
+        "ollama-backup-vault-key: policy without account administration first",
+        "ollama-data-key: rotation off",
+        "ollama-observability-alerts-key: deletion window 7.0",
     ]
 
 

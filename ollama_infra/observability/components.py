@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ollama_infra import cwagent
-from ollama_infra.builders import key_policy
+from ollama_infra.builders import customer_key
 from ollama_infra.config import ObservabilityConfig
 from ollama_infra.context import StackContext
 from ollama_infra.observability import alarms, budget, filters
@@ -43,15 +43,16 @@ def _budgets_statement(ctx: StackContext, actions: list[str], resource: str) -> 
     }
 
 
-def _key_policy(ctx: StackContext, region: str, budgets: bool = False) -> str:
-    """Account administration, plus CloudWatch alarms using the key to publish.
+def _key_statements(
+    ctx: StackContext, region: str, budgets: bool = False
+) -> list[dict[str, object]]:
+    """CloudWatch alarms (and, for the alerts topic, AWS Budgets) using the key to publish.
 
     CloudWatch calls KMS itself when an alarm publishes to an encrypted topic; without
     this grant the notification is silently dropped (which is also why the AWS managed
     aws/sns key, whose policy cannot be changed, does not work for alarm topics).
     """
-    return key_policy(
-        ctx,
+    return [
         {
             "Sid": "CloudWatchAlarmsPublish",
             "Effect": "Allow",
@@ -72,7 +73,7 @@ def _key_policy(ctx: StackContext, region: str, budgets: bool = False) -> str:
             if budgets
             else []
         ),
-    )
+    ]
 
 
 def _topic_policy(ctx: StackContext, topic_arn: str, budgets: bool = False) -> str:
@@ -140,14 +141,13 @@ class _AlertTopic:
     ) -> None:
         """``budgets``: AWS Budgets may publish to the topic too (the alerts topic)."""
         if kms_key_arn is None:
-            key_name = ctx.name(f"{role}-key")
-            key = aws.kms.Key(
+            key = customer_key(
                 f"{prefix}-key",
+                ctx=ctx,
+                service=SERVICE,
+                key_name=ctx.name(f"{role}-key"),
                 description=f"Encrypts SNS topic {topic_name}; CloudWatch alarms may use it",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=_key_policy(ctx, region, budgets),
-                tags=ctx.tags(SERVICE, key_name),
+                statements=_key_statements(ctx, region, budgets),
                 opts=opts,
             )
             key_id: pulumi.Input[str] = key.arn

@@ -169,7 +169,8 @@ def kms_key_policy(args: Any, report: Report) -> None:
             args,
             "key has no explicit key policy (KMS applies its default: the account root may "
             "do everything)",
-            "set policy=builders.key_policy(ctx, <one statement per service that uses the key>)",
+            "declare the key with builders.customer_key(..., statements=[<one per service that "
+            "uses the key>])",
         )
         return
     for statement in statements(doc):

@@ -1048,7 +1048,7 @@ CASES: list[Case] = [
         lambda: p(kms_key(KEY_ADMIN, BACKUP_VIA)),
         lambda: p(rec(KMS_KEY, "ollama-backup-vault-key", tags=PROD_TAGS)),
         "ollama-backup-vault-key",
-        "key_policy",
+        "customer_key",
     ),
     Case(
         "kms-key-policy",
