@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,11 +257,17 @@ def to_ops_error(exc: BaseException, action: str) -> OpsError:
 
 
 @contextmanager
-def aws_errors(action: str) -> Iterator[None]:
-    """Run AWS calls, turning botocore failures into OpsError (with the action named)."""
+def aws_errors(action: str, known: Mapping[str, OpsError] | None = None) -> Iterator[None]:
+    """Run AWS calls, turning botocore failures into OpsError (with the action named);
+    ``known`` gives the command's own error for an error code it expects (e.g. not found)."""
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
+        code = error_code(exc)
+        if known and code is not None and code in known:
+            raise known[code] from None
+        raise to_ops_error(exc, action) from exc
+    except BotoCoreError as exc:
         raise to_ops_error(exc, action) from exc
 
 

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ollama_infra import origin_header
 from ollama_infra.config import load_stack_values, parse_config
 from ollama_infra.ops import aws, envs
@@ -48,6 +46,7 @@ from ollama_infra.ops.common import (
 )
 from ollama_infra.origin_header import RotationState, StateError
 
+NOT_FOUND = "ResourceNotFoundException"
 WEBUI_KEY = "webui-secret-key"
 REDIS_AUTH = "redis-auth"
 ORIGIN = origin_header.SECRET_ROLE
@@ -129,17 +128,13 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 def _versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
     """The secret's versions (with their stages), or EXIT_NOT_FOUND with the fix."""
-    with aws.aws_errors(f"reading the versions of {secret_id}"):
-        try:
-            sm.describe_secret(SecretId=secret_id)
-        except ClientError as exc:
-            if aws.error_code(exc) != "ResourceNotFoundException":
-                raise
-            raise OpsError(
-                f"no secret {secret_id}",
-                "deploy the stack first (`ollama-ops deploy`); it creates the secret",
-                EXIT_NOT_FOUND,
-            ) from None
+    missing = OpsError(
+        f"no secret {secret_id}",
+        "deploy the stack first (`ollama-ops deploy`); it creates the secret",
+        EXIT_NOT_FOUND,
+    )
+    with aws.aws_errors(f"reading the versions of {secret_id}", {NOT_FOUND: missing}):
+        sm.describe_secret(SecretId=secret_id)
         versions: list[dict[str, Any]] = []
         page: dict[str, Any] = {}
         while True:  # botocore has no paginator for this call
@@ -200,19 +195,16 @@ def _group(target: aws.Target) -> dict[str, Any]:
     """The stack's replication group; refuses one whose token cannot rotate now."""
     cache_id = target.names.cache
     ec = target.client("elasticache")
-    with aws.aws_errors(f"describing the cache {cache_id}"):
-        try:
-            group = ec.describe_replication_groups(ReplicationGroupId=cache_id)[
-                "ReplicationGroups"
-            ][0]
-        except ClientError as exc:
-            if aws.error_code(exc) != "ReplicationGroupNotFoundFault":
-                raise
-            raise OpsError(
-                f"no cache {cache_id} in {target.region}",
-                "deploy the stack first (`ollama-ops deploy`)",
-                EXIT_NOT_FOUND,
-            ) from None
+    missing = OpsError(
+        f"no cache {cache_id} in {target.region}",
+        "deploy the stack first (`ollama-ops deploy`)",
+        EXIT_NOT_FOUND,
+    )
+    with aws.aws_errors(
+        f"describing the cache {cache_id}", {"ReplicationGroupNotFoundFault": missing}
+    ):
+        found = ec.describe_replication_groups(ReplicationGroupId=cache_id)
+        group = found["ReplicationGroups"][0]
     if not (group.get("TransitEncryptionEnabled") and group.get("AuthTokenEnabled")):
         raise OpsError(
             f"cache {cache_id} has no AUTH token with in-transit encryption, "
@@ -371,19 +363,15 @@ def _finish_redis(args: argparse.Namespace, target: aws.Target) -> int:
 def _origin_state(target: aws.Target) -> RotationState:
     """The rotation state the program reads at deploy time."""
     name = origin_header.state_name(target.names)
-    with aws.aws_errors(f"reading {name}"):
-        try:
-            found = target.client("ssm").get_parameter(Name=name)["Parameter"]
-        except ClientError as exc:
-            if aws.error_code(exc) != "ParameterNotFound":
-                raise
-            raise OpsError(
-                f"no parameter {name}: the stack was not deployed by a release that rotates "
-                "the origin header",
-                f"deploy it first (`ollama-ops deploy --stack {target.stack}`); that creates "
-                "the parameter at generation 0",
-                EXIT_NOT_FOUND,
-            ) from None
+    missing = OpsError(
+        f"no parameter {name}: the stack was not deployed by a release that rotates "
+        "the origin header",
+        f"deploy it first (`ollama-ops deploy --stack {target.stack}`); that creates "
+        "the parameter at generation 0",
+        EXIT_NOT_FOUND,
+    )
+    with aws.aws_errors(f"reading {name}", {"ParameterNotFound": missing}):
+        found = target.client("ssm").get_parameter(Name=name)["Parameter"]
     try:
         return RotationState.parse(found["Value"])
     except StateError as exc:
@@ -490,15 +478,13 @@ def _distribution(target: aws.Target) -> _Distribution:
 def _accepted(target: aws.Target) -> list[str]:
     """Every origin header value a forward rule of the stack's ALB accepts."""
     elb = target.client("elbv2")
-    with aws.aws_errors(f"reading the listener rules of {target.names.alb}"):
-        try:
-            (lb,) = elb.describe_load_balancers(Names=[target.names.alb])["LoadBalancers"]
-        except ClientError as exc:
-            if aws.error_code(exc) != "LoadBalancerNotFound":
-                raise
-            raise OpsError(
-                f"no load balancer {target.names.alb}", "check --stack and --region", EXIT_NOT_FOUND
-            ) from None
+    missing = OpsError(
+        f"no load balancer {target.names.alb}", "check --stack and --region", EXIT_NOT_FOUND
+    )
+    with aws.aws_errors(
+        f"reading the listener rules of {target.names.alb}", {"LoadBalancerNotFound": missing}
+    ):
+        (lb,) = elb.describe_load_balancers(Names=[target.names.alb])["LoadBalancers"]
         listeners = aws.paginate(
             elb, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"]
         )

@@ -211,14 +211,10 @@ def run_remove(args: argparse.Namespace) -> int:
         typed=email,
     )
     idp = target.client("cognito-idp")
-    with aws.aws_errors(f"deleting {email} from {pool}"):
-        try:
-            idp.admin_delete_user(UserPoolId=pool, Username=email)
-        except ClientError as exc:
-            if aws.error_code(exc) != "UserNotFoundException":
-                raise
-            raise OpsError(
-                f"{email} is not a user of {pool}", "check `ollama-ops users list`", EXIT_FAILURE
-            ) from None
+    missing = OpsError(
+        f"{email} is not a user of {pool}", "check `ollama-ops users list`", EXIT_FAILURE
+    )
+    with aws.aws_errors(f"deleting {email} from {pool}", {"UserNotFoundException": missing}):
+        idp.admin_delete_user(UserPoolId=pool, Username=email)
     print(f"{email} deleted from {pool}")
     return EXIT_OK

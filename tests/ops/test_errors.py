@@ -95,6 +95,18 @@ def test_aws_errors_context_manager_translates() -> None:
     assert info.value.message.startswith("listing AMIs: ")
 
 
+def test_aws_errors_gives_the_command_its_own_error_for_an_expected_code() -> None:
+    missing = OpsError("no secret s", "deploy first", common.EXIT_NOT_FOUND)
+    known = {"ResourceNotFoundException": missing}
+    with pytest.raises(OpsError) as info, aws.aws_errors("reading s", known):
+        raise _client_error("ResourceNotFoundException")
+    assert info.value is missing
+    with pytest.raises(OpsError) as info, aws.aws_errors("reading s", known):
+        raise _client_error("AccessDeniedException")  # any other code: the usual mapping
+    assert info.value.exit_code == common.EXIT_PERMISSION
+    assert info.value.message.startswith("reading s: ")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("v3.272.0\n", (3, 272, 0)), ("3.300.1-dev", (3, 300, 1)), ("garbage", None)],
