@@ -8,6 +8,7 @@ taking the parsed arguments and returning an exit code.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -71,6 +72,11 @@ def _pipe_closed() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The provider SDK that `plan` and `cost` import leaves a great many long-lived objects,
+    # and with the default thresholds the collector walks them again and again while the
+    # program runs under the mocks (measured: about a third of `plan`'s CPU time). The CLI
+    # is a short-lived process: collect less often.
+    gc.set_threshold(10_000, 50, 100)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
