@@ -5,6 +5,7 @@ The Pulumi mocks live in ollama_infra.offline because `ollama-ops plan` uses the
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -15,6 +16,14 @@ from hypothesis import HealthCheck, settings
 # is "false" when the backend is built. Tests that mock AWS without our aws_env fixture would
 # otherwise leave a backend that lists those snapshots to a later test in the same worker.
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+# Collector thresholds for the test processes only. A program run under the mocks allocates
+# a few hundred thousand short-lived objects (Outputs, futures, asyncio handles) while the
+# process holds millions of long-lived ones (pulumi_aws, moto, botocore models); with
+# CPython's defaults (700, 10, 10) every tenth young-generation pass becomes a full pass over
+# that heap, which cost more CPU than the program runs themselves. Rarer passes collect the
+# same garbage; nothing a test checks depends on when.
+gc.set_threshold(10_000, 50, 100)
 
 # Deterministic property tests in CI; a different seed locally with HYPOTHESIS_PROFILE=explore.
 settings.register_profile(
