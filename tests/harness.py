@@ -11,12 +11,15 @@ import copy
 import dataclasses
 import functools
 import ipaddress
+import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from hypothesis import seed, settings
 
 from ollama_infra.config import StackConfig, load_stack_values, parse_config
 from ollama_infra.offline.evaluate import Evaluation, ResourceRecord, evaluate
@@ -55,6 +58,39 @@ def run_program(stack: str, values: dict[str, Any] | None = None) -> Evaluation:
 def evaluated(stack: str) -> Evaluation:
     """The evaluation of a real stack file, once per session (records are read-only)."""
     return run_program(stack)
+
+
+# ------------------------------------------------------------------ generated configs
+#
+# The cross-cutting property tests (test_properties, test_security_properties, test_lifecycle,
+# test_compute) each check their invariants over hypothesis-generated valid configs, and each
+# example is a whole program run. In the deterministic "ci" profile they draw the same
+# GENERATED_EXAMPLES configs (one seed) and a worker evaluates each config once for all of
+# them (they run in one xdist group): every property sees as many configs as the largest
+# count did before, for a third of the program runs. Other profiles ("explore") keep
+# independent random draws per test; the cache then simply misses.
+
+GENERATED_EXAMPLES = 12
+GENERATED_GROUP = pytest.mark.xdist_group("generated-configs")
+_GENERATED_SEED = 20261202
+_generated_runs: dict[tuple[str, str], Evaluation] = {}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def shared_examples(test: F) -> F:
+    """Same examples for every generated-config property under the ci profile (derandomized);
+    apply it above ``@given``."""
+    return seed(_GENERATED_SEED)(test) if settings.default.derandomize else test
+
+
+def run_generated(stack: str, values: dict[str, Any]) -> Evaluation:
+    """``run_program`` for a generated config, once per worker (records are read-only)."""
+    key = (stack, json.dumps(values, sort_keys=True))
+    if key not in _generated_runs:
+        _generated_runs[key] = run_program(stack, values)
+    return _generated_runs[key]
 
 
 def custom(ev: Evaluation, type_token: str) -> list[ResourceRecord]:

@@ -9,7 +9,18 @@ import re
 from typing import Any
 
 import pytest
-from harness import STACKS, config_for, evaluated, override, replace_record, run_program
+from harness import (
+    GENERATED_EXAMPLES,
+    GENERATED_GROUP,
+    STACKS,
+    config_for,
+    evaluated,
+    override,
+    replace_record,
+    run_generated,
+    run_program,
+    shared_examples,
+)
 from harness import stack_values as values_of
 from hypothesis import given, settings
 from test_config import valid_configs
@@ -462,12 +473,14 @@ def test_graviton_with_the_arm64_parameter_is_valid() -> None:
     assert cfg.compute.instance_type == "m7g.xlarge"
 
 
-@settings(max_examples=5)
+@GENERATED_GROUP
+@shared_examples
+@settings(max_examples=GENERATED_EXAMPLES)
 @given(valid_configs())
 def test_generated_configs_keep_the_compute_invariants(case: tuple[str, dict[str, Any]]) -> None:
     """The compute and IAM invariants hold for generated valid configs, not only the stack
     files (capacity, thresholds, instance families and regions vary)."""
     env, values = case
-    ev = run_program(env, values)
+    ev = run_generated(env, values)
     assert compute_violations(ev, parse_config(env, values)) == []
     assert iam_violations(ev) == []

@@ -11,7 +11,14 @@ import dataclasses
 from typing import Any
 
 import pytest
-from harness import STACKS, evaluated, run_program
+from harness import (
+    GENERATED_EXAMPLES,
+    GENERATED_GROUP,
+    STACKS,
+    evaluated,
+    run_generated,
+    shared_examples,
+)
 from hypothesis import given, settings
 from test_config import valid_configs
 
@@ -162,11 +169,13 @@ def test_replacements_cannot_collide_and_state_is_protected(stack: str) -> None:
     assert lifecycle_violations(ev) == []
 
 
-@settings(max_examples=8)
+@GENERATED_GROUP
+@shared_examples
+@settings(max_examples=GENERATED_EXAMPLES)
 @given(valid_configs())
 def test_generated_configs_keep_the_lifecycle_properties(case: tuple[str, dict[str, Any]]) -> None:
     env, values = case
-    assert lifecycle_violations(run_program(env, values)) == []
+    assert lifecycle_violations(run_generated(env, values)) == []
 
 
 @pytest.mark.parametrize(

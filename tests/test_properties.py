@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import STACKS, config_for, evaluated, replace_record, run_program
+from harness import (
+    GENERATED_EXAMPLES,
+    GENERATED_GROUP,
+    STACKS,
+    config_for,
+    evaluated,
+    replace_record,
+    run_generated,
+    shared_examples,
+)
 from hypothesis import given, settings
 from test_config import valid_configs
 
@@ -343,12 +352,14 @@ def test_property_9_catches_other_names(logical_name: str, changes: dict[str, An
 # ------------------------------------------------------------------ generated configs
 
 
-@settings(max_examples=12)
+@GENERATED_GROUP
+@shared_examples
+@settings(max_examples=GENERATED_EXAMPLES)
 @given(valid_configs())
 def test_generated_configs_build_and_keep_the_properties(case: tuple[str, dict[str, Any]]) -> None:
     """Properties 1, 5 and 6 hold for generated valid configs, not just the stack files."""
     env, values = case
-    ev = run_program(env, values)
+    ev = run_generated(env, values)
     assert ev.resources
     assert naming_violations(ev) == []
     assert tagging_violations(ev) == []

@@ -21,7 +21,16 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from harness import STACKS, evaluated, replace_record, run_program, stack_values
+from harness import (
+    GENERATED_EXAMPLES,
+    GENERATED_GROUP,
+    STACKS,
+    evaluated,
+    replace_record,
+    run_generated,
+    shared_examples,
+    stack_values,
+)
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from test_config import valid_configs
@@ -41,9 +50,10 @@ from ollama_infra.policy.pack import rule
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM_EXAMPLES = settings(
-    # Each example runs the whole program (about a second): few examples, no shrinking
-    # (a failing config is printed as is; shrinking one would take minutes).
-    max_examples=10,
+    # Each example runs the whole program (about a second, shared with the other
+    # generated-config properties): few examples, no shrinking (a failing config is printed
+    # as is; shrinking one would take minutes).
+    max_examples=GENERATED_EXAMPLES,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 
@@ -387,6 +397,8 @@ def test_property_32_catches_leaks(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ generated configs
 
 
+@GENERATED_GROUP
+@shared_examples
 @PROGRAM_EXAMPLES
 @given(valid_configs())
 def test_generated_configs_pass_every_mandatory_rule_and_properties(
@@ -397,7 +409,7 @@ def test_generated_configs_pass_every_mandatory_rule_and_properties(
     (encryption in transit) and 32 (no hardcoded secrets). One program run per example
     serves all of them (a run costs about a second)."""
     env, values = case
-    ev = run_program(env, values)
+    ev = run_generated(env, values)
     report = evaluate_policies(ev, values)
     found = {
         "mandatory rules": [v.message for v in report.mandatory_violations],
