@@ -18,11 +18,12 @@ from hypothesis import HealthCheck, settings
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 # Collector thresholds for the test processes only. A program run under the mocks allocates
-# a few hundred thousand short-lived objects (Outputs, futures, asyncio handles) while the
-# process holds millions of long-lived ones (pulumi_aws, moto, botocore models); with
-# CPython's defaults (700, 10, 10) every tenth young-generation pass becomes a full pass over
-# that heap, which cost more CPU than the program runs themselves. Rarer passes collect the
-# same garbage; nothing a test checks depends on when.
+# tens of thousands of short-lived objects (Outputs, futures, asyncio handles) while the
+# process holds hundreds of thousands of long-lived ones (pulumi_aws, moto, boto3). With the
+# interpreter's default thresholds (700, 10, 10) the resulting full passes over that heap
+# took more CPU than the program runs themselves (a program run cost about twice its time
+# with the collector off). Rarer passes collect the same garbage; nothing a test checks
+# depends on when.
 gc.set_threshold(10_000, 50, 100)
 
 # Deterministic property tests in CI; a different seed locally with HYPOTHESIS_PROFILE=explore.
