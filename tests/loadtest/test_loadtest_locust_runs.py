@@ -20,6 +20,9 @@ from locust_runner import MODEL, ROOT, fake_ollama_process, fake_truth, run_locu
 from loadtest import gate
 from loadtest.settings import API_KEY_ENV as API_KEY
 
+# Real-time runs that mostly wait: `make test` runs them beside the workers (Makefile).
+pytestmark = pytest.mark.paced
+
 FAST = ("--wait-min", "0", "--wait-max", "0.05", "--task-weights", "generate=1,chat=1")
 # A CPU-class stream: half a second to the first token, then 4 tokens/s. The token interval
 # is long enough that a busy machine (the suite shares its cores with other jobs) does not
