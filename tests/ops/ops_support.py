@@ -376,6 +376,27 @@ def make_target_group(
     return arn
 
 
+def replicate(source: str, dest: str, prefix: str = "", region: str = REGION) -> None:
+    """A replication rule from ``source`` to ``dest`` like the stack's DR rule (both buckets
+    exist and are versioned; moto records the rule, it does not copy objects)."""
+    setup_client("s3", region).put_bucket_replication(
+        Bucket=source,
+        ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
+            "Rules": [
+                {
+                    "ID": "dr",
+                    "Status": "Enabled",
+                    "Priority": 1,
+                    "Filter": {"Prefix": prefix},
+                    "DeleteMarkerReplication": {"Status": "Disabled"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{dest}"},
+                }
+            ],
+        },
+    )
+
+
 def make_alarm(name: str, state: str = "OK") -> None:
     cw = setup_client("cloudwatch")
     cw.put_metric_alarm(

@@ -17,6 +17,7 @@ from ops_support import (
     FakePulumi,
     cli,
     make_table,
+    replicate,
     setup_client,
     setup_resource,
     table_items,
@@ -428,22 +429,7 @@ def test_s3_backup_status_and_sync(
     _versioned_bucket(source)
     _versioned_bucket(dest)
     s3 = setup_client("s3")
-    s3.put_bucket_replication(
-        Bucket=source,
-        ReplicationConfiguration={
-            "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
-            "Rules": [
-                {
-                    "ID": "dr",
-                    "Status": "Enabled",
-                    "Priority": 1,
-                    "Filter": {"Prefix": ""},
-                    "DeleteMarkerReplication": {"Status": "Disabled"},
-                    "Destination": {"Bucket": f"arn:aws:s3:::{dest}"},
-                }
-            ],
-        },
-    )
+    replicate(source, dest)
     s3.put_object(Bucket=source, Key="open-webui/1", Body=b"1")
     s3.put_object(Bucket=source, Key="open-webui/2", Body=b"2")
     s3.put_object(Bucket=source, Key="open-webui/3", Body=b"3")  # changed since the DR copy

@@ -11,7 +11,16 @@ import botocore.waiter
 import ops_support
 import pytest
 import yaml
-from ops_support import ACCOUNT, REGION, AwsRecorder, FakePulumi, cli, make_table, setup_client
+from ops_support import (
+    ACCOUNT,
+    REGION,
+    AwsRecorder,
+    FakePulumi,
+    cli,
+    make_table,
+    replicate,
+    setup_client,
+)
 
 from ollama_infra import naming
 from ollama_infra.config import PROJECT_ROOT, load_stack_values, parse_config, stack_names
@@ -41,22 +50,7 @@ def _replicated_primary(dest: str = "ollama-dr-copy-dev") -> None:
     s3.put_bucket_versioning(
         Bucket=NAMES.storage_bucket, VersioningConfiguration={"Status": "Enabled"}
     )
-    s3.put_bucket_replication(
-        Bucket=NAMES.storage_bucket,
-        ReplicationConfiguration={
-            "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
-            "Rules": [
-                {
-                    "ID": "dr",
-                    "Status": "Enabled",
-                    "Priority": 1,
-                    "Filter": {"Prefix": ""},
-                    "DeleteMarkerReplication": {"Status": "Disabled"},
-                    "Destination": {"Bucket": f"arn:aws:s3:::{dest}"},
-                }
-            ],
-        },
-    )
+    replicate(NAMES.storage_bucket, dest)
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "production"])

@@ -36,6 +36,7 @@ from ops_support import (
     cli,
     make_asg,
     make_target_group,
+    replicate,
     setup_client,
 )
 
@@ -145,22 +146,7 @@ def _primary_before_the_disaster() -> None:
     replica.put_bucket_versioning(
         Bucket=PRIMARY.storage_dr_bucket, VersioningConfiguration={"Status": "Enabled"}
     )
-    s3.put_bucket_replication(
-        Bucket=PRIMARY.storage_bucket,
-        ReplicationConfiguration={
-            "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
-            "Rules": [
-                {
-                    "ID": "dr",
-                    "Status": "Enabled",
-                    "Priority": 1,
-                    "Filter": {"Prefix": naming.STORAGE_PREFIX},
-                    "DeleteMarkerReplication": {"Status": "Disabled"},
-                    "Destination": {"Bucket": f"arn:aws:s3:::{PRIMARY.storage_dr_bucket}"},
-                }
-            ],
-        },
-    )
+    replicate(PRIMARY.storage_bucket, PRIMARY.storage_dr_bucket, naming.STORAGE_PREFIX)
     for key, body in UPLOADS.items():  # replicated before the outage
         replica.put_object(Bucket=PRIMARY.storage_dr_bucket, Key=key, Body=body)
     _table(PRIMARY.table, REGION)
