@@ -106,18 +106,32 @@ def _generation(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def parse_stored(names: StackNames, text: str) -> RotationState:
+    """The parameter's value; StateError names the parameter and the expected forms."""
+    try:
+        return RotationState.parse(text)
+    except StateError as exc:
+        raise StateError(
+            f"{state_name(names)}: {exc}. Expected {RotationState(1).to_json()} or "
+            f"{RotationState(1, 0).to_json()}"
+        ) from None
+
+
+def repair(names: StackNames) -> str:
+    """How to set a broken state back by hand."""
+    return (
+        "set the generations the stack holds (the numbers ending the origin-header-value "
+        "resources in `pulumi stack --show-urns`; no number is 0) with `aws ssm put-parameter "
+        f"--overwrite --name {state_name(names)} --value ...`"
+    )
+
+
 def read(names: StackNames, parameters: dict[str, str]) -> RotationState:
     """The state among a deployed stack's parameters; generation 0 when there is none."""
     text = parameters.get(state_name(names))
     if text is None:
         return RotationState()
     try:
-        return RotationState.parse(text)
+        return parse_stored(names, text)
     except StateError as exc:
-        raise StateError(
-            f"{state_name(names)}: {exc}. Expected {RotationState(1).to_json()} or "
-            f"{RotationState(1, 0).to_json()}: set the generations the stack holds (the "
-            "numbers ending the origin-header-value resources in `pulumi stack --show-urns`; "
-            "no number is 0) with `aws ssm put-parameter --overwrite "
-            f"--name {state_name(names)} --value ...`"
-        ) from None
+        raise StateError(f"{exc}; fix: {repair(names)}") from None

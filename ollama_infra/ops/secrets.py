@@ -128,12 +128,7 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 def _versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
     """The secret's versions (with their stages), or EXIT_NOT_FOUND with the fix."""
-    missing = OpsError(
-        f"no secret {secret_id}",
-        "deploy the stack first (`ollama-ops deploy`); it creates the secret",
-        EXIT_NOT_FOUND,
-    )
-    with aws.aws_errors(f"reading the versions of {secret_id}", {NOT_FOUND: missing}):
+    with aws.aws_errors(f"reading the versions of {secret_id}", _missing(secret_id)):
         sm.describe_secret(SecretId=secret_id)
         versions: list[dict[str, Any]] = []
         page: dict[str, Any] = {}
@@ -142,6 +137,22 @@ def _versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
             versions += page.get("Versions", [])
             if not page.get("NextToken"):
                 return versions
+
+
+def _missing(secret_id: str) -> dict[str, OpsError]:
+    return {
+        NOT_FOUND: OpsError(
+            f"no secret {secret_id}",
+            "deploy the stack first (`ollama-ops deploy`); it creates the secret",
+            EXIT_NOT_FOUND,
+        )
+    }
+
+
+def _current_value(sm: Any, secret_id: str) -> str:
+    with aws.aws_errors(f"reading {secret_id}", _missing(secret_id)):
+        found = sm.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    return str(found["SecretString"])
 
 
 def _next(page: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +175,7 @@ def _follow_hint(target: aws.Target) -> str:
 
 def _rotate_webui_key(args: argparse.Namespace, target: aws.Target) -> int:
     sm = target.client("secretsmanager")
-    secret_id = target.names.secret("webui-secret-key")
+    secret_id = target.names.secret(WEBUI_KEY)
     _versions(sm, secret_id)
     if args.dry_run:
         print(f"dry run: would store a new WEBUI_SECRET_KEY in {secret_id}")
@@ -258,7 +269,7 @@ def _wait_available(target: aws.Target) -> None:
 
 def _start_redis(args: argparse.Namespace, target: aws.Target) -> int:
     sm = target.client("secretsmanager")
-    secret_id = target.names.secret("redis-auth")
+    secret_id = target.names.secret(REDIS_AUTH)
     cache_id = target.names.cache
     versions = _versions(sm, secret_id)
     current = _staged(versions, "AWSCURRENT")
@@ -307,7 +318,7 @@ def _start_redis(args: argparse.Namespace, target: aws.Target) -> int:
 
 def _finish_redis(args: argparse.Namespace, target: aws.Target) -> int:
     sm = target.client("secretsmanager")
-    secret_id = target.names.secret("redis-auth")
+    secret_id = target.names.secret(REDIS_AUTH)
     cache_id = target.names.cache
     versions = _versions(sm, secret_id)
     current = _staged(versions, "AWSCURRENT")
@@ -350,8 +361,7 @@ def _finish_redis(args: argparse.Namespace, target: aws.Target) -> int:
         yes=args.yes,
         typed=args.stack,
     )
-    with aws.aws_errors(f"reading {secret_id}"):
-        token = sm.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
+    token = _current_value(sm, secret_id)
     _modify(target, token, "SET")
     print(f"step 2 done: {cache_id} accepts only the token in {secret_id}; the old one is gone.")
     return EXIT_OK
@@ -373,14 +383,9 @@ def _origin_state(target: aws.Target) -> RotationState:
     with aws.aws_errors(f"reading {name}", {"ParameterNotFound": missing}):
         found = target.client("ssm").get_parameter(Name=name)["Parameter"]
     try:
-        return RotationState.parse(found["Value"])
+        return origin_header.parse_stored(target.names, found["Value"])
     except StateError as exc:
-        raise OpsError(
-            f"{name}: {exc}",
-            "set it to the generations the stack holds (the numbers ending the "
-            "origin-header-value resources in `pulumi stack --show-urns`; none is 0)",
-            EXIT_FAILURE,
-        ) from None
+        raise OpsError(str(exc), origin_header.repair(target.names), EXIT_FAILURE) from None
 
 
 def _write_origin_state(target: aws.Target, state: RotationState) -> None:
@@ -521,11 +526,8 @@ def _finish_origin(args: argparse.Namespace, target: aws.Target) -> int:
             deploy,
             EXIT_REFUSED,
         )
-    sm = target.client("secretsmanager")
     secret_id = target.names.secret(ORIGIN)
-    _versions(sm, secret_id)
-    with aws.aws_errors(f"reading {secret_id}"):
-        value = sm.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"]
+    value = _current_value(target.client("secretsmanager"), secret_id)
     if dist.sent != value:
         raise OpsError(
             f"CloudFront distribution {dist.id} does not send the value in {secret_id}: the "
